@@ -1,0 +1,298 @@
+"""Target file: what cloud the suite checks, how to reach it, and what "good" means there.
+
+A target file is YAML validated with pydantic. It names a cloud (a real one, or the embedded lab),
+how to reach its three protocols (CloudStack API, SSH, CQL) and the thresholds the suite enforces.
+It never holds a secret: it names the environment variables that do, so the file can be committed
+and reviewed. Any problem with the file is reported as one `TargetError` line naming the file,
+the line and the field — operators read it at 3 a.m. after an incident, not a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+
+class TargetError(Exception):
+    """A target file or its environment is unusable; the message is one line an operator can act on."""
+
+
+class Environment(StrEnum):
+    lab = "lab"
+    preproduction = "preproduction"
+    production = "production"
+
+    @property
+    def allows_destructive(self) -> bool:
+        """Destructive drills (deploy, fail, partition) never run against production."""
+        return self in (Environment.lab, Environment.preproduction)
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a threshold must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CloudStackSection(_Strict):
+    endpoint: str = Field(description="API URL, e.g. https://cloudstack.example:8443/client/api")
+    api_key_env: str = Field(description="name of the environment variable holding the API key")
+    secret_key_env: str = Field(description="name of the environment variable holding the secret key")
+    timeout_seconds: float = Field(10.0, gt=0)
+    job_timeout_seconds: float = Field(600.0, gt=0)
+    verify_tls: bool = True
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_http(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("api_key_env", "secret_key_env")
+    @classmethod
+    def _is_variable_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError("must be the NAME of an environment variable, not a secret value")
+        return value
+
+
+class SshSection(_Strict):
+    user: str = "root"
+    identity_file: str
+    known_hosts: str | None = Field(None, description="known_hosts file; required outside the lab")
+    port: int = Field(22, ge=1, le=65535)
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+    command_timeout_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("identity_file", "known_hosts")
+    @classmethod
+    def _expand(cls, value: str | None) -> str | None:
+        return expand_path(value) if value is not None else None
+
+
+class RackSource(StrEnum):
+    pod = "pod"
+    host_tag = "host_tag"
+    name_pattern = "name_pattern"
+
+
+class RackRule(_Strict):
+    """How the suite learns a host's rack, since CloudStack has no 'rack' field."""
+
+    source: RackSource = RackSource.pod
+    tag_prefix: str = Field("rack:", description="for source host_tag: the tag 'rack:r12' means rack r12")
+    pattern: str | None = Field(None, description="for source name_pattern: a regex with a (?P<rack>...) group")
+
+    @model_validator(mode="after")
+    def _pattern_when_needed(self) -> RackRule:
+        if self.source is RackSource.name_pattern:
+            if not self.pattern:
+                raise ValueError("source name_pattern needs 'pattern'")
+            try:
+                compiled = re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a valid regex: {exc}") from None
+            if "rack" not in compiled.groupindex:
+                raise ValueError("pattern needs a named group (?P<rack>...)")
+        return self
+
+
+class Datacenter(_Strict):
+    name: str = Field(description="datacenter name as Cassandra knows it (the DC of NetworkTopologyStrategy)")
+    zone: str = Field(description="CloudStack zone name for this datacenter")
+
+
+class CassandraSection(_Strict):
+    contact_points: dict[str, list[str]] = Field(description="datacenter name -> node addresses")
+    local_dc: str
+    port: int = Field(9042, ge=1, le=65535)
+    probe_keyspace: str = "cloudgate_probe"
+    replication_factor: int = Field(3, ge=1, description="replicas per datacenter of the probe keyspace")
+    username_env: str | None = None
+    password_env: str | None = None
+    connect_timeout_seconds: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _local_dc_known(self) -> CassandraSection:
+        if self.local_dc not in self.contact_points:
+            raise ValueError(f"local_dc '{self.local_dc}' has no contact_points entry")
+        return self
+
+
+class Thresholds(_Strict):
+    """The operators' promises, as numbers. Defaults are the seed's figures."""
+
+    deploy_seconds: float = Field(300.0, gt=0, description="a VM deploys in under 5 minutes")
+    write_p99_ms: float = Field(1.0, gt=0, description="a Cassandra write takes under 1 ms (p99)")
+    qos: float = Field(0.999, gt=0, le=1, description="success ratio kept through failures")
+    failover_seconds: float = Field(10.0, gt=0)
+    capacity_percent: float = Field(85.0, gt=0, le=100, description="CloudStack capacity use ceiling")
+    ntp_offset_ms: float = Field(100.0, gt=0)
+    fio_max_temperature_c: float = Field(78.0, gt=0)
+    fio_min_reserve_percent: float = Field(10.0, ge=0, le=100)
+    deploy_vm_count: int = Field(3, ge=1, le=50, description="VMs deployed concurrently by the deploy-time check")
+
+
+class LabSection(_Strict):
+    """Shape of the embedded lab; only meaningful when environment is lab."""
+
+    racks_per_dc: int = Field(3, ge=1, le=8)
+    hosts_per_rack: int = Field(2, ge=1, le=8)
+    extra_hosts_first_racks: int = Field(
+        0, ge=0, description="racks (counted from the first) that get one extra host, for 12-18 hosts"
+    )
+    host_cpu_cores: int = Field(32, ge=1)
+    host_memory_mib: int = Field(131072, ge=1024)
+    host_flash_gib: int = Field(1200, ge=1)
+    boot_delay_seconds: float = Field(1.0, ge=0)
+    api_port: int = Field(8080, ge=1024, le=65535)
+    cassandra_nodes_per_dc: int = Field(3, ge=0, le=9)
+    network: str = Field("198.18.0.0/15", description="fixed: the lab only ever uses this range")
+
+    @field_validator("network")
+    @classmethod
+    def _network_is_fixed(cls, value: str) -> str:
+        if value != "198.18.0.0/15":
+            raise ValueError("the lab only uses 198.18.0.0/15")
+        return value
+
+
+class Target(_Strict):
+    name: str = Field(min_length=1)
+    environment: Environment
+    cloudstack: CloudStackSection
+    ssh: SshSection
+    datacenters: list[Datacenter] = Field(min_length=1)
+    racks: RackRule = RackRule()
+    cassandra: CassandraSection | None = None
+    thresholds: Thresholds = Thresholds()
+    baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
+    lab: LabSection | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Target:
+        if self.environment is not Environment.lab and self.ssh.known_hosts is None:
+            raise ValueError("ssh.known_hosts is required outside the lab (host keys are always checked)")
+        if self.lab is not None and self.environment is not Environment.lab:
+            raise ValueError("a 'lab' section is only allowed with environment: lab")
+        if self.cassandra is not None:
+            names = {dc.name for dc in self.datacenters}
+            unknown = sorted(set(self.cassandra.contact_points) - names)
+            if unknown:
+                raise ValueError(f"cassandra.contact_points names unknown datacenter(s) {unknown}")
+        return self
+
+    # -- derived facts --------------------------------------------------------------------
+    @property
+    def strict_host_keys(self) -> bool:
+        """Host keys are checked everywhere but in the lab, whose hosts are rebuilt every run."""
+        return self.environment is not Environment.lab
+
+    def datacenter_of_zone(self, zone_name: str) -> str | None:
+        for dc in self.datacenters:
+            if dc.zone == zone_name:
+                return dc.name
+        return None
+
+
+@dataclass(frozen=True)
+class LoadedTarget:
+    """A validated target plus where it came from and the secrets it points at."""
+
+    target: Target
+    path: Path
+
+    def api_credentials(self) -> tuple[str, SecretStr]:
+        """(api key, secret) from the environment; one clear line if a variable is missing."""
+        cs = self.target.cloudstack
+        return require_env(cs.api_key_env, self.path), SecretStr(require_env(cs.secret_key_env, self.path))
+
+
+def require_env(variable: str, source: Path | str) -> str:
+    value = os.environ.get(variable)
+    if not value:
+        raise TargetError(f"{source}: environment variable {variable} is not set (the target file names it as a secret)")
+    return value
+
+
+def expand_path(value: str) -> str:
+    """`~` and `$VAR`/`${VAR:-default}` in paths, so one lab.yaml works wherever the lab lives."""
+
+    def _sub(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        return os.environ.get(name) or (default if default is not None else "")
+
+    value = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}", _sub, value)
+    return os.path.expanduser(os.path.expandvars(value))
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """1-based line of the YAML node at a pydantic error location (deepest node found)."""
+    node, line = root, (root.start_mark.line + 1 if root is not None else None)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+            if nxt is None:
+                key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
+                return key.start_mark.line + 1 if key is not None else line
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _field_name(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def parse_target(text: str, source: str | Path = "<target>") -> Target:
+    """Validate target YAML text; raise TargetError with 'file:line: field: problem'."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise TargetError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise TargetError(f"{source}:1: a target file must be a mapping of keys (name, environment, ...)")
+    try:
+        return Target.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        line = _line_of(root, loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the target schema)"
+        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+        return_line = f"{source}:{line}" if line else str(source)
+        raise TargetError(f"{return_line}: {_field_name(loc)}: {msg}{more}") from None
+
+
+def load_target(path: str | Path) -> LoadedTarget:
+    """Read and validate a target file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TargetError(f"{p}: target file not found") from None
+    except OSError as exc:
+        raise TargetError(f"{p}: cannot read target file: {exc.strerror}") from None
+    return LoadedTarget(parse_target(text, p), p)
+
