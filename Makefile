@@ -1,0 +1,65 @@
+# cloudgate — two commands do all the set-up:
+#   make run    build the embedded lab, run the nightly profile against it, write reports/
+#   make test   run the project's own tests
+# Both are idempotent and install what they need (a venv from pyproject.toml, Debian packages).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CG := $(BIN)/cloudgate
+STAMP := $(VENV)/.installed
+APT_PACKAGES := openssh-server iptables iproute2 procps
+LAB_TARGET := fixtures/targets/lab.yaml
+TEST_JUNIT := build/test-junit.xml
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test setup system-deps lint lab-up lab-down clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian packages the lab needs (sshd for the hosts, iptables for partitions, ip for namespaces).
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# The project's own tests: lint, placement properties, lab components, self-tests of the suite.
+# Fails when no test ran or when one was skipped for lack of something CI must provide.
+test: setup lint
+	@mkdir -p build
+	$(BIN)/pytest tests/placement tests/lab tests/self -p no:cacheprovider -q \
+	  --junitxml=$(TEST_JUNIT) -o junit_family=xunit1
+	$(BIN)/python -m cloudgate.report.junitcheck $(TEST_JUNIT)
+
+# The nightly profile against the embedded lab; the lab is torn down afterwards, whatever happens.
+run: setup
+	@$(CG) lab up --target $(LAB_TARGET); up=$$?; \
+	if [ $$up -ne 0 ]; then $(CG) lab down; exit $$up; fi; \
+	eval "$$($(CG) lab env)"; \
+	$(CG) run --target $(LAB_TARGET) --profile nightly --allow-destructive; rc=$$?; \
+	$(CG) bench placement --out reports/latest || rc=1; \
+	$(CG) lab down || rc=1; \
+	echo; echo "HTML report: $$(readlink -f reports/latest)/report.html"; \
+	exit $$rc
+
+lab-up: setup
+	$(CG) lab up --target $(LAB_TARGET)
+
+lab-down: $(STAMP)
+	$(CG) lab down
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,161 @@
+"""`cloudgate` command line: run the suite, drive the lab, place VMs, run benchmarks.
+
+Every command fails with one line on stderr naming the cause and exit status 2 for bad input;
+no traceback reaches an operator unless CLOUDGATE_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cloudgate.target import TargetError, load_target
+
+SUITE_PATHS = ("tests/infra", "tests/placement")
+
+
+class CliError(Exception):
+    """One-line error for the operator; exit status 2."""
+
+
+def _project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------- run
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    import pytest
+
+    load_target(args.target)  # fail in one line before pytest starts
+    paths = [str(_project_root() / p) for p in SUITE_PATHS] if not args.paths else args.paths
+    argv = [*paths, f"--target={args.target}", f"--profile={args.profile}", "-p", "no:cacheprovider"]
+    if args.allow_destructive:
+        argv.append("--allow-destructive")
+    if args.reports_dir:
+        argv.append(f"--reports-dir={args.reports_dir}")
+    return int(pytest.main([*argv, *extra]))
+
+
+def cmd_target_check(args: argparse.Namespace, _extra: list[str]) -> int:
+    loaded = load_target(args.file)
+    loaded.api_credentials()
+    t = loaded.target
+    print(f"{loaded.path}: ok — target {t.name} ({t.environment.value}), {len(t.datacenters)} datacenter(s)")
+    return 0
+
+
+# --------------------------------------------------------------------------- lab
+def _lab_control():  # noqa: ANN202 - module
+    if importlib.util.find_spec("cloudgate.lab.control") is None:
+        raise CliError("the embedded lab is not part of this build yet (cloudgate.lab.control missing)")
+    from cloudgate.lab import control
+
+    return control
+
+
+def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
+    control = _lab_control()
+    return int(control.main(args))
+
+
+# --------------------------------------------------------------------------- placement
+def cmd_place(args: argparse.Namespace, _extra: list[str]) -> int:
+    from cloudgate.placement.cli import run_place
+
+    return int(run_place(args.estate, args.request, fmt=args.format, out=args.out))
+
+
+def cmd_bench(args: argparse.Namespace, _extra: list[str]) -> int:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.what == "placement":
+        from cloudgate.placement.cli import run_bench
+
+        return int(run_bench(str(out), quick=args.quick))
+    raise CliError(f"unknown benchmark {args.what!r}")
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cloudgate",
+        description="Infrastructure non-regression suite for a CloudStack + Xen + Cassandra cloud.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the suite against a target (extra args go to pytest)")
+    run.add_argument("--target", required=True, help="target file (YAML)")
+    run.add_argument("--profile", choices=("smoke", "nightly", "gate"), default="nightly")
+    run.add_argument("--allow-destructive", action="store_true")
+    run.add_argument("--reports-dir", default=None)
+    run.add_argument("--paths", nargs="*", default=None, help="test paths (default: the suite)")
+    run.set_defaults(func=cmd_run)
+
+    tgt = sub.add_parser("target", help="validate a target file")
+    tgt_sub = tgt.add_subparsers(dest="target_command", required=True, metavar="ACTION")
+    chk = tgt_sub.add_parser("check", help="validate a target file and its secret variables")
+    chk.add_argument("file")
+    chk.set_defaults(func=cmd_target_check)
+
+    lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env")
+    lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
+    up = lab_sub.add_parser("up", help="build the lab (2 datacenters, hosts, CloudStack simulator)")
+    up.add_argument("--target", default=str(_project_root() / "fixtures/targets/lab.yaml"))
+    up.add_argument("--placement", choices=("firstfit", "cloudgate", "none"), default="cloudgate",
+                    help="how the lab's Cassandra VMs are placed")
+    lab_sub.add_parser("down", help="remove everything the lab made")
+    lab_sub.add_parser("status", help="show what runs")
+    lab_sub.add_parser("env", help="print the lab's API credentials as shell exports")
+    fault = lab_sub.add_parser("fault", help="inject or clear a fault: fault HOST FAULT | fault --clear HOST | fault --list")
+    fault.add_argument("host", nargs="?")
+    fault.add_argument("fault", nargs="?")
+    fault.add_argument("--clear", action="store_true")
+    fault.add_argument("--list", action="store_true")
+    fault.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    lab.set_defaults(func=cmd_lab)
+
+    place = sub.add_parser("place", help="place VMs so replicas never share a host (prints a plan)")
+    place.add_argument("--estate", required=True)
+    place.add_argument("--request", required=True)
+    place.add_argument("--format", choices=("table", "json"), default="table")
+    place.add_argument("--out", default=None)
+    place.set_defaults(func=cmd_place)
+
+    bench = sub.add_parser("bench", help="benchmarks that write their figures to reports/")
+    bench.add_argument("what", choices=("placement",))
+    bench.add_argument("--out", default="reports/latest")
+    bench.add_argument("--quick", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return int(args.func(args, extra))
+    except (CliError, TargetError) as exc:
+        print(f"cloudgate: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cloudgate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("CLOUDGATE_DEBUG"):
+            raise
+        from cloudgate.cloud import scrub
+
+        print(f"cloudgate: error: {type(exc).__name__}: {scrub(str(exc)).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""CloudStack client for the suite, on top of `cs`: read-only by default, one-line errors, cleanup.
+
+Why a wrapper and not `cs` directly:
+- a smoke run on production must never change anything, and that is enforced here, in code: any
+  command that is not a read (list*/query*/get*) raises `MutationRefused` unless the client was
+  built for a destructive run;
+- every failure becomes one `CloudStackError` line naming the target and the cause (unreachable,
+  credentials refused, an API error code) — never a traceback wall, never a URL that carries the
+  API key or the signature;
+- what a destructive check creates is recorded before it is created and removed afterwards, even
+  when the check fails or is interrupted (`Tracker`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from cs import CloudStack, CloudStackApiException, CloudStackException
+from pydantic import SecretStr
+
+READ_PREFIXES = ("list", "query", "get")
+
+
+class CloudStackError(Exception):
+    """A CloudStack call failed; str() is one line an operator can act on."""
+
+    def __init__(self, message: str, *, errorcode: int | None = None, command: str = "") -> None:
+        super().__init__(message)
+        self.errorcode = errorcode
+        self.command = command
+
+
+class MutationRefused(CloudStackError):
+    """A mutating command was attempted by a read-only (non-destructive) run."""
+
+
+_SECRET_QS = re.compile(r"(?i)(apikey|signature|secretkey|expires)=[^&\s'\"]*")
+
+
+def scrub(text: str) -> str:
+    """Remove API keys and signatures from text bound for a log or a report."""
+    return _SECRET_QS.sub(lambda m: f"{m.group(1)}=***", text)
+
+
+def is_read_only(command: str) -> bool:
+    return command.startswith(READ_PREFIXES)
+
+
+@dataclass
+class CloudStackClient:
+    """The suite's handle on one CloudStack endpoint."""
+
+    target_name: str
+    endpoint: str
+    api_key: str
+    secret: SecretStr
+    timeout: float = 10.0
+    job_timeout: float = 600.0
+    verify_tls: bool = True
+    allow_mutations: bool = False
+    key_variable: str = "the API key variable"
+    _cs: CloudStack = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._cs = CloudStack(
+            endpoint=self.endpoint,
+            key=self.api_key,
+            secret=self.secret.get_secret_value(),
+            timeout=self.timeout,
+            job_timeout=int(self.job_timeout),
+            poll_interval=0.2,
+            verify=self.verify_tls,
+        )
+
+    def __repr__(self) -> str:  # never print the key or the secret
+        return f"CloudStackClient({self.target_name!r}, {self.endpoint!r}, mutations={self.allow_mutations})"
+
+    # -- calls ------------------------------------------------------------------------------
+    def call(self, command: str, **params: Any) -> dict[str, Any]:
+        """One API call; async commands are waited for (fetch_result) and return the job result."""
+        if not is_read_only(command) and not self.allow_mutations:
+            raise MutationRefused(
+                f"{self.target_name}: refused to send {command}: this run is read-only "
+                "(mutating commands need a destructive test, --allow-destructive and a lab/preproduction target)",
+                command=command,
+            )
+        method = getattr(self._cs, command)
+        try:
+            return method(**params)
+        except CloudStackApiException as exc:
+            raise self._api_error(command, exc) from None
+        except requests.exceptions.Timeout:
+            raise CloudStackError(
+                f"{self.target_name}: CloudStack API at {self.endpoint} did not answer {command} within {self.timeout:g} s",
+                command=command,
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise CloudStackError(
+                f"{self.target_name}: CloudStack API unreachable at {self.endpoint} ({_root_cause(exc)})",
+                command=command,
+            ) from None
+        except CloudStackException as exc:
+            raise CloudStackError(
+                f"{self.target_name}: {command} failed: {scrub(_first_line(exc))}", command=command
+            ) from None
+
+    def list(self, command: str, **params: Any) -> list[dict[str, Any]]:
+        """A list* call with every page fetched; always a list (empty when CloudStack says {})."""
+        result = self.call(command, fetch_list=True, **params)
+        return result if isinstance(result, list) else []
+
+    def wait_job(self, jobid: str, timeout: float | None = None) -> dict[str, Any]:
+        """Poll queryAsyncJobResult until the job ends; a failed job raises with its errortext."""
+        deadline = time.monotonic() + (timeout or self.job_timeout)
+        while True:
+            job = self.call("queryAsyncJobResult", jobid=jobid)
+            status = int(job.get("jobstatus", 0))
+            if status == 1:
+                return job.get("jobresult", {})
+            if status == 2:
+                result = job.get("jobresult", {}) or {}
+                code = result.get("errorcode") or job.get("jobresultcode")
+                raise CloudStackError(
+                    f"{self.target_name}: job {jobid} ({job.get('cmd', '?').rsplit('.', 1)[-1]}) failed: "
+                    f"{code} {result.get('errortext', '')}".strip(),
+                    errorcode=int(code) if code else None,
+                )
+            if time.monotonic() > deadline:
+                raise CloudStackError(f"{self.target_name}: job {jobid} still pending after {timeout or self.job_timeout:g} s")
+            time.sleep(0.2)
+
+    def _api_error(self, command: str, exc: CloudStackApiException) -> CloudStackError:
+        error = exc.error if isinstance(getattr(exc, "error", None), dict) else {}
+        code = error.get("errorcode")
+        text = scrub(str(error.get("errortext") or _first_line(exc)))
+        if code == 401:
+            text = (
+                f"API credentials refused (401: {text}); check the key and secret in ${self.key_variable} "
+                "and its secret variable"
+            )
+        elif code == 432:
+            text = f"command not available (432: {text})"
+        else:
+            text = f"{code} {text}" if code else text
+        return CloudStackError(f"{self.target_name}: {command} failed: {text}", errorcode=code, command=command)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost reason of a requests ConnectionError ('Connection refused'), scrubbed."""
+    cause: BaseException | None = exc
+    while cause is not None and (cause.__cause__ or cause.__context__):
+        cause = cause.__cause__ or cause.__context__
+    text = str(cause or exc)
+    m = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text)
+    return scrub(m.group(1).strip() if m else text.splitlines()[0])[:160]
+
+
+@dataclass
+class Tracker:
+    """Remembers what a destructive check created and removes it, newest first, whatever happens.
+
+    Resources are registered *before* the create call returns its job result (deployVirtualMachine
+    answers with the VM id at once), so an interrupt between create and record cannot leak them.
+    """
+
+    client: CloudStackClient
+    run_tag: str
+    _undo: list[tuple[str, Callable[[], Any]]] = field(default_factory=list)
+
+    def add(self, description: str, undo: Callable[[], Any]) -> None:
+        self._undo.append((description, undo))
+
+    def cleanup(self) -> list[str]:
+        """Run every undo action; return one line per action that failed (never raises)."""
+        problems: list[str] = []
+        while self._undo:
+            description, undo = self._undo.pop()
+            try:
+                undo()
+            except Exception as exc:  # noqa: BLE001 - cleanup must try every action
+                problems.append(f"cleanup of {description} failed: {scrub(_first_line(exc))}")
+        return problems
+
+
+@contextmanager
+def tracked(client: CloudStackClient, run_tag: str) -> Iterator[Tracker]:
+    tracker = Tracker(client, run_tag)
+    try:
+        yield tracker
+    finally:
+        tracker.cleanup()

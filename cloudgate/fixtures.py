@@ -1,0 +1,136 @@
+"""Fixtures that reach the target: the CloudStack client, SSH host handles, discovered hosts.
+
+Imported by the plugin so every suite gets them. Discovery happens once per process, at
+collection, so hypervisor checks are parametrized by the hosts CloudStack actually lists — one
+test id per host, and one failing host fails its own tests only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
+from cloudgate.hosts import HostPool, HostRef, HostUnreachable, SshSettings, discover_hypervisors
+from cloudgate.target import LoadedTarget, TargetError
+
+DISCOVERY_KEY = pytest.StashKey["Discovery"]()
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """Hosts found at collection, or the one-line reason there are none to check."""
+
+    hypervisors: tuple[HostRef, ...] = ()
+    problem: str | None = None
+
+
+def make_client(loaded: LoadedTarget, *, allow_mutations: bool = False) -> CloudStackClient:
+    cs = loaded.target.cloudstack
+    key, secret = loaded.api_credentials()
+    return CloudStackClient(
+        target_name=loaded.target.name,
+        endpoint=cs.endpoint,
+        api_key=key,
+        secret=secret,
+        timeout=cs.timeout_seconds,
+        job_timeout=cs.job_timeout_seconds,
+        verify_tls=cs.verify_tls,
+        allow_mutations=allow_mutations,
+        key_variable=cs.api_key_env,
+    )
+
+
+def discover(config: pytest.Config) -> Discovery:
+    """listHosts once per process; an unreachable API becomes a reason, not a collection crash."""
+    from cloudgate.plugin import TARGET_KEY  # late import: plugin imports this module
+
+    cached = config.stash.get(DISCOVERY_KEY, None)
+    if cached is not None:
+        return cached
+    loaded = config.stash.get(TARGET_KEY, None)
+    if loaded is None:
+        found = Discovery(problem="not run: no --target given")
+    else:
+        try:
+            found = Discovery(hypervisors=tuple(discover_hypervisors(make_client(loaded), loaded.target)))
+        except (CloudStackError, TargetError) as exc:
+            found = Discovery(problem=f"host discovery failed: {exc}")
+        if found.problem is None and not found.hypervisors:
+            found = Discovery(problem=f"host discovery failed: {loaded.target.name}: listHosts returned no Routing host in the target's zones")
+    config.stash[DISCOVERY_KEY] = found
+    return found
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `hypervisor` by the discovered hosts (ids = host names)."""
+    if "hypervisor" not in metafunc.fixturenames:
+        return
+    found = discover(metafunc.config)
+    if found.problem is not None:
+        metafunc.parametrize("hypervisor", [found.problem], ids=["discovery"], indirect=True)
+        return
+    metafunc.parametrize("hypervisor", list(found.hypervisors), ids=[h.name for h in found.hypervisors], indirect=True)
+
+
+@pytest.fixture
+def hypervisor(request: pytest.FixtureRequest) -> HostRef:
+    """One hypervisor host (parametrized); a discovery problem fails or skips with its reason."""
+    value = request.param
+    if isinstance(value, str):
+        if value.startswith("not run:"):
+            pytest.skip(value)
+        pytest.fail(value, pytrace=False)
+    return value
+
+
+@pytest.fixture(scope="session")
+def cloudstack(loaded_target: LoadedTarget) -> CloudStackClient:
+    """Read-only CloudStack client: mutating commands raise MutationRefused."""
+    return make_client(loaded_target)
+
+
+@pytest.fixture
+def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -> Iterator[Tracker]:
+    """A mutating client, only for tests marked destructive in a destructive run.
+
+    Yields a Tracker: register an undo for everything created; all undos run at teardown, and a
+    failed cleanup makes the test error, naming what was left behind.
+    """
+    from cloudgate.plugin import destructive_refusal
+
+    if request.node.get_closest_marker("destructive") is None:
+        pytest.fail("cloudstack_rw used by a test not marked destructive", pytrace=False)
+    refusal = destructive_refusal(request.config)
+    if refusal:
+        pytest.skip(refusal)
+    tracker = Tracker(make_client(loaded_target, allow_mutations=True), run_tag=_run_tag())
+    yield tracker
+    problems = tracker.cleanup()
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+def _run_tag() -> str:
+    import os
+
+    run_dir = os.environ.get("CLOUDGATE_RUN_DIR", "")
+    return os.path.basename(run_dir) or f"pid{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
+    pool = HostPool(SshSettings.from_target(loaded_target.target))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def hypervisor_host(hypervisor: HostRef, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
+    """testinfra Host for the parametrized hypervisor; an unreachable host fails in one line."""
+    try:
+        return host_pool.get(hypervisor.ip, label=hypervisor.name)
+    except HostUnreachable as exc:
+        pytest.fail(f"{hypervisor.name}: SSH unreachable: {exc}", pytrace=False)

@@ -1,0 +1,231 @@
+"""Hosts of the target: discovered from CloudStack, reached over SSH through testinfra.
+
+- Hosts come from listHosts (type Routing), never from a hand-kept list: the suite checks the
+  cloud CloudStack actually manages.
+- SSH goes through testinfra's paramiko backend, with three fixes for an estate of thousands:
+  TCP_NODELAY on the socket (without it every command stalls ~40 ms, see
+  shared/reference/ssh-fanout.md), host keys checked against known_hosts outside the lab, and a
+  per-command timeout so a hung session fails one check instead of hanging the run.
+- A per-host connectivity pre-check costs a dead host one short timeout, once; every check of
+  that host then fails at once with the same one-line reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import paramiko
+import testinfra.host
+from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
+
+from cloudgate.cloud import CloudStackClient
+from cloudgate.target import RackRule, RackSource, Target
+
+
+class HostUnreachable(Exception):
+    """SSH to a host failed; str() is one line naming the host and the cause."""
+
+
+@dataclass(frozen=True)
+class HostRef:
+    """A physical host as CloudStack knows it, plus where it sits."""
+
+    id: str
+    name: str
+    ip: str
+    zone: str
+    datacenter: str
+    rack: str
+    cluster: str
+    state: str
+    resourcestate: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.ip})"
+
+
+def rack_of(record: dict[str, Any], rule: RackRule) -> str:
+    """A host's rack, by the target's rule: its pod, a 'rack:<x>' host tag, or its name."""
+    if rule.source is RackSource.pod:
+        return str(record.get("podname") or record.get("podid") or "?")
+    if rule.source is RackSource.host_tag:
+        for tag in str(record.get("hosttags") or "").split(","):
+            tag = tag.strip()
+            if tag.startswith(rule.tag_prefix):
+                return tag[len(rule.tag_prefix):]
+        return "?"
+    match = re.search(rule.pattern or "", str(record.get("name", "")))
+    return match.group("rack") if match else "?"
+
+
+def discover_hypervisors(client: CloudStackClient, target: Target) -> list[HostRef]:
+    """Routing hosts of the target's zones, sorted by name so test ids are stable."""
+    zones = {dc.zone: dc.name for dc in target.datacenters}
+    refs = []
+    for record in client.list("listHosts", type="Routing"):
+        zone = str(record.get("zonename", ""))
+        if zone not in zones:
+            continue
+        refs.append(
+            HostRef(
+                id=str(record.get("id")),
+                name=str(record.get("name")),
+                ip=str(record.get("ipaddress")),
+                zone=zone,
+                datacenter=zones[zone],
+                rack=rack_of(record, target.racks),
+                cluster=str(record.get("clustername", "")),
+                state=str(record.get("state", "")),
+                resourcestate=str(record.get("resourcestate", "")),
+            )
+        )
+    return sorted(refs, key=lambda r: r.name)
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    user: str
+    identity_file: str
+    known_hosts: str | None
+    port: int
+    connect_timeout: float
+    command_timeout: float
+    strict_host_keys: bool
+
+    @classmethod
+    def from_target(cls, target: Target) -> SshSettings:
+        s = target.ssh
+        return cls(
+            s.user, s.identity_file, s.known_hosts, s.port,
+            s.connect_timeout_seconds, s.command_timeout_seconds, target.strict_host_keys,
+        )
+
+
+def _connect_socket(ip: str, port: int, timeout: float) -> socket.socket:
+    sock = socket.create_connection((ip, port), timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def open_client(ip: str, settings: SshSettings) -> paramiko.SSHClient:
+    """An authenticated paramiko client, or HostUnreachable with the reason in one line."""
+    client = paramiko.SSHClient()
+    if settings.strict_host_keys:
+        if settings.known_hosts:
+            client.load_host_keys(settings.known_hosts)
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    else:
+        client.set_missing_host_key_policy(IgnorePolicy())
+    where = f"{ip}:{settings.port}"
+    try:
+        sock = _connect_socket(ip, settings.port, settings.connect_timeout)
+    except TimeoutError:
+        raise HostUnreachable(f"{where}: no TCP answer within {settings.connect_timeout:g} s (host down or filtered)") from None
+    except OSError as exc:
+        raise HostUnreachable(f"{where}: {exc.strerror or exc} (sshd not running?)") from None
+    try:
+        client.connect(
+            ip, port=settings.port, username=settings.user, key_filename=settings.identity_file,
+            sock=sock, timeout=settings.connect_timeout, banner_timeout=settings.connect_timeout,
+            auth_timeout=settings.connect_timeout, look_for_keys=False, allow_agent=False,
+        )
+    except paramiko.BadHostKeyException:
+        sock.close()
+        raise HostUnreachable(f"{where}: host key does not match known_hosts (possible impersonation)") from None
+    except paramiko.SSHException as exc:
+        sock.close()
+        text = str(exc)
+        if "not found in known_hosts" in text:
+            text = f"host key not in {settings.known_hosts or 'known_hosts'}"
+        elif "banner" in text.lower():
+            text = f"SSH session hung: no banner within {settings.connect_timeout:g} s"
+        raise HostUnreachable(f"{where}: {text}") from None
+    except (OSError, EOFError) as exc:
+        sock.close()
+        raise HostUnreachable(f"{where}: SSH session failed ({exc or type(exc).__name__})") from None
+    transport = client.get_transport()
+    if transport is not None:
+        transport.set_keepalive(max(1, int(settings.command_timeout)))
+    return client
+
+
+class CloudgateBackend(ParamikoBackend):
+    """testinfra's paramiko backend with our connection rules and a per-command timeout."""
+
+    def __init__(self, ip: str, settings: SshSettings) -> None:
+        super().__init__(f"{settings.user}@{ip}", ssh_identity_file=settings.identity_file)
+        self._ip = ip
+        self._settings = settings
+
+    @property
+    def client(self) -> paramiko.SSHClient:  # type: ignore[override]
+        cached = self.__dict__.get("_cg_client")
+        if cached is None:
+            cached = open_client(self._ip, self._settings)
+            self.__dict__["_cg_client"] = cached
+        return cached
+
+    @client.deleter
+    def client(self) -> None:
+        self.__dict__.pop("_cg_client", None)
+
+    def _exec_command(self, command: bytes) -> tuple[int, bytes, bytes]:
+        transport = self.client.get_transport()
+        if transport is None or not transport.is_active():
+            raise HostUnreachable(f"{self._ip}: SSH connection lost")
+        chan = transport.open_session(timeout=self._settings.connect_timeout)
+        chan.settimeout(self._settings.command_timeout)
+        try:
+            chan.exec_command(command)
+            stdout = b"".join(chan.makefile("rb"))
+            stderr = b"".join(chan.makefile_stderr("rb"))
+            return chan.recv_exit_status(), stdout, stderr
+        except TimeoutError:
+            raise HostUnreachable(
+                f"{self._ip}: command {command.decode(errors='replace')[:80]!r} hung for {self._settings.command_timeout:g} s"
+            ) from None
+        finally:
+            chan.close()
+
+
+class HostPool:
+    """One testinfra Host per address for the whole run, and one reachability verdict per address."""
+
+    def __init__(self, settings: SshSettings) -> None:
+        self.settings = settings
+        self._hosts: dict[str, testinfra.host.Host] = {}
+        self._unreachable: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ip: str, label: str = "") -> testinfra.host.Host:
+        """A connected testinfra Host; raises HostUnreachable (cached) for a dead host."""
+        name = f"{label} " if label else ""
+        with self._lock:
+            if ip in self._unreachable:
+                raise HostUnreachable(f"{name}{self._unreachable[ip]}")
+            host = self._hosts.get(ip)
+        if host is not None:
+            return host
+        backend = CloudgateBackend(ip, self.settings)
+        try:
+            _ = backend.client  # the pre-check: connect and authenticate once
+        except HostUnreachable as exc:
+            with self._lock:
+                self._unreachable[ip] = str(exc)
+            raise HostUnreachable(f"{name}{exc}") from None
+        host = testinfra.host.Host(backend)
+        with self._lock:
+            self._hosts[ip] = host
+        return host
+
+    def close(self) -> None:
+        with self._lock:
+            for host in self._hosts.values():
+                with contextlib.suppress(Exception):  # closing a dead connection may fail; nothing to do
+                    host.backend.client.close()
+            self._hosts.clear()

@@ -1,0 +1,88 @@
+"""CloudStack health, read-only: the management plane is up and every resource is in service.
+
+All of it is in the smoke profile: it is what an operator wants to know first after an incident,
+and it changes nothing.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.smoke
+
+CAPACITY_TYPES = {0: "memory", 1: "CPU"}
+
+
+@pytest.mark.check(id="CG-CS-001", severity="critical")
+def test_cloudstack_api_answers_and_the_api_key_is_accepted(cloudstack, target):
+    capability = cloudstack.call("listCapabilities").get("capability", {})
+    assert capability.get("cloudstackversion"), (
+        f"{target.name}: listCapabilities answered without a cloudstackversion: {capability!r}"
+    )
+
+
+@pytest.mark.check(id="CG-CS-002", severity="critical")
+def test_every_management_server_is_up(cloudstack, target):
+    servers = cloudstack.list("listManagementServers")
+    assert servers, f"{target.name}: listManagementServers lists no management server"
+    down = [f"{s.get('name')} is {s.get('state')}" for s in servers if s.get("state") != "Up"]
+    assert not down, f"{target.name}: management server(s) not Up: {', '.join(down)}"
+
+
+@pytest.mark.check(id="CG-CS-003", severity="major")
+def test_zones_pods_and_clusters_of_the_target_are_enabled(cloudstack, target):
+    wanted = {dc.zone for dc in target.datacenters}
+    zones = {z["name"]: z for z in cloudstack.list("listZones")}
+    missing = sorted(wanted - set(zones))
+    assert not missing, f"{target.name}: zone(s) named in the target file not found in CloudStack: {missing}"
+    zone_ids = {zones[name]["id"] for name in wanted}
+    disabled = [f"zone {z}" for z in sorted(wanted) if zones[z].get("allocationstate") != "Enabled"]
+    for kind, command in (("pod", "listPods"), ("cluster", "listClusters")):
+        for item in cloudstack.list(command):
+            if item.get("zoneid") in zone_ids and item.get("allocationstate") != "Enabled":
+                disabled.append(f"{kind} {item.get('name')} ({item.get('allocationstate')})")
+    assert not disabled, f"{target.name}: not Enabled, new VMs cannot land there: {', '.join(disabled)}"
+
+
+@pytest.mark.check(id="CG-CS-004", severity="critical")
+def test_every_hypervisor_host_is_up_and_enabled(cloudstack, target):
+    zones = {dc.zone for dc in target.datacenters}
+    hosts = [h for h in cloudstack.list("listHosts", type="Routing") if h.get("zonename") in zones]
+    assert hosts, f"{target.name}: listHosts lists no Routing host in zones {sorted(zones)}"
+    bad = [
+        f"{h.get('name')} (state {h.get('state')}, resourcestate {h.get('resourcestate')})"
+        for h in sorted(hosts, key=lambda h: h.get("name", ""))
+        if h.get("state") != "Up" or h.get("resourcestate") != "Enabled"
+    ]
+    assert not bad, f"{target.name}: {len(bad)} of {len(hosts)} hypervisor host(s) not Up+Enabled: {', '.join(bad)}"
+
+
+@pytest.mark.check(id="CG-CS-005", severity="major")
+def test_system_vms_are_running(cloudstack, target):
+    zones = {dc.zone for dc in target.datacenters}
+    vms = [v for v in cloudstack.list("listSystemVms") if v.get("zonename") in zones]
+    kinds = {(v.get("zonename"), v.get("systemvmtype")) for v in vms}
+    absent = [f"{t} in {z}" for z in sorted(zones) for t in ("secondarystoragevm", "consoleproxy") if (z, t) not in kinds]
+    stopped = [f"{v.get('name')} ({v.get('systemvmtype')}) is {v.get('state')}" for v in vms if v.get("state") != "Running"]
+    assert not absent and not stopped, (
+        f"{target.name}: system VMs unhealthy: {', '.join(stopped + [f'no {a}' for a in absent])}"
+    )
+
+
+@pytest.mark.check(id="CG-CS-006", severity="major")
+def test_allocated_capacity_is_under_the_threshold(cloudstack, target, metric):
+    limit = target.thresholds.capacity_percent
+    zones = {dc.zone for dc in target.datacenters}
+    over = []
+    seen = 0
+    for cap in cloudstack.list("listCapacity"):
+        kind = CAPACITY_TYPES.get(int(cap.get("type", -1)))
+        if kind is None or cap.get("zonename") not in zones or cap.get("podid") or cap.get("clusterid"):
+            continue
+        seen += 1
+        used = float(cap.get("percentused", 0))
+        m = metric(f"capacity.{cap.get('zonename')}.{kind}", used, "%", limit)
+        if m.verdict == "fail":
+            over.append(f"{kind} in {cap.get('zonename')} at {used:.1f}%")
+    assert seen, f"{target.name}: listCapacity returned no memory/CPU record for zones {sorted(zones)}"
+    assert not over, f"{target.name}: capacity above {limit:g}%: {', '.join(over)} — add hosts or move load"

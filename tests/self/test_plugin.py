@@ -1,0 +1,155 @@
+"""The plugin's rules, proven on throwaway suites run by pytester (no cloud needed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+from conftest import write_target
+
+SUITE = """
+import pytest
+
+@pytest.mark.smoke
+def test_read_only_check():
+    pass
+
+def test_nightly_only_check():
+    pass
+
+@pytest.mark.slow
+def test_long_drill():
+    pass
+
+@pytest.mark.destructive
+def test_deploys_vms():
+    pass
+
+def test_records_a_figure(metric):
+    m = metric("deploy.p95", 12.5, "s", 300)
+    assert m.verdict == "pass"
+    metric("write.p99", 2.0, "ms", 1.0)
+"""
+
+
+def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, object]:
+    pytester.makepyfile(test_suite=SUITE)
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess(*args, f"--reports-dir={reports}", "-p", "no:cacheprovider")
+    return result, reports / "latest"
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_destructive_check_on_a_production_target_is_skipped_with_the_reason_in_junit(pytester):
+    target = write_target(pytester.path / "prod.yaml", environment="production")
+    result, latest = run_suite(pytester, f"--target={target}", "--allow-destructive")
+    result.assert_outcomes(passed=4, skipped=1)
+    junit = ET.parse(latest / "junit.xml").getroot()
+    case = next(c for c in junit.iter("testcase") if c.get("name") == "test_deploys_vms")
+    skipped = case.find("skipped")
+    assert skipped is not None
+    assert "refused on an environment: production target" in skipped.get("message", "")
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_destructive_check_needs_the_explicit_flag_even_on_preproduction(pytester):
+    target = write_target(pytester.path / "pp.yaml", environment="preproduction")
+    result, _ = run_suite(pytester, f"--target={target}")
+    result.assert_outcomes(passed=4, skipped=1)
+    result.stdout.fnmatch_lines(["*not run x1: not run: destructive check needs --allow-destructive*"])
+    result, _ = run_suite(pytester, f"--target={target}", "--allow-destructive")
+    result.assert_outcomes(passed=5)
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_smoke_profile_runs_only_read_only_checks_and_gate_drops_long_drills(pytester):
+    target = write_target(pytester.path / "t.yaml", environment="lab")
+    result, _ = run_suite(pytester, f"--target={target}", "--profile=smoke")
+    result.assert_outcomes(passed=1, deselected=4)
+    result, _ = run_suite(pytester, f"--target={target}", "--profile=gate", "--allow-destructive")
+    result.assert_outcomes(passed=4, deselected=1)
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_every_run_writes_stamped_junit_html_and_metrics(pytester):
+    target = write_target(pytester.path / "t.yaml", name="stamp-me", environment="lab")
+    result, latest = run_suite(pytester, f"--target={target}", "--profile=nightly", "--allow-destructive")
+    result.assert_outcomes(passed=5)
+    assert latest.is_symlink()
+    metrics = json.loads((latest / "metrics.json").read_text())
+    assert metrics["target"] == "stamp-me" and metrics["profile"] == "nightly"
+    assert metrics["revision"] and metrics["started"] and metrics["ended"]
+    by_name = {m["name"]: m for m in metrics["metrics"]}
+    assert by_name["deploy.p95"] == {**by_name["deploy.p95"], "value": 12.5, "unit": "s", "threshold": 300, "verdict": "pass"}
+    assert by_name["write.p99"]["verdict"] == "fail"
+    props = {p.get("name"): p.get("value") for p in ET.parse(latest / "junit.xml").getroot().iter("property")}
+    assert props["cloudgate.target"] == "stamp-me" and props["cloudgate.profile"] == "nightly"
+    assert "cloudgate.ended" in props and "cloudgate.revision" in props
+    html = (latest / "report.html").read_text()
+    assert "stamp-me" in html and "write.p99" in html
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_a_skipped_check_is_counted_as_not_run_never_as_passed(pytester):
+    target = write_target(pytester.path / "t.yaml", environment="production")
+    result, latest = run_suite(pytester, f"--target={target}")
+    summary = json.loads((latest / "summary.json").read_text())
+    assert summary["counts"]["not_run"] == 1 and summary["counts"]["passed"] == 4
+    result.stdout.fnmatch_lines(["*4 passed, 0 failed, 0 error, 1 not run (a check not run is not a pass)*"])
+
+
+def test_every_test_gets_a_timeout_by_marker(pytester):
+    pytester.makepyfile(
+        test_t="""
+import pytest
+def test_plain(request):
+    assert request.node.get_closest_marker("timeout").args[0] == 300
+@pytest.mark.smoke
+def test_smoke(request):
+    assert request.node.get_closest_marker("timeout").args[0] == 120
+@pytest.mark.timeout(7)
+def test_explicit(request):
+    assert request.node.get_closest_marker("timeout").args[0] == 7
+"""
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+
+
+def test_malformed_target_stops_pytest_with_one_line(pytester):
+    bad = pytester.path / "bad.yaml"
+    bad.write_text("name: x\nenvironment: staging\n")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--target={bad}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert len(errors) == 1, errors
+    assert errors[0].startswith(f"ERROR: {bad}:2: environment: Input should be 'lab', 'preproduction' or 'production'")
+
+
+def test_missing_secret_variable_stops_pytest_with_one_line(pytester, monkeypatch):
+    monkeypatch.delenv("CG_SELFTEST_KEY", raising=False)
+    target = write_target(pytester.path / "t.yaml")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--target={target}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [ln for ln in result.stderr.lines if ln.strip()] == [
+        f"ERROR: {target}: environment variable CG_SELFTEST_KEY is not set (the target file names it as a secret)"
+    ]
+
+
+def test_pytest_help_lists_the_cloudgate_options_and_markers():
+    out = subprocess.run([sys.executable, "-m", "pytest", "--help"], capture_output=True, text=True, timeout=60).stdout
+    for option in ("--target=FILE", "--profile={smoke,nightly,gate}", "--allow-destructive"):
+        assert option in out
+    markers = subprocess.run([sys.executable, "-m", "pytest", "--markers"], capture_output=True, text=True, timeout=60).stdout
+    for marker in ("@pytest.mark.smoke:", "@pytest.mark.destructive:", "@pytest.mark.slow:"):
+        assert marker in markers
+
+
+def test_cloudgate_help_lists_its_commands():
+    out = subprocess.run([sys.executable, "-m", "cloudgate.cli", "--help"], capture_output=True, text=True, timeout=60).stdout
+    for command in ("run", "lab", "place", "bench", "target"):
+        assert command in out
