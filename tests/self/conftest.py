@@ -32,6 +32,17 @@ def write_target(path: Path, *, name: str = "selftest", environment: str = "prod
 
 
 @pytest.fixture
+def make_target():
+    """Factory writing a minimal valid target file (see write_target)."""
+    return write_target
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture
 def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CG_SELFTEST_KEY", "selftest-key")
     monkeypatch.setenv("CG_SELFTEST_SECRET", "selftest-secret-value")

@@ -8,7 +8,6 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import write_target
 
 SUITE = """
 import pytest
@@ -43,8 +42,8 @@ def run_suite(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, 
 
 
 @pytest.mark.usefixtures("secrets_set")
-def test_destructive_check_on_a_production_target_is_skipped_with_the_reason_in_junit(pytester):
-    target = write_target(pytester.path / "prod.yaml", environment="production")
+def test_destructive_check_on_a_production_target_is_skipped_with_the_reason_in_junit(pytester, make_target):
+    target = make_target(pytester.path / "prod.yaml", environment="production")
     result, latest = run_suite(pytester, f"--target={target}", "--allow-destructive")
     result.assert_outcomes(passed=4, skipped=1)
     junit = ET.parse(latest / "junit.xml").getroot()
@@ -55,8 +54,8 @@ def test_destructive_check_on_a_production_target_is_skipped_with_the_reason_in_
 
 
 @pytest.mark.usefixtures("secrets_set")
-def test_destructive_check_needs_the_explicit_flag_even_on_preproduction(pytester):
-    target = write_target(pytester.path / "pp.yaml", environment="preproduction")
+def test_destructive_check_needs_the_explicit_flag_even_on_preproduction(pytester, make_target):
+    target = make_target(pytester.path / "pp.yaml", environment="preproduction")
     result, _ = run_suite(pytester, f"--target={target}")
     result.assert_outcomes(passed=4, skipped=1)
     result.stdout.fnmatch_lines(["*not run x1: not run: destructive check needs --allow-destructive*"])
@@ -65,8 +64,8 @@ def test_destructive_check_needs_the_explicit_flag_even_on_preproduction(pyteste
 
 
 @pytest.mark.usefixtures("secrets_set")
-def test_smoke_profile_runs_only_read_only_checks_and_gate_drops_long_drills(pytester):
-    target = write_target(pytester.path / "t.yaml", environment="lab")
+def test_smoke_profile_runs_only_read_only_checks_and_gate_drops_long_drills(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", environment="lab")
     result, _ = run_suite(pytester, f"--target={target}", "--profile=smoke")
     result.assert_outcomes(passed=1, deselected=4)
     result, _ = run_suite(pytester, f"--target={target}", "--profile=gate", "--allow-destructive")
@@ -74,8 +73,8 @@ def test_smoke_profile_runs_only_read_only_checks_and_gate_drops_long_drills(pyt
 
 
 @pytest.mark.usefixtures("secrets_set")
-def test_every_run_writes_stamped_junit_html_and_metrics(pytester):
-    target = write_target(pytester.path / "t.yaml", name="stamp-me", environment="lab")
+def test_every_run_writes_stamped_junit_html_and_metrics(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", name="stamp-me", environment="lab")
     result, latest = run_suite(pytester, f"--target={target}", "--profile=nightly", "--allow-destructive")
     result.assert_outcomes(passed=5)
     assert latest.is_symlink()
@@ -93,8 +92,8 @@ def test_every_run_writes_stamped_junit_html_and_metrics(pytester):
 
 
 @pytest.mark.usefixtures("secrets_set")
-def test_a_skipped_check_is_counted_as_not_run_never_as_passed(pytester):
-    target = write_target(pytester.path / "t.yaml", environment="production")
+def test_a_skipped_check_is_counted_as_not_run_never_as_passed(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", environment="production")
     result, latest = run_suite(pytester, f"--target={target}")
     summary = json.loads((latest / "summary.json").read_text())
     assert summary["counts"]["not_run"] == 1 and summary["counts"]["passed"] == 4
@@ -129,9 +128,9 @@ def test_malformed_target_stops_pytest_with_one_line(pytester):
     assert errors[0].startswith(f"ERROR: {bad}:2: environment: Input should be 'lab', 'preproduction' or 'production'")
 
 
-def test_missing_secret_variable_stops_pytest_with_one_line(pytester, monkeypatch):
+def test_missing_secret_variable_stops_pytest_with_one_line(pytester, monkeypatch, make_target):
     monkeypatch.delenv("CG_SELFTEST_KEY", raising=False)
-    target = write_target(pytester.path / "t.yaml")
+    target = make_target(pytester.path / "t.yaml")
     pytester.makepyfile(test_a="def test_a():\n    pass\n")
     result = pytester.runpytest_subprocess(f"--target={target}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_target
 
 from cloudgate.target import TargetError, load_target
 
@@ -20,15 +19,15 @@ def one_line_error(path: Path) -> str:
     return message
 
 
-def test_shipped_lab_and_example_targets_are_valid(monkeypatch):
-    lab = load_target(REPO / "fixtures/targets/lab.yaml").target
+def test_shipped_lab_and_example_targets_are_valid(monkeypatch, repo_root):
+    lab = load_target(repo_root / "fixtures/targets/lab.yaml").target
     assert lab.environment.value == "lab" and lab.thresholds.deploy_seconds == 300
-    preprod = load_target(REPO / "fixtures/targets/example-preprod.yaml").target
+    preprod = load_target(repo_root / "fixtures/targets/example-preprod.yaml").target
     assert preprod.environment.value == "preproduction" and preprod.strict_host_keys
 
 
-def test_thresholds_default_to_the_operators_promises(tmp_path):
-    t = load_target(write_target(tmp_path / "t.yaml")).target.thresholds
+def test_thresholds_default_to_the_operators_promises(tmp_path, make_target):
+    t = load_target(make_target(tmp_path / "t.yaml")).target.thresholds
     assert (t.deploy_seconds, t.write_p99_ms, t.qos, t.failover_seconds) == (300, 1.0, 0.999, 10)
 
 
@@ -40,28 +39,28 @@ def test_malformed_yaml_names_the_file_and_line(tmp_path):
     assert "not valid YAML" in message
 
 
-def test_invalid_value_names_file_line_and_field(tmp_path):
-    path = write_target(tmp_path / "t.yaml", extra="thresholds:\n  deploy_seconds: -5\n")
+def test_invalid_value_names_file_line_and_field(tmp_path, make_target):
+    path = make_target(tmp_path / "t.yaml", extra="thresholds:\n  deploy_seconds: -5\n")
     message = one_line_error(path)
     assert message.startswith(f"{path}:13: thresholds.deploy_seconds:"), message
 
 
-def test_unknown_key_is_an_error_not_ignored(tmp_path):
-    path = write_target(tmp_path / "t.yaml", extra="thresholds:\n  deploy_secs: 100\n")
+def test_unknown_key_is_an_error_not_ignored(tmp_path, make_target):
+    path = make_target(tmp_path / "t.yaml", extra="thresholds:\n  deploy_secs: 100\n")
     message = one_line_error(path)
     assert f"{path}:13: thresholds.deploy_secs: unknown key" in message
 
 
-def test_missing_secret_variable_is_named_in_one_line(tmp_path, monkeypatch):
+def test_missing_secret_variable_is_named_in_one_line(tmp_path, monkeypatch, make_target):
     monkeypatch.delenv("CG_SELFTEST_SECRET", raising=False)
     monkeypatch.setenv("CG_SELFTEST_KEY", "k")
-    message = one_line_error(write_target(tmp_path / "t.yaml"))
+    message = one_line_error(make_target(tmp_path / "t.yaml"))
     assert "CG_SELFTEST_SECRET" in message and "is not set" in message
 
 
-def test_production_target_without_known_hosts_is_refused(tmp_path):
+def test_production_target_without_known_hosts_is_refused(tmp_path, make_target):
     path = tmp_path / "t.yaml"
-    path.write_text(write_target(tmp_path / "x.yaml").read_text().replace("  known_hosts: /dev/null\n", ""))
+    path.write_text(make_target(tmp_path / "x.yaml").read_text().replace("  known_hosts: /dev/null\n", ""))
     assert "known_hosts is required" in one_line_error(path)
 
 
