@@ -149,6 +149,15 @@ class Thresholds(_Strict):
     deploy_vm_count: int = Field(3, ge=1, le=50, description="VMs deployed concurrently by the deploy-time check")
 
 
+class DeploySection(_Strict):
+    """What the deploy-time check deploys: a small VM from a template that boots to SSH."""
+
+    zone: str | None = Field(None, description="zone name; default: the first datacenter's zone")
+    service_offering: str = "Small Instance"
+    template: str = "Ubuntu 22.04 cloudgate guest"
+    name_prefix: str = Field("cg-probe", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+
+
 class LabSection(_Strict):
     """Shape of the embedded lab; only meaningful when environment is lab."""
 
@@ -182,6 +191,7 @@ class Target(_Strict):
     racks: RackRule = RackRule()
     cassandra: CassandraSection | None = None
     thresholds: Thresholds = Thresholds()
+    deploy: DeploySection = DeploySection()
     baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
     lab: LabSection | None = None
 
