@@ -48,6 +48,20 @@ def cmd_target_check(args: argparse.Namespace, _extra: list[str]) -> int:
     return 0
 
 
+def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
+    from cloudgate.cloud import CloudStackError
+    from cloudgate.fixtures import make_client
+    from cloudgate.janitor import sweep
+
+    loaded = load_target(args.target)
+    try:
+        lines = sweep(loaded, make_client(loaded, allow_mutations=not args.dry_run), dry_run=args.dry_run)
+    except CloudStackError as exc:
+        raise CliError(str(exc)) from None
+    print("\n".join(lines) if lines else f"{loaded.target.name}: nothing left behind by cloudgate")
+    return 0
+
+
 # --------------------------------------------------------------------------- lab
 def _lab_control():  # noqa: ANN202 - module
     if importlib.util.find_spec("cloudgate.lab.control") is None:
@@ -100,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     chk = tgt_sub.add_parser("check", help="validate a target file and its secret variables")
     chk.add_argument("file")
     chk.set_defaults(func=cmd_target_check)
+
+    jan = sub.add_parser("janitor", help="destroy VMs a killed run left behind (found by name prefix)")
+    jan.add_argument("--target", required=True)
+    jan.add_argument("--dry-run", action="store_true")
+    jan.set_defaults(func=cmd_janitor)
 
     lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")

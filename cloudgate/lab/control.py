@@ -1,0 +1,390 @@
+"""`cloudgate lab up | down | status | env | fault`: build, inspect, break and remove the lab.
+
+The lab is a target, not a mock: `up` builds a two-datacenter network of namespaced hypervisor
+hosts running sshd, then starts the CloudStack API simulator on loopback, which creates guests on
+those hosts when asked to deploy. `down` removes everything it made — processes, namespaces,
+bridges, the state directory — and then checks that nothing of it is left. `up` after a crash
+cleans first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from cloudgate.lab import paths
+from cloudgate.lab.topology import NETNS_PREFIX, LabTopology, build_topology
+from cloudgate.target import Environment, TargetError, load_target
+
+
+class LabControlError(Exception):
+    """One line for the operator."""
+
+
+SIMULATOR_PID = "cloudstack.pid"
+SIMULATOR_LOG = "cloudstack.log"
+TIMINGS = "timings.json"
+
+
+# --------------------------------------------------------------------------- helpers
+def _require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabControlError("the lab needs root (it creates network namespaces, bridges and sshd processes)")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _credentials() -> dict[str, str]:
+    return json.loads(paths.credentials_file().read_text())
+
+
+def _write_credentials() -> dict[str, str]:
+    creds = {"api_key": secrets.token_urlsafe(32), "secret_key": secrets.token_urlsafe(48)}
+    path = paths.credentials_file()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(creds, fh)
+    return creds
+
+
+def lab_client(topology: LabTopology | None = None) -> Any:
+    """A `cs` client with the lab's root-admin credentials (the lab's own use: faults, deploys)."""
+    from cs import CloudStack
+
+    topo = topology or LabTopology.load(paths.topology_file())
+    creds = _credentials()
+    return CloudStack(
+        endpoint=f"http://127.0.0.1:{topo.api_port}/client/api",
+        key=creds["api_key"], secret=creds["secret_key"], timeout=10, poll_interval=0.2, job_timeout=120,
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+# --------------------------------------------------------------------------- simulator process
+def start_simulator(topology: LabTopology) -> int:
+    state = paths.cloudstack_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    log = open(paths.lab_dir() / SIMULATOR_LOG, "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "cloudgate.lab.cloudstack", "serve",
+            "--state-dir", str(state), "--topology", str(paths.topology_file()),
+            "--port", str(topology.api_port), "--credentials", str(paths.credentials_file()),
+            "--driver", "lab",
+        ],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+    )
+    log.close()
+    (paths.lab_dir() / SIMULATOR_PID).write_text(str(proc.pid))
+    return proc.pid
+
+
+def wait_api(topology: LabTopology, timeout: float = 20.0) -> None:
+    client = lab_client(topology)
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        pid = _read_pid(paths.lab_dir() / SIMULATOR_PID)
+        if pid is not None and not _pid_alive(pid):
+            tail = (paths.lab_dir() / SIMULATOR_LOG).read_text(errors="replace").strip().splitlines()[-1:]
+            raise LabControlError(f"CloudStack simulator exited at start: {' '.join(tail) or 'no log'}")
+        try:
+            client.listZones()
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure here means "not ready yet"
+            last = type(exc).__name__
+        time.sleep(0.2)
+    raise LabControlError(f"CloudStack simulator not answering on 127.0.0.1:{topology.api_port} after {timeout:g} s ({last})")
+
+
+def stop_simulator() -> None:
+    pid = _read_pid(paths.lab_dir() / SIMULATOR_PID)
+    pids = {pid} if pid else set()
+    pids.update(_simulator_pids_by_cmdline())
+    for p in pids:
+        try:
+            os.killpg(p, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(p, signal.SIGTERM)
+            except ProcessLookupError:
+                continue
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
+        time.sleep(0.1)
+    for p in pids:
+        if _pid_alive(p):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(p, signal.SIGKILL)
+
+
+def _simulator_pids_by_cmdline() -> set[int]:
+    """Simulators of this lab dir still running (e.g. after the pid file was lost in a crash)."""
+    found = set()
+    marker = str(paths.cloudstack_dir())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        text = [c.decode(errors="replace") for c in cmd]
+        if "cloudgate.lab.cloudstack" in text and marker in text:
+            found.add(int(entry.name))
+    return found
+
+
+# --------------------------------------------------------------------------- up / down
+def leftovers() -> list[str]:
+    """What of a lab exists on this machine now (empty = clean)."""
+    from cloudgate.lab import net
+
+    found = [f"netns {n}" for n in net.list_netns(NETNS_PREFIX)]
+    found += [f"link {link}" for link in net.list_root_links()]
+    found += [f"process {p} (simulator)" for p in sorted(_simulator_pids_by_cmdline())]
+    if paths.lab_dir().exists():
+        found.append(f"dir {paths.lab_dir()}")
+    return found
+
+
+def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> dict[str, Any]:
+    """Build the lab; returns timings. Cleans a previous (possibly crashed) lab first."""
+    _require_root()
+    t0 = time.monotonic()
+    loaded = load_target(target_path)
+    target = loaded.target
+    if target.environment is not Environment.lab:
+        raise LabControlError(f"{loaded.path}: environment is {target.environment.value}; the lab needs environment: lab")
+    topology = build_topology(target)
+    if leftovers():
+        if not quiet:
+            print("lab: cleaning what a previous lab left behind")
+        down(quiet=True)
+    if not _port_free(topology.api_port):
+        raise LabControlError(f"127.0.0.1:{topology.api_port} is already in use; set lab.api_port in {loaded.path}")
+
+    from cloudgate.lab import hosts, net
+
+    lab = paths.lab_dir()
+    lab.mkdir(parents=True, exist_ok=True)
+    os.chmod(lab, 0o700)
+    paths.topology_file().write_text(topology.to_json())
+    _write_credentials()
+    try:
+        net.build_network(topology)
+        t_net = time.monotonic()
+        hosts.build_hosts(topology)
+        t_hosts = time.monotonic()
+        start_simulator(topology)
+        wait_api(topology)
+        hosts.wait_ssh([h.ip for h in topology.hosts], timeout=20)
+        t_ready = time.monotonic()
+    except BaseException:
+        down(quiet=True)
+        raise
+    timings = {
+        "hosts": len(topology.hosts),
+        "datacenters": len(topology.datacenters),
+        "network_seconds": round(t_net - t0, 3),
+        "hosts_seconds": round(t_hosts - t_net, 3),
+        "lab_up_seconds": round(t_ready - t0, 3),
+        "placement": placement,
+    }
+    (lab / TIMINGS).write_text(json.dumps(timings, indent=2))
+    if not quiet:
+        print(
+            f"lab up: {len(topology.hosts)} hosts in {len(topology.datacenters)} datacenters, CloudStack API at "
+            f"http://127.0.0.1:{topology.api_port}/client/api, in {timings['lab_up_seconds']:.1f} s"
+        )
+    return timings
+
+
+def down(quiet: bool = False) -> None:
+    """Remove every process, namespace, bridge and file of the lab; verify nothing is left."""
+    _require_root()
+    from cloudgate.lab import guests, hosts, net
+
+    stop_simulator()
+    steps = (("guests", guests.stop_all_guests), ("hosts", hosts.teardown_hosts), ("network", net.teardown_network))
+    problems = []
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
+            problems.append(f"{name}: {exc}")
+    shutil.rmtree(paths.lab_dir(), ignore_errors=True)
+    left = leftovers()
+    if left or problems:
+        raise LabControlError(f"lab down left {', '.join(left + problems)}")
+    if not quiet:
+        print("lab down: nothing of the lab is left on this machine")
+
+
+def status() -> int:
+    if not paths.topology_file().exists():
+        left = leftovers()
+        print("lab: not running" + (f" (leftovers: {', '.join(left)})" if left else ""))
+        return 1 if left else 0
+    topology = LabTopology.load(paths.topology_file())
+    from cloudgate.lab import hosts
+
+    pid = _read_pid(paths.lab_dir() / SIMULATOR_PID)
+    alive = pid is not None and _pid_alive(pid)
+    print(f"CloudStack simulator: {'running, pid ' + str(pid) if alive else 'NOT running'} (port {topology.api_port})")
+    for h in topology.hosts:
+        print(f"  {h.name:<14} {h.ip:<14} {hosts.host_status(h.name)}")
+    return 0 if alive else 1
+
+
+def env_exports(target_path: str) -> str:
+    loaded = load_target(target_path)
+    creds = _credentials()
+    cs = loaded.target.cloudstack
+    return f"export {cs.api_key_env}={creds['api_key']}\nexport {cs.secret_key_env}={creds['secret_key']}\n"
+
+
+# --------------------------------------------------------------------------- faults
+CLOUD_FAULTS = {
+    "boot-delay": "guests take SECONDS to boot (param seconds=N)",
+    "api-error": "a command answers an error code (params command=listHosts code=530)",
+    "mgmt-down": "listManagementServers shows the management server Down",
+    "zone-disabled": "a zone is Disabled (param zone=NAME)",
+    "systemvm-stopped": "the first system VM is Stopped",
+    "host-maintenance": "host HOST put in maintenance through the API (param host=NAME)",
+    "partition": "the link between two datacenters is cut (params a=dc1 b=dc2)",
+}
+
+
+def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None:
+    from cloudgate.lab import net
+
+    client = lab_client()
+    if fault == "boot-delay":
+        topology = LabTopology.load(paths.topology_file())
+        value = str(topology.boot_delay_seconds) if clear else params.get("seconds", "400")
+        client.updateConfiguration(name="lab.boot.delay.seconds", value=value)
+    elif fault == "api-error":
+        command = params.get("command", "listHosts")
+        client.updateConfiguration(name=f"lab.fail.{command}", value="" if clear else params.get("code", "530"))
+    elif fault == "mgmt-down":
+        client.updateConfiguration(name="lab.managementserver.state", value="Up" if clear else "Down")
+    elif fault == "zone-disabled":
+        zones = client.listZones(name=params.get("zone"), fetch_list=True)
+        for zone in zones[:1]:
+            client.updateZone(id=zone["id"], allocationstate="Enabled" if clear else "Disabled")
+    elif fault == "systemvm-stopped":
+        vms = client.listSystemVms(fetch_list=True)
+        for vm in vms[:1] if not clear else vms:
+            if clear and vm.get("state") == "Running":
+                continue
+            getattr(client, "startSystemVm" if clear else "stopSystemVm")(id=vm["id"], fetch_result=True)
+    elif fault == "host-maintenance":
+        hosts = client.listHosts(name=params["host"], fetch_list=True)
+        for h in hosts:
+            command = client.cancelHostMaintenance if clear else client.prepareHostForMaintenance
+            command(id=h["id"], fetch_result=True)
+    elif fault == "partition":
+        if clear:
+            net.heal()
+        else:
+            net.partition(params.get("a", "dc1"), params.get("b", "dc2"))
+    else:
+        raise LabControlError(f"unknown fault {fault!r}; `cloudgate lab fault --list` lists them")
+
+
+def list_faults() -> str:
+    from cloudgate.lab.hostfaults import FAULTS
+
+    lines = ["host faults (cloudgate lab fault HOST FAULT):"]
+    lines += [f"  {name:<18} {desc}" for name, desc in FAULTS.items()]
+    lines.append("cloud faults (cloudgate lab fault cloud FAULT --param k=v):")
+    lines += [f"  {name:<18} {desc}" for name, desc in CLOUD_FAULTS.items()]
+    return "\n".join(lines)
+
+
+def fault(host: str | None, name: str | None, params: dict[str, str], clear: bool) -> None:
+    if host is None:
+        raise LabControlError("which host? `cloudgate lab fault HOST FAULT` (or `cloud FAULT`), `--list` lists faults")
+    if host == "cloud":
+        if not name:
+            raise LabControlError("which cloud fault? `cloudgate lab fault --list`")
+        cloud_fault(name, params, clear)
+        return
+    from cloudgate.lab import hostfaults
+
+    topology = LabTopology.load(paths.topology_file())
+    try:
+        topology.host(host)
+    except KeyError as exc:
+        raise LabControlError(str(exc.args[0])) from None
+    if clear:
+        if name:
+            hostfaults.clear_fault(topology, host, name)
+        else:
+            hostfaults.clear_all(topology, host)
+    else:
+        if not name:
+            raise LabControlError("which fault? `cloudgate lab fault --list`")
+        hostfaults.apply_fault(topology, host, name, **params)
+
+
+# --------------------------------------------------------------------------- CLI glue
+def main(args: argparse.Namespace) -> int:
+    try:
+        if args.lab_command == "up":
+            up(args.target, args.placement)
+        elif args.lab_command == "down":
+            down()
+        elif args.lab_command == "status":
+            return status()
+        elif args.lab_command == "env":
+            sys.stdout.write(env_exports(str(Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml")))
+        elif args.lab_command == "fault":
+            if args.list:
+                print(list_faults())
+                return 0
+            params = dict(p.split("=", 1) for p in args.param if "=" in p)
+            fault(args.host, args.fault, params, args.clear)
+        return 0
+    except (LabControlError, TargetError) as exc:
+        print(f"cloudgate lab: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"cloudgate lab: error: the lab is not up ({exc.filename} missing); run `cloudgate lab up`", file=sys.stderr)
+        return 2
