@@ -1,0 +1,248 @@
+"""The real guest driver: VMs as nested namespaces "on" a lab host, called by the CloudStack simulator.
+
+A guest is a network + UTS + mount namespace `cg-vm-<short id>` whose `eth0` is a veth peered with
+`vif<short id>.0` in its host's namespace, enslaved to the host's `xenbr0` bridge next to the host's
+uplink, as Xen bridges a VM's vif. It has its own address (from the simulator), hostname = VM name,
+Ubuntu 22.04's os-release and kernel, its own sshd (same lab client key) and the stand-ins a Cassandra
+node's settings checks read: swap off (`swapon --show` empty), `ulimit -n/-l/-u` 100000/unlimited/32768
+(a bash function backed by state.json, see standins/bashrc-guest.txt), `sysctl -n vm.max_map_count`
+1048575, THP `[never]` (a file bind-mounted over /sys/kernel/mm/transparent_hugepage/enabled),
+`chronyc -n tracking` synced, and /var/lib/cassandra mounted from "/dev/fioa" (a tmpfs whose source
+is named /dev/fioa, so the real `findmnt`/`df` report the fast device; FSTYPE shows tmpfs).
+
+Since the guest's traffic leaves through its host's uplink, a powered-off host (link down) cuts its
+guests off even before the simulator calls `stop_guest`; `hostfaults` also stops them itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from cloudgate.lab import hosts, net, paths
+from cloudgate.lab.hosts import Node
+from cloudgate.lab.net import LabError
+from cloudgate.lab.standins import STANDINS_DIR
+
+try:
+    from cloudgate.lab.cloudstack.driver import GuestSpec
+except ImportError:  # the simulator is written in parallel; an identical local definition until then
+
+    @dataclass(frozen=True)
+    class GuestSpec:  # type: ignore[no-redef]
+        vm_id: str
+        name: str
+        host_name: str
+        ip: str
+        template: str  # "guest" | "cassandra"
+
+
+GUEST_NETNS_PREFIX = "cg-vm-"
+GUEST_KERNEL = "5.15.0-91-generic"
+GUEST_KERNEL_VERSION = "#101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023"
+GUEST_COMMANDS = ("uname", "sysctl", "swapon", "chronyc", "cg-ulimit")
+DATA_DEVICE = "/dev/fioa"
+BOOT_TIMEOUT = 10.0
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def short_id(vm_id: str) -> str:
+    """8 characters naming the guest's namespace and vif: a UUID's first group, a short id as is, else a hash."""
+    low = vm_id.lower()
+    if _UUID_RE.match(low):
+        return low[:8]
+    clean = re.sub(r"[^a-z0-9]", "", low)
+    if clean and len(clean) <= 8:
+        return clean
+    return hashlib.sha1(vm_id.encode()).hexdigest()[:8]
+
+
+def guest_node(vm_id: str, name: str = "", ip: str = "") -> Node:
+    short = short_id(vm_id)
+    return Node("guest", name or short, f"{GUEST_NETNS_PREFIX}{short}", ip, paths.guests_dir() / short)
+
+
+def _spec_of(d: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((d / "spec.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _known_guests() -> list[tuple[Node, dict[str, Any]]]:
+    out = []
+    root = paths.guests_dir()
+    if root.exists():
+        for d in sorted(root.iterdir()):
+            spec = _spec_of(d)
+            if spec is not None:
+                out.append((guest_node(spec["vm_id"], spec["name"], spec["ip"]), spec))
+    return out
+
+
+def guest_node_by_name(name: str) -> Node | None:
+    """A running guest by VM name (or vm id), for guest-side faults."""
+    for node, spec in _known_guests():
+        if name in (spec["name"], spec["vm_id"]):
+            return node
+    return None
+
+
+def running_guest_nodes() -> list[Node]:
+    return [n for n, _ in _known_guests() if net.netns_exists(n.netns)]
+
+
+# -- state and files ---------------------------------------------------------------------------------
+
+
+def default_guest_state(spec: GuestSpec, gateway: str) -> dict[str, Any]:
+    return {
+        "kind": "guest",
+        "name": spec.name,
+        "ip": spec.ip,
+        "vm_id": spec.vm_id,
+        "host_name": spec.host_name,
+        "template": spec.template,
+        "os": "Ubuntu 22.04.4 LTS",
+        "kernel": GUEST_KERNEL,
+        "kernel_version": GUEST_KERNEL_VERSION,
+        "ntp": {"synced": True, "offset_s": 0.000021, "server": gateway, "server_name": gateway},
+        "sysctl": {"vm.max_map_count": 1048575, "vm.swappiness": 1},
+        "limits": {"nofile": 100000, "memlock": "unlimited", "nproc": 32768},
+        "swap": [],
+        "thp": "never",
+        "data_device": DATA_DEVICE,
+        "sshd_up": True,
+        "powered": True,
+        "ssh_hang": False,
+        "faults": [],
+    }
+
+
+def render_guest_files(node: Node, state: dict[str, Any]) -> None:
+    """Files the guest reads directly (not through a stand-in); written in place, as they are bind-mounted."""
+    modes = ["always", "madvise", "never"]
+    line = " ".join(f"[{m}]" if m == state.get("thp", "never") else m for m in modes)
+    with open(node.dir / "thp_enabled", "w") as fh:  # same inode: the bind mount keeps following it
+        fh.write(line + "\n")
+
+
+def _prepare(spec: GuestSpec, node: Node, gateway: str) -> None:
+    d = node.dir
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "spec.json").write_text(json.dumps(asdict(spec), indent=1))
+    state = default_guest_state(spec, gateway)
+    hosts.write_state(node.state_file, state)
+    shutil.copyfile(STANDINS_DIR / "os-release-ubuntu.txt", d / "os-release")
+    (d / "hostname").write_text(spec.name + "\n")
+    (d / "sshd_config").write_text(hosts.sshd_config(node))
+    hosts.write_standin_wrappers(node, GUEST_COMMANDS)
+    render_guest_files(node, state)
+    hosts.write_boot_env(node, {
+        "CG_FIOA": "1",
+        "CG_FIOA_MAJOR": str(hosts.fioa_major()),
+        "CG_DATA_DEVICE": state["data_device"],
+        "CG_BASHRC": str(STANDINS_DIR / "bashrc-guest.txt"),
+    })
+
+
+def _plug(spec: GuestSpec, node: Node, host: Node, gateway: str) -> None:
+    """Namespace + veth: eth0 in the guest, vif<short>.0 on the host's xenbr0."""
+    vif = f"vif{short_id(spec.vm_id)}.0"
+    net.ip_batch([
+        f"netns add {node.netns}",
+        f"link add name {vif} netns {host.netns} type veth peer name eth0 netns {node.netns}",
+    ], what=f"guest {spec.name}: namespace and vif")
+    net.ip_batch([f"link set {vif} addrgenmode none", f"link set {vif} master xenbr0 up"],
+                 netns=host.netns, what=f"guest {spec.name}: plug {vif} into {spec.host_name}/xenbr0")
+    net.ip_batch([
+        "link set lo up",
+        "link set eth0 addrgenmode none",
+        f"link set eth0 address {hosts.mac_for(spec.ip)}",
+        f"addr add {spec.ip}/24 dev eth0",
+        "link set eth0 up",
+        f"route add default via {gateway}",
+    ], netns=node.netns, what=f"guest {spec.name}: network")
+
+
+def extra_processes_for_template(spec: GuestSpec) -> list[list[str]]:
+    """Commands started inside the guest once its sshd is up (the CQL emulator for "cassandra", later).
+
+    Each runs detached in the guest's namespaces and is killed with the guest.
+    """
+    del spec
+    return []
+
+
+# -- driver API --------------------------------------------------------------------------------------
+
+
+def start_guest(spec: GuestSpec) -> None:
+    """Boot `spec` on its host and return when its sshd answers (~0.2 s). Restarting a running vm_id
+    with the same spec is a no-op; with a different spec it is replaced."""
+    node = guest_node(spec.vm_id, spec.name, spec.ip)
+    if net.netns_exists(node.netns):
+        if _spec_of(node.dir) == asdict(spec) and hosts.anchor_pid(node) is not None:
+            return
+        stop_guest(spec.vm_id)
+    host = hosts.host_node(spec.host_name)
+    status = hosts.host_status(spec.host_name)
+    if status == "Down":
+        raise LabError(f"guest {spec.name}: host {spec.host_name} is Down, cannot start {spec.vm_id}")
+    gateway = hosts.read_state(host.state_file)["gateway"]
+    try:
+        _prepare(spec, node, gateway)
+        hosts.generate_host_keys([node])
+        _plug(spec, node, host, gateway)
+        hosts.spawn_node(node).wait(timeout=10)
+        hosts.wait_nodes([node], timeout=BOOT_TIMEOUT)
+        for argv in extra_processes_for_template(spec):
+            hosts.node_spawn_detached(node, argv, what=f"start {argv[0]}")
+    except BaseException:
+        stop_guest(spec.vm_id)
+        raise
+
+
+def stop_guest(vm_id: str) -> None:
+    """Kill everything in the guest's namespace, remove it (its vif goes with it) and its files. Idempotent."""
+    node = guest_node(vm_id)
+    net.delete_netns([node.netns])
+    shutil.rmtree(node.dir, ignore_errors=True)
+
+
+def stop_guests_on_host(host_name: str) -> list[str]:
+    """Stop every guest placed on `host_name` (power-off); returns their vm ids."""
+    stopped = []
+    for _node, spec in _known_guests():
+        if spec["host_name"] == host_name:
+            stop_guest(spec["vm_id"])
+            stopped.append(spec["vm_id"])
+    return stopped
+
+
+def stop_all_guests() -> None:
+    """Teardown: every cg-vm-* namespace (found by prefix, so also a crashed lab's) and guests_dir()."""
+    net.delete_netns(net.list_netns(GUEST_NETNS_PREFIX))
+    shutil.rmtree(paths.guests_dir(), ignore_errors=True)
+
+
+def host_status(host_name: str) -> str:
+    return hosts.host_status(host_name)
+
+
+class NamespaceGuestDriver:
+    """The GuestDriver the simulator uses in the lab (cloudgate.lab.cloudstack.driver.GuestDriver)."""
+
+    def start_guest(self, spec: GuestSpec) -> None:
+        start_guest(spec)
+
+    def stop_guest(self, vm_id: str) -> None:
+        stop_guest(vm_id)
+
+    def host_status(self, host_name: str) -> str:
+        return host_status(host_name)

@@ -1,0 +1,323 @@
+"""Multi-call stand-in for the commands a real hypervisor host or guest answers with.
+
+Each lab node has a `bin/` directory, bind-mounted over /usr/local/sbin inside the node (first in
+sshd's default PATH), holding one tiny wrapper per command that calls `main(command, state_path, argv)`.
+The output is rendered from the node's state.json *at call time*, so a fault written to that file by
+`cloudgate.lab.hostfaults` shows on the next SSH command, without restarting anything.
+
+Stdlib only, and no `cloudgate` import: it runs inside the namespaces under `/usr/bin/python3 -IS`.
+
+The formats are reconstructed from memory of the real tools (Fusion-io VSL 3.x `fio-status`, XenServer
+`xe`, chrony 3.x/4.x `chronyc tracking`, kmod `lsmod`, util-linux `swapon --show`); they follow the
+real field names and layout closely but are not byte-for-byte copies of a captured output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+
+REAL = {"uname": "/bin/uname", "sysctl": "/usr/sbin/sysctl", "swapon": "/usr/sbin/swapon"}
+
+
+def load_state(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def _fallback(command: str, argv: list[str]) -> int:
+    """Hand the call to the real binary when the stand-in has nothing special to say."""
+    real = REAL[command]
+    os.execv(real, [real, *argv])
+    return 127  # not reached
+
+
+# -- fio-status --------------------------------------------------------------------------------------
+
+
+def _reserve_status(fio: dict) -> str:
+    if fio.get("media_status", "Healthy") != "Healthy":
+        return fio["media_status"]
+    if float(fio["reserve_percent"]) < float(fio["reserve_warn_percent"]):
+        return "Warning"
+    return "Healthy"
+
+
+def render_fio_status(state: dict, argv: list[str]) -> str:
+    """VSL 3.x `fio-status [-a]` for one ioDrive2 adapter with one ioMemory module (fct0 -> fioa)."""
+    fio = state["fio"]
+    full = "-a" in argv or "--all" in argv
+    loaded = bool(fio.get("module_loaded", True))
+    sn, pn = fio["serial"], fio["product_number"]
+    size = float(fio["size_gb"])
+    sectors = int(size * 1e9 // 512)
+    lines = ["", "Found 1 ioMemory device in this system"]
+    if loaded:
+        lines.append(f"Driver version: {fio['driver_version']} build {fio['driver_build']}")
+    else:
+        lines.append("Driver version: Driver not loaded")
+    lines += [
+        "",
+        "Adapter: Single Controller Adapter",
+        f"\tFusion-io ioDrive2 {size / 1000:.3f}TB, Product Number:{pn}, SN:{sn}, FIO SN:{sn}",
+    ]
+    if full:
+        lines += [
+            "\tioDrive2 Adapter Controller, PN:PA004137009",
+            "\tExternal Power: NOT connected",
+            "\tPCIe Bus voltage: avg 12.05V",
+            "\tPCIe Bus current: avg 0.78A",
+            "\tPCIe Bus power: avg 9.45W",
+            "\tPCIe Power limit threshold: 24.75W",
+            "\tPCIe slot available power: 25.00W",
+            "\tPCIe negotiated link: 4 lanes at 5.0 Gt/sec each, 2000.00 MBytes/sec total",
+        ]
+    lines += ["\tConnected ioMemory modules:", f"\t  fct0:\tProduct Number:{pn}, SN:{sn}", ""]
+    if not loaded:
+        lines += [
+            "fct0\tStatus unknown: Driver is not loaded",
+            f"\tioDrive2 Adapter Controller, Product Number:{pn}, SN:{sn}",
+            "\tPCI:04:00.0, Slot Number:2",
+            f"\tFirmware v{fio['firmware']}, rev {fio['firmware_rev']} Public",
+            "",
+        ]
+        return "\n".join(lines) + "\n"
+    media = fio.get("media_status", "Healthy")
+    attach = "Attached as 'fioa' (block device)" + (", read-only" if media == "Read-only" else "")
+    status = _reserve_status(fio)
+    reserve = f"Reserves: {float(fio['reserve_percent']):.2f}%, warn at {float(fio['reserve_warn_percent']):.2f}%"
+    lines += [f"fct0\t{attach}", f"\tioDrive2 Adapter Controller, Product Number:{pn}, SN:{sn}"]
+    if full:
+        lines += [
+            "\tioDrive2 Adapter Controller, PN:PA004137009",
+            "\tSMP(AVR) Versions: App Version: 1.0.35.0, Boot Version: 0.0.9.1",
+            f"\tLocated in slot 0 Center of ioDrive2 Adapter Controller SN:{sn}",
+            "\tPowerloss protection: Protected",
+            "\tPCI:04:00.0, Slot Number:2",
+            "\tVendor:1aed, Device:2001, Sub vendor:1aed, Sub device:2001",
+        ]
+    lines += [f"\tFirmware v{fio['firmware']}, rev {fio['firmware_rev']} Public"]
+    if full:
+        lines += [
+            f"\t{size:.2f} GBytes device size",
+            f"\tFormat: v500, {sectors} sectors of 512 bytes",
+            "\tPCIe slot available power: 25.00W",
+            "\tPCIe negotiated link: 4 lanes at 5.0 Gt/sec each, 2000.00 MBytes/sec total",
+        ]
+    lines += [
+        f"\tInternal temperature: {float(fio['temperature_c']):.2f} degC, max {float(fio['temperature_max_c']):.2f} degC"
+    ]
+    if full:
+        lines += ["\tInternal voltage: avg 1.01V, max 1.02V", "\tAux voltage: avg 2.49V, max 2.50V"]
+    lines += [f"\tMedia status: {status}; {reserve}", f"\tReserve space status: {status}; {reserve}"]
+    if full:
+        lines += [
+            "\tActive media: 100.00%",
+            "\tRated PBW: 17.00 PB, 98.91% remaining",
+            "\tLifetime data volumes:",
+            "\t   Physical bytes written: 185,242,103,986,304",
+            "\t   Physical bytes read   : 127,493,827,117,312",
+            "\tRAM usage:",
+            "\t   Current: 431,279,808 bytes",
+            "\t   Peak   : 431,279,808 bytes",
+            "\tContained VSUs:",
+            f"\t  fioa:\tID:0, UUID:{fio['vsu_uuid']}",
+            "",
+            "fioa\tState: Online, Type: block device",
+            f"\tID:0, UUID:{fio['vsu_uuid']}",
+            f"\t{size:.2f} GBytes device size",
+            f"\tFormat: {sectors} sectors of 512 bytes",
+        ]
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def fio_status(state: dict, argv: list[str]) -> int:
+    if "fio" not in state:
+        sys.stderr.write("fio-status: command not found\n")
+        return 127
+    sys.stdout.write(render_fio_status(state, argv))
+    return 0
+
+
+# -- lsmod -------------------------------------------------------------------------------------------
+
+
+def lsmod(state: dict, argv: list[str]) -> int:
+    """kmod's layout: name padded to 19, size right-aligned to 8, use count, users."""
+    rows = list(state.get("modules", []))
+    if state.get("fio", {}).get("module_loaded"):
+        rows.insert(0, ["iomemory_vsl", 1242851, 2, ""])
+    out = ["Module                  Size  Used by"]
+    out += [f"{name:<19} {size:>8}  {used}{(' ' + users) if users else ''}" for name, size, used, users in rows]
+    sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+# -- xe ----------------------------------------------------------------------------------------------
+
+
+def _xe_record(fields: list[tuple[str, str, str]]) -> str:
+    """xe's record layout: labels right-aligned so the colons line up (uuid is left-padded instead)."""
+    out = []
+    for i, (name, mode, value) in enumerate(fields):
+        label = f"{name} ( {mode})"
+        out.append(f"{label:<26}: {value}" if i == 0 else f"{label:>26}: {value}")
+    return "\n".join(out)
+
+
+def xe(state: dict, argv: list[str]) -> int:
+    if "pool" not in state:
+        sys.stderr.write("xe: command not found\n")
+        return 127
+    if state.get("agent") == "down":
+        sys.stderr.write("Error: Connection refused (calling connect )\n")
+        return 1
+    if not argv or argv[0] != "host-list":
+        sys.stderr.write(f"Unknown command: {argv[0] if argv else ''}\nFor usage run: 'xe help'\n")
+        return 1
+    minimal = "--minimal" in argv
+    filters = dict(a.split("=", 1) for a in argv[1:] if "=" in a and not a.startswith("params="))
+    params = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("params=")), "")
+    hosts = [
+        h
+        for h in state["pool"]
+        if all(h.get(k.replace("-", "_")) == v for k, v in filters.items() if k in ("uuid", "name-label"))
+    ]
+    if minimal:
+        key = (params or "uuid").split(",")[0].replace("-", "_")
+        sys.stdout.write(",".join(h.get(key, "") for h in hosts) + "\n")
+        return 0
+    records = []
+    for h in hosts:
+        fields = [("uuid", "RO", h["uuid"]), ("name-label", "RW", h["name_label"]),
+                  ("name-description", "RW", h["name_description"])]
+        if params and params != "all":
+            wanted = params.split(",")
+            fields = [f for f in fields if f[0] in wanted]
+        records.append(_xe_record(fields))
+    sys.stdout.write("".join(r + "\n\n\n" for r in records))
+    return 0
+
+
+# -- chronyc -----------------------------------------------------------------------------------------
+
+
+def _refid(ip: str) -> str:
+    return "".join(f"{int(p):02X}" for p in ip.split("."))
+
+
+def chronyc(state: dict, argv: list[str]) -> int:
+    args = [a for a in argv if not a.startswith("-")]
+    if args != ["tracking"]:
+        sys.stderr.write(f"Unrecognized command: {' '.join(args)}\n" if args else "chronyc: interactive mode not supported\n")
+        return 1
+    ntp = state["ntp"]
+    numeric = "-n" in argv
+    offset = float(ntp["offset_s"])
+    direction = "fast" if offset >= 0 else "slow"
+    if ntp.get("synced", True):
+        server = ntp["server"]
+        ref = f"{_refid(server)} ({server if numeric else ntp.get('server_name', server)})"
+        ref_time = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(time.time() - 37))
+        rows = [
+            ("Reference ID", ref), ("Stratum", "3"), ("Ref time (UTC)", ref_time),
+            ("System time", f"{abs(offset):.9f} seconds {direction} of NTP time"),
+            ("Last offset", f"{-offset / 3:+.9f} seconds"), ("RMS offset", f"{abs(offset) * 1.7:.9f} seconds"),
+            ("Frequency", "12.345 ppm slow"), ("Residual freq", "-0.001 ppm"), ("Skew", "0.012 ppm"),
+            ("Root delay", "0.000412345 seconds"), ("Root dispersion", "0.000156789 seconds"),
+            ("Update interval", "64.4 seconds"), ("Leap status", "Normal"),
+        ]
+    else:
+        rows = [
+            ("Reference ID", "00000000 ()"), ("Stratum", "0"), ("Ref time (UTC)", "Thu Jan 01 00:00:00 1970"),
+            ("System time", f"{abs(offset):.9f} seconds {direction} of NTP time"),
+            ("Last offset", "+0.000000000 seconds"), ("RMS offset", "0.000000000 seconds"),
+            ("Frequency", "0.000 ppm slow"), ("Residual freq", "+0.000 ppm"), ("Skew", "0.000 ppm"),
+            ("Root delay", "1.000000000 seconds"), ("Root dispersion", "1.000000000 seconds"),
+            ("Update interval", "0.0 seconds"), ("Leap status", "Not synchronised"),
+        ]
+    sys.stdout.write("".join(f"{k:<16}: {v}\n" for k, v in rows))
+    return 0
+
+
+# -- uname / sysctl / swapon -------------------------------------------------------------------------
+
+
+def uname(state: dict, argv: list[str]) -> int:
+    """Only the kernel release is faked (-r, -a); everything else is the real uname."""
+    if argv == ["-r"] or argv == ["--kernel-release"]:
+        sys.stdout.write(state["kernel"] + "\n")
+        return 0
+    if argv in (["-a"], ["--all"]):
+        node = os.uname().nodename
+        sys.stdout.write(f"Linux {node} {state['kernel']} {state.get('kernel_version', '#1 SMP')} "
+                         "x86_64 x86_64 x86_64 GNU/Linux\n")
+        return 0
+    return _fallback("uname", argv)
+
+
+def sysctl(state: dict, argv: list[str]) -> int:
+    """Keys in state['sysctl'] are answered from the state; any other call goes to the real sysctl."""
+    faked = state.get("sysctl", {})
+    flags = [a for a in argv if a.startswith("-")]
+    keys = [a for a in argv if not a.startswith("-")]
+    if not keys or set(flags) - {"-n", "-e"} or not all(k.replace("/", ".") in faked for k in keys):
+        return _fallback("sysctl", argv)
+    for k in keys:
+        value = faked[k.replace("/", ".")]
+        sys.stdout.write(f"{value}\n" if "-n" in flags else f"{k} = {value}\n")
+    return 0
+
+
+def swapon(state: dict, argv: list[str]) -> int:
+    """`swapon --show` / `swapon -s` from state['swap']; an empty list prints nothing, like the real one."""
+    if not argv or argv[0] not in ("--show", "-s", "--summary") and not argv[0].startswith("--show="):
+        return _fallback("swapon", argv)
+    swaps = state.get("swap", [])
+    if argv[0] in ("-s", "--summary"):
+        out = ["Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority"]
+        out += [f"{s['name']:<40}{s['type']}\t{s['size_kib']}\t\t0\t\t-2" for s in swaps]
+    else:
+        out = ["NAME       TYPE      SIZE USED PRIO"] if swaps and "--noheadings" not in argv else []
+        out += [f"{s['name']:<10} {s['type']:<9} {s['size_kib'] // 1048576:>3}G   0B   -2" for s in swaps]
+    if out:
+        sys.stdout.write("\n".join(out) + "\n")
+    return 0
+
+
+def cg_ulimit(state: dict, argv: list[str]) -> int:
+    """Backs the guests' `ulimit` shell function: -n/-l/-u from state['limits']; rc 2 = ask the builtin."""
+    keys = {"n": "nofile", "l": "memlock", "u": "nproc"}
+    limits = state.get("limits", {})
+    key = keys.get(argv[0][-1]) if len(argv) == 1 else None
+    if key is None or key not in limits:
+        return 2
+    sys.stdout.write(f"{limits[key]}\n")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[dict, list[str]], int]] = {
+    "cg-ulimit": cg_ulimit,
+    "fio-status": fio_status,
+    "lsmod": lsmod,
+    "xe": xe,
+    "chronyc": chronyc,
+    "uname": uname,
+    "sysctl": sysctl,
+    "swapon": swapon,
+}
+
+
+def main(command: str, state_path: str, argv: list[str]) -> int:
+    try:
+        state = load_state(state_path)
+    except (OSError, ValueError) as exc:
+        if command in REAL:
+            return _fallback(command, argv)
+        sys.stderr.write(f"{command}: cannot read node state {state_path}: {exc}\n")
+        return 1
+    return COMMANDS[command](state, argv)
