@@ -246,3 +246,8 @@ class NamespaceGuestDriver:
 
     def host_status(self, host_name: str) -> str:
         return host_status(host_name)
+
+
+def driver_for(topology: object) -> NamespaceGuestDriver:
+    """Factory the simulator's `--guest-driver cloudgate.lab.guests:driver_for` calls with the topology."""
+    return NamespaceGuestDriver()
