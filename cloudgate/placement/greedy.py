@@ -1,0 +1,143 @@
+"""The fast path: a look-ahead-free greedy that places a whole datacenter in one sweep.
+
+Why this shape (see placement.md section 2): groups go first, largest first, like DSatur colouring,
+because a big group needs many distinct hosts and must pick them before small VMs fragment the
+holes. Each member goes to a rack with the fewest members among racks that can still take it
+(water-filling, which keeps the rack-spread rule true by construction), and inside those racks to
+the host that is already in use and fits most tightly on the VM's dominant resource (best fit), so
+holes on busy hosts are filled before an empty host is opened. Ties go to the smallest host id.
+
+Greedy can fail where a placement exists (placement.md gadgets G1-G4); the engine then retries
+other orders and finally asks the exact solver, so this module only has to be fast and valid.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+
+from .model import VMSpec
+from .problem import DCProblem
+
+Order = Callable[[DCProblem], list[VMSpec]]
+
+
+def _scales(p: DCProblem) -> np.ndarray:
+    """Typical capacity per resource (mean over available hosts) to compare resources fairly."""
+    caps = p.cap[p.avail] if p.avail.any() else p.cap
+    if len(caps) == 0:
+        return np.ones(3)
+    return np.maximum(caps.mean(axis=0), 1.0)
+
+
+def dominant(size: tuple[int, int, int], scales: np.ndarray) -> tuple[int, float]:
+    """(index, share) of the resource the VM needs most of, relative to a typical host."""
+    shares = np.asarray(size, dtype=float) / scales
+    d = int(np.argmax(shares))
+    return d, float(shares[d])
+
+
+def _group_key(vm: VMSpec) -> str:
+    # Ungrouped VMs are singleton groups keyed by their own name.
+    return vm.group if vm.group is not None else f"\0{vm.name}"
+
+
+def order_groups_first(p: DCProblem) -> list[VMSpec]:
+    """Largest group first, then biggest VM (dominant share), then name."""
+    scales = _scales(p)
+    groups: dict[str, list[VMSpec]] = defaultdict(list)
+    for vm in p.vms:
+        groups[_group_key(vm)].append(vm)
+
+    def vm_key(vm: VMSpec) -> tuple[float, str]:
+        return (-dominant(vm.size(), scales)[1], vm.name)
+
+    def g_key(item: tuple[str, list[VMSpec]]) -> tuple[int, float, str]:
+        key, members = item
+        return (-len(members), -max(dominant(v.size(), scales)[1] for v in members), key)
+
+    out: list[VMSpec] = []
+    for _, members in sorted(groups.items(), key=g_key):
+        out.extend(sorted(members, key=vm_key))
+    return out
+
+
+def order_most_constrained(p: DCProblem) -> list[VMSpec]:
+    """Groups with the least slack (eligible hosts minus members needed) first."""
+    scales = _scales(p)
+    groups: dict[str, list[VMSpec]] = defaultdict(list)
+    for vm in p.vms:
+        groups[_group_key(vm)].append(vm)
+
+    def slack(key: str, members: list[VMSpec]) -> int:
+        size = np.asarray([min(v.size()[i] for v in members) for i in range(3)], dtype=np.int64)
+        ok = p.avail & np.all(p.res >= size, axis=1)
+        if members[0].group is not None:
+            idx = p.member_hosts.get(members[0].group, [])
+            if idx:
+                ok[idx] = False
+        return int(ok.sum()) - len(members)
+
+    keyed = sorted(groups.items(), key=lambda it: (slack(*it), -len(it[1]), it[0]))
+    out: list[VMSpec] = []
+    for _, members in keyed:
+        out.extend(sorted(members, key=lambda v: (-dominant(v.size(), scales)[1], v.name)))
+    return out
+
+
+def order_size_first(p: DCProblem) -> list[VMSpec]:
+    """Plain first-fit-decreasing order across groups (helps when sizes, not groups, bind)."""
+    scales = _scales(p)
+    return sorted(p.vms, key=lambda v: (-dominant(v.size(), scales)[1], _group_key(v), v.name))
+
+
+ORDERS: tuple[tuple[str, Order], ...] = (
+    ("groups-first", order_groups_first),
+    ("most-constrained", order_most_constrained),
+    ("size-first", order_size_first),
+)
+
+
+def greedy(p: DCProblem, order: list[VMSpec]) -> dict[str, int] | None:
+    """Place ``order`` one VM at a time; VM name -> host position, or None at the first dead end."""
+    res = p.res.copy()
+    used = p.used.copy()
+    members: dict[str, list[int]] = {g: list(v) for g, v in p.member_hosts.items()}
+    counts: dict[str, np.ndarray] = {}
+    scales = _scales(p)
+    inv_cap = 1.0 / np.maximum(p.cap, 1)
+    n_racks = len(p.racks)
+    out: dict[str, int] = {}
+    for vm in order:
+        size = np.asarray(vm.size(), dtype=np.int64)
+        fits = p.avail & np.all(res >= size, axis=1)
+        if vm.group is not None:
+            taken = members.get(vm.group)
+            if taken:
+                fits[taken] = False
+        if not fits.any():
+            return None
+        cand = fits
+        if vm.group is not None:
+            cnt = counts.get(vm.group)
+            if cnt is None:
+                cnt = np.zeros(n_racks, dtype=np.int64)
+                for pos in members.get(vm.group, []):
+                    cnt[p.rack_of[pos]] += 1
+                counts[vm.group] = cnt
+            per_host = cnt[p.rack_of]
+            lowest = per_host[fits].min()
+            cand = fits & (per_host == lowest)
+        d, _ = dominant(vm.size(), scales)
+        score = np.where(used, 0.0, 2.0) + (res[:, d] - size[d]) * inv_cap[:, d]
+        score[~cand] = np.inf
+        pos = int(np.argmin(score))
+        res[pos] -= size
+        used[pos] = True
+        if vm.group is not None:
+            members.setdefault(vm.group, []).append(pos)
+            counts[vm.group][p.rack_of[pos]] += 1
+        out[vm.name] = pos
+    return out
