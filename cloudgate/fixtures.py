@@ -131,6 +131,7 @@ def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
 def hypervisor_host(hypervisor: HostRef, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
     """testinfra Host for the parametrized hypervisor; an unreachable host fails in one line."""
     try:
-        return host_pool.get(hypervisor.ip, label=hypervisor.name)
+        return host_pool.get(hypervisor.ip)
     except HostUnreachable as exc:
-        pytest.fail(f"{hypervisor.name}: SSH unreachable: {exc}", pytrace=False)
+        problem = f"{hypervisor.name}: SSH unreachable: {exc}"
+    pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback

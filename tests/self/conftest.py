@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytest_plugins = ["pytester"]
 
@@ -46,3 +53,92 @@ def repo_root() -> Path:
 def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CG_SELFTEST_KEY", "selftest-key")
     monkeypatch.setenv("CG_SELFTEST_SECRET", "selftest-secret-value")
+
+
+# --------------------------------------------------------------------------- the lab as a target
+
+
+LAB_TARGET = REPO / "fixtures" / "targets" / "lab.yaml"
+
+
+@dataclass
+class SuiteRun:
+    """One run of the real suite (a pytest subprocess) against the lab, read back from its junit."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    cases: dict[str, tuple[str, str]]  # test name with params -> (outcome, message)
+    summary: dict
+
+    def outcome(self, name: str) -> str:
+        return self.cases[name][0]
+
+    def message(self, name: str) -> str:
+        return self.cases[name][1]
+
+    def failed(self) -> dict[str, str]:
+        return {n: m for n, (o, m) in self.cases.items() if o in ("failed", "error")}
+
+
+def parse_junit(path: Path) -> dict[str, tuple[str, str]]:
+    cases = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "not_run"}[tag]
+                message = (node.get("message") or "") + "\n" + (node.text or "")
+                break
+        cases[case.get("name")] = (outcome, message)
+    return cases
+
+
+def derived_target(tmp_path: Path, name: str = "lab-derived.yaml", **overrides: dict) -> Path:
+    """lab.yaml with some sections overridden (e.g. thresholds), for faults measured by a limit."""
+    data = yaml.safe_load(LAB_TARGET.read_text())
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The embedded lab, up for the whole self-test session and removed afterwards."""
+    from cloudgate.lab import control
+
+    if os.geteuid() != 0:
+        pytest.fail("the lab self-tests need root (network namespaces); run `make test` as root", pytrace=False)
+    timings = control.up(str(LAB_TARGET), quiet=True)
+    exports = control.env_exports(str(LAB_TARGET))
+    env = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
+    try:
+        yield {"timings": timings, "env": env, "client": control.lab_client()}
+    finally:
+        control.down(quiet=True)
+
+
+@pytest.fixture
+def run_suite(lab, tmp_path):
+    """Run tests of tests/infra against the lab (or a derived target) and return a SuiteRun."""
+
+    def run(*args: str, target: Path = LAB_TARGET, env: dict | None = None, paths=("tests/infra",)) -> SuiteRun:
+        reports = tmp_path / "reports"
+        environ = {**os.environ, **lab["env"], **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", *paths, f"--target={target}", f"--reports-dir={reports}",
+             "-p", "no:cacheprovider", "-q", *args],
+            cwd=REPO, env=environ, capture_output=True, text=True, timeout=600,
+        )
+        latest = reports / "latest"
+        cases = parse_junit(latest / "junit.xml") if (latest / "junit.xml").exists() else {}
+        summary = json.loads((latest / "summary.json").read_text()) if (latest / "summary.json").exists() else {}
+        return SuiteRun(proc.returncode, proc.stdout, proc.stderr, cases, summary)
+
+    return run

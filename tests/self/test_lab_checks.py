@@ -1,0 +1,167 @@
+"""Every infrastructure check is proven able to fail: healthy lab → pass; injected fault → that check
+fails, naming the host and the cause. The suite is run for real (a pytest subprocess against the lab
+through the CloudStack API and SSH); these tests read its junit.xml like CI would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from cloudgate.lab import control, hostfaults
+from cloudgate.lab.topology import LabTopology, build_topology
+from cloudgate.target import load_target
+from conftest import LAB_TARGET, derived_target
+
+HOST = "dc1-r2-h1"  # the victim of host faults
+OTHER = "dc2-r1-h1"  # a healthy neighbour: its checks must keep passing
+HYPERVISORS = "tests/infra/test_hypervisors.py"
+CLOUDSTACK = "tests/infra/test_cloudstack.py"
+
+
+def topology() -> LabTopology:
+    return build_topology(load_target(LAB_TARGET).target)
+
+
+@contextlib.contextmanager
+def host_fault(name: str, host: str = HOST, **params):
+    hostfaults.apply_fault(topology(), host, name, **params)
+    try:
+        yield
+    finally:
+        hostfaults.clear_fault(topology(), host, name)
+
+
+@contextlib.contextmanager
+def cloud_fault(name: str, **params):
+    control.cloud_fault(name, params)
+    try:
+        yield
+    finally:
+        control.cloud_fault(name, params, clear=True)
+
+
+def test_healthy_lab_passes_every_smoke_check_within_a_minute(run_suite, lab):
+    started = time.monotonic()
+    run = run_suite("--profile=smoke")
+    elapsed = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert not run.failed()
+    hosts = len(lab["timings"] and topology().hosts)
+    assert sum(1 for name in run.cases if name.startswith("test_fusionio_card_is_healthy[")) == hosts
+    assert run.summary["counts"]["not_run"] == 0
+    assert elapsed <= 60, f"smoke profile took {elapsed:.1f} s on the lab (target 60 s)"
+    assert lab["timings"]["lab_up_seconds"] <= 30
+
+
+HOST_FAULTS = [
+    ("fio-driver-missing", "test_fusionio_driver_is_loaded", "driver iomemory_vsl not loaded"),
+    ("fio-driver-missing", "test_fusionio_block_device_is_present", "/dev/fioa missing"),
+    ("fio-degraded", "test_fusionio_card_is_healthy", "Fusion-IO card not healthy"),
+    ("fio-hot", "test_fusionio_temperature_and_reserve_are_within_limits", "degC (limit 78)"),
+    ("fio-low-reserve", "test_fusionio_temperature_and_reserve_are_within_limits", "reserve 5.0% (minimum 10%)"),
+    ("wrong-kernel", "test_kernel_matches_the_baseline", "running kernel 4.4.52-4.0.12, baseline 4.19.0+1"),
+    ("ntp-unsync", "test_clock_is_synchronised_by_ntp", "clock not synchronised by NTP"),
+]
+
+
+@pytest.mark.parametrize(("fault", "check", "cause"), HOST_FAULTS, ids=[f"{f}->{c}" for f, c, _ in HOST_FAULTS])
+def test_host_fault_fails_its_check_on_that_host_only(run_suite, fault, check, cause):
+    with host_fault(fault):
+        run = run_suite(HYPERVISORS, "-k", f"{HOST} or {OTHER}", paths=())
+    failing = run.failed()
+    assert f"{check}[{HOST}]" in failing, f"{check} did not fail under {fault}: {sorted(failing)}"
+    message = failing[f"{check}[{HOST}]"]
+    assert HOST in message and cause in message, message
+    assert not [n for n in failing if OTHER in n], f"healthy host {OTHER} failed too: {sorted(failing)}"
+
+
+@pytest.mark.parametrize("fault", ["sshd-down", "power-off", "ssh-hang"])
+def test_unreachable_host_fails_its_checks_in_one_line_within_its_timeout(run_suite, fault):
+    started = time.monotonic()
+    with host_fault(fault):
+        run = run_suite(HYPERVISORS, "-k", f"{HOST} or {OTHER}", paths=())
+    elapsed = time.monotonic() - started
+    failing = run.failed()
+    mine = {n: m for n, m in failing.items() if HOST in n}
+    assert mine and all("SSH unreachable" in m for m in mine.values()), failing
+    assert all(len(set(m.strip().splitlines())) == 1 for m in mine.values()), f"expected one line: {mine}"
+    assert not [n for n in failing if OTHER in n]
+    assert elapsed < 45, f"a dead host cost {elapsed:.0f} s: its connectivity pre-check should cost one timeout"
+
+
+@pytest.mark.parametrize(
+    ("fault", "params", "check", "cause"),
+    [
+        ("host-maintenance", {"host": HOST}, "test_every_hypervisor_host_is_up_and_enabled", f"{HOST} (state Up, resourcestate Maintenance)"),
+        ("mgmt-down", {}, "test_every_management_server_is_up", "is Down"),
+        ("zone-disabled", {"zone": "lab-dc2"}, "test_zones_pods_and_clusters_of_the_target_are_enabled", "zone lab-dc2"),
+        ("systemvm-stopped", {}, "test_system_vms_are_running", "is Stopped"),
+    ],
+)
+def test_cloudstack_fault_fails_its_check_naming_the_cause(run_suite, fault, params, check, cause):
+    with cloud_fault(fault, **params):
+        run = run_suite(CLOUDSTACK, paths=())
+    failing = run.failed()
+    assert check in failing and cause in failing[check], failing
+    assert len(failing) == 1, f"only {check} should fail: {sorted(failing)}"
+
+
+def test_host_in_alert_is_named_by_the_host_state_check(run_suite):
+    with host_fault("agent-alert"):
+        deadline = time.monotonic() + 10  # the simulator's host monitor polls like CloudStack's ping
+        while time.monotonic() < deadline:
+            hosts = control.lab_client().listHosts(name=HOST)["host"]
+            if hosts[0]["state"] == "Alert":
+                break
+            time.sleep(0.3)
+        run = run_suite(CLOUDSTACK, "-k", "hypervisor_host_is_up", paths=())
+    message = run.message("test_every_hypervisor_host_is_up_and_enabled")
+    assert f"{HOST} (state Alert" in message, message
+
+
+def test_api_error_530_gives_one_line_naming_the_target_and_code(run_suite):
+    with cloud_fault("api-error", command="listManagementServers", code="530"):
+        run = run_suite(CLOUDSTACK, paths=())
+    message = run.message("test_every_management_server_is_up")
+    assert "lab: listManagementServers failed: 530" in message and "Traceback" not in message
+    assert len(set(message.strip().splitlines())) == 1, f"expected one line (junit message and text), got: {message}"
+    assert run.outcome("test_every_hypervisor_host_is_up_and_enabled") == "passed"
+
+
+def test_a_wrong_api_secret_is_rejected_with_401_in_one_line(run_suite):
+    run = run_suite(CLOUDSTACK, paths=(), env={"CLOUDGATE_LAB_SECRET_KEY": "not-the-secret"})
+    message = run.message("test_cloudstack_api_answers_and_the_api_key_is_accepted")
+    assert "API credentials refused (401" in message and "not-the-secret" not in message, message
+    assert "not-the-secret" not in run.stdout + run.stderr
+
+
+def test_an_unreachable_endpoint_is_named_in_one_line(run_suite, tmp_path):
+    target = derived_target(tmp_path, cloudstack={"endpoint": "http://127.0.0.1:9/client/api"})
+    run = run_suite(CLOUDSTACK, paths=(), target=target)
+    message = run.message("test_every_management_server_is_up")
+    assert "CloudStack API unreachable at http://127.0.0.1:9/client/api (Connection refused)" in message, message
+
+
+def test_deploy_time_check_passes_on_the_healthy_lab_and_leaves_nothing(run_suite, lab):
+    run = run_suite("tests/infra/test_deploy_time.py", "--allow-destructive", paths=())
+    assert run.outcome("test_concurrent_vm_deploys_answer_ssh_within_the_promised_time") == "passed", run.failed()
+    assert lab["client"].listVirtualMachines(listall=True) == {}
+
+
+def test_boot_delay_above_the_threshold_fails_the_deploy_check_and_destroys_the_vms(run_suite, lab, tmp_path):
+    target = derived_target(tmp_path, thresholds={"deploy_seconds": 2})
+    with cloud_fault("boot-delay", seconds="5"):
+        run = run_suite("tests/infra/test_deploy_time.py", "--allow-destructive", paths=(), target=target)
+    message = run.message("test_concurrent_vm_deploys_answer_ssh_within_the_promised_time")
+    assert run.outcome("test_concurrent_vm_deploys_answer_ssh_within_the_promised_time") == "failed"
+    assert "not usable within 2 s" in message and "cg-probe-" in message, message
+    assert lab["client"].listVirtualMachines(listall=True) == {}
+
+
+def test_deploy_check_is_skipped_with_its_reason_without_allow_destructive(run_suite):
+    run = run_suite("tests/infra/test_deploy_time.py", paths=())
+    name = "test_concurrent_vm_deploys_answer_ssh_within_the_promised_time"
+    assert run.outcome(name) == "not_run" and "needs --allow-destructive" in run.message(name)
