@@ -89,7 +89,8 @@ def parse_junit(path: Path) -> dict[str, tuple[str, str]]:
             node = case.find(tag)
             if node is not None:
                 outcome = {"failure": "failed", "error": "error", "skipped": "not_run"}[tag]
-                message = (node.get("message") or "") + "\n" + (node.text or "")
+                # the body is what an operator reads under the test name; the attribute is its summary
+                message = (node.text or "").strip() or (node.get("message") or "")
                 break
         cases[case.get("name")] = (outcome, message)
     return cases
