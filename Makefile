@@ -44,16 +44,10 @@ test: setup lint
 	  --junitxml=$(TEST_JUNIT) -o junit_family=xunit1
 	$(BIN)/python -m cloudgate.report.junitcheck $(TEST_JUNIT)
 
-# The nightly profile against the embedded lab; the lab is torn down afterwards, whatever happens.
+# The nightly profile against the embedded lab (smoke first, timed), the placement benchmark, then
+# the lab is torn down whatever happened. Prints the path of the HTML report.
 run: setup
-	@$(CG) lab up --target $(LAB_TARGET); up=$$?; \
-	if [ $$up -ne 0 ]; then $(CG) lab down; exit $$up; fi; \
-	eval "$$($(CG) lab env)"; \
-	$(CG) run --target $(LAB_TARGET) --profile nightly --allow-destructive; rc=$$?; \
-	$(CG) bench placement --out reports/latest || rc=1; \
-	$(CG) lab down || rc=1; \
-	echo; echo "HTML report: $$(readlink -f reports/latest)/report.html"; \
-	exit $$rc
+	$(CG) lab run --target $(LAB_TARGET) --reports-dir reports
 
 lab-up: setup
 	$(CG) lab up --target $(LAB_TARGET)

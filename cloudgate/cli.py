@@ -32,7 +32,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
     load_target(args.target)  # fail in one line before pytest starts
     paths = [str(_project_root() / p) for p in SUITE_PATHS] if not args.paths else args.paths
-    argv = [*paths, f"--target={args.target}", f"--profile={args.profile}", "-p", "no:cacheprovider"]
+    argv = [*paths, f"--target={args.target}", f"--profile={args.profile}", "-p", "no:cacheprovider",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.allow_destructive:
         argv.append("--allow-destructive")
     if args.reports_dir:
@@ -126,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--target", default=str(_project_root() / "fixtures/targets/lab.yaml"))
     up.add_argument("--placement", choices=("firstfit", "cloudgate", "none"), default="cloudgate",
                     help="how the lab's Cassandra VMs are placed")
+    lrun = lab_sub.add_parser("run", help="lab up, smoke + nightly profiles, benchmarks, lab down (what `make run` does)")
+    lrun.add_argument("--target", default=str(_project_root() / "fixtures/targets/lab.yaml"))
+    lrun.add_argument("--reports-dir", default="reports")
+    lrun.add_argument("--placement", choices=("firstfit", "cloudgate", "none"), default="cloudgate")
     lab_sub.add_parser("down", help="remove everything the lab made")
     lab_sub.add_parser("status", help="show what runs")
     lab_sub.add_parser("env", help="print the lab's API credentials as shell exports")

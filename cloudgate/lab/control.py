@@ -367,6 +367,10 @@ def fault(host: str | None, name: str | None, params: dict[str, str], clear: boo
 # --------------------------------------------------------------------------- CLI glue
 def main(args: argparse.Namespace) -> int:
     try:
+        if args.lab_command == "run":
+            from cloudgate.lab.nightly import run
+
+            return run(args.target, args.reports_dir, args.placement)
         if args.lab_command == "up":
             up(args.target, args.placement)
         elif args.lab_command == "down":

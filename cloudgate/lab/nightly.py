@@ -1,0 +1,87 @@
+"""`cloudgate lab run` (what `make run` calls): the nightly profile against a fresh lab, then down.
+
+Order: lab up (timed) → smoke profile (timed: the after-incident promise is "under a minute") →
+nightly profile with destructive drills (reports/latest) → placement benchmark into the same run
+directory → lab figures merged into its metrics.json → lab down, whatever happened before.
+The exit status is the nightly run's, or 1 if a later step failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cloudgate.lab import control
+from cloudgate.report.metrics import Metric
+from cloudgate.report.rundir import write_json
+
+LAB_UP_BUDGET_S = 30.0
+SMOKE_BUDGET_S = 60.0
+
+
+def _suite(target: str, profile: str, reports: Path, env: dict[str, str], destructive: bool) -> tuple[int, float, Path]:
+    argv = [sys.executable, "-m", "cloudgate.cli", "run", "--target", target, "--profile", profile,
+            "--reports-dir", str(reports)]
+    if destructive:
+        argv.append("--allow-destructive")
+    started = time.monotonic()
+    rc = subprocess.run(argv, env=env, check=False).returncode
+    return rc, time.monotonic() - started, (reports / "latest").resolve()
+
+
+def merge_metrics(run_dir: Path, extra: list[Metric]) -> None:
+    """Add figures measured outside pytest (lab bring-up, smoke duration) to a run's metrics.json."""
+    path = run_dir / "metrics.json"
+    data = json.loads(path.read_text()) if path.exists() else {"metrics": [], "failed_metrics": []}
+    data["metrics"].extend(m.model_dump() for m in extra)
+    data["failed_metrics"] = [m["name"] for m in data["metrics"] if m["verdict"] == "fail"]
+    write_json(path, data)
+
+
+def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate") -> int:
+    reports = Path(reports_dir).resolve()
+    reports.mkdir(parents=True, exist_ok=True)
+    rc = 1
+    try:
+        timings = control.up(target, placement)
+        exports = control.env_exports(target)
+        env = {**os.environ, **dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)}
+
+        print("\n== smoke profile (read-only, after an incident) ==", flush=True)
+        smoke_rc, smoke_s, smoke_dir = _suite(target, "smoke", reports, env, destructive=False)
+        print("\n== nightly profile (everything, destructive drills included) ==", flush=True)
+        rc, nightly_s, run_dir = _suite(target, "nightly", reports, env, destructive=True)
+
+        print("\n== placement benchmark ==", flush=True)
+        from cloudgate.placement.cli import run_bench
+
+        if run_bench(str(run_dir)) != 0:
+            rc = rc or 1
+        lab_figures = [
+            Metric.measure("lab.up.seconds", timings["lab_up_seconds"], "s", LAB_UP_BUDGET_S, test="cloudgate lab up"),
+            Metric.measure("lab.hosts", timings["hosts"], "hosts", test="cloudgate lab up"),
+            Metric.measure("lab.smoke.seconds", smoke_s, "s", SMOKE_BUDGET_S, test="smoke profile"),
+            Metric.measure("lab.nightly.seconds", nightly_s, "s", test="nightly profile"),
+        ]
+        merge_metrics(run_dir, lab_figures)
+        write_json(run_dir / "lab-bench.json", {
+            **timings, "smoke_seconds": round(smoke_s, 3), "smoke_exit": smoke_rc, "smoke_run": smoke_dir.name,
+            "nightly_seconds": round(nightly_s, 3),
+            "budgets": {"lab_up_seconds": LAB_UP_BUDGET_S, "smoke_seconds": SMOKE_BUDGET_S},
+        })
+        if smoke_rc != 0:
+            rc = rc or smoke_rc
+        print(f"\nlab up {timings['lab_up_seconds']:.1f} s for {timings['hosts']} hosts (budget {LAB_UP_BUDGET_S:g} s); "
+              f"smoke {smoke_s:.1f} s (budget {SMOKE_BUDGET_S:g} s); nightly {nightly_s:.1f} s")
+        print(f"HTML report: {run_dir / 'report.html'}")
+    finally:
+        try:
+            control.down()
+        except control.LabControlError as exc:
+            print(f"cloudgate lab: error: {exc}", file=sys.stderr)
+            rc = rc or 1
+    return rc
