@@ -214,6 +214,8 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
         start_simulator(topology)
         wait_api(topology)
         hosts.wait_ssh([h.ip for h in topology.hosts], timeout=20)
+        t_hosts_ready = time.monotonic()
+        cassandra_nodes = _deploy_cassandra(loaded, topology, placement)
         t_ready = time.monotonic()
     except BaseException:
         down(quiet=True)
@@ -223,6 +225,9 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
         "datacenters": len(topology.datacenters),
         "network_seconds": round(t_net - t0, 3),
         "hosts_seconds": round(t_hosts - t_net, 3),
+        "infrastructure_seconds": round(t_hosts_ready - t0, 3),
+        "cassandra_seconds": round(t_ready - t_hosts_ready, 3),
+        "cassandra_nodes": cassandra_nodes,
         "lab_up_seconds": round(t_ready - t0, 3),
         "placement": placement,
     }
@@ -230,9 +235,38 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
     if not quiet:
         print(
             f"lab up: {len(topology.hosts)} hosts in {len(topology.datacenters)} datacenters, CloudStack API at "
-            f"http://127.0.0.1:{topology.api_port}/client/api, in {timings['lab_up_seconds']:.1f} s"
+            f"http://127.0.0.1:{topology.api_port}/client/api, {timings['cassandra_nodes']} Cassandra nodes "
+            f"({placement} placement), in {timings['lab_up_seconds']:.1f} s"
         )
     return timings
+
+
+def suite_client(loaded: Any) -> Any:
+    """The suite's own (read-only) client on the lab, for the estate model."""
+    from pydantic import SecretStr
+
+    from cloudgate.cloud import CloudStackClient
+
+    creds = _credentials()
+    return CloudStackClient(loaded.target.name, loaded.target.cloudstack.endpoint, creds["api_key"],
+                            SecretStr(creds["secret_key"]))
+
+
+def _deploy_cassandra(loaded: Any, topology: LabTopology, placement: str) -> int:
+    """Deploy the lab's Cassandra VMs and start their CQL nodes; returns the node count."""
+    target = loaded.target
+    if placement == "none" or target.cassandra is None or not (target.lab and target.lab.cassandra_nodes_per_dc):
+        return 0
+    from cloudgate.lab import cassandra
+
+    try:
+        vms = cassandra.deploy(suite_client(loaded), lab_client(topology), topology, target, placement)
+        cassandra.write_cluster(topology, vms)
+        cassandra.start_nodes(vms)
+        cassandra.wait_ready(vms)
+    except cassandra.CassandraDeployError as exc:
+        raise LabControlError(str(exc)) from None
+    return len(vms)
 
 
 def down(quiet: bool = False) -> None:

@@ -171,12 +171,14 @@ def _plug(spec: GuestSpec, node: Node, host: Node, gateway: str) -> None:
 
 
 def extra_processes_for_template(spec: GuestSpec) -> list[list[str]]:
-    """Commands started inside the guest once its sshd is up (the CQL emulator for "cassandra", later).
+    """Commands started inside the guest once its sshd is up: the CQL node for the "cassandra" template.
 
     Each runs detached in the guest's namespaces and is killed with the guest.
     """
-    del spec
-    return []
+    from cloudgate.lab.cassandra import node_command_for
+
+    command = node_command_for(spec.name, spec.template)
+    return [command] if command else []
 
 
 # -- driver API --------------------------------------------------------------------------------------

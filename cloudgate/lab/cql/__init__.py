@@ -23,6 +23,24 @@ node       one node process (``python -m cloudgate.lab.cql.node``)
 cluster    launcher: cluster files, start/stop/restart, readiness
 bench      coordinator write-latency benchmark
 ========== ===========================================================================
+
+Running a cluster by hand::
+
+    python -m cloudgate.lab.cql.cluster --dir /tmp/cql --nodes 6     # 127.0.0.11-16, dc1/dc2, Ctrl-C stops
+    python -m cloudgate.lab.cql.node --config CLUSTER.json --name n1  # one node (what the lab runs per VM)
+    python -m cloudgate.lab.cql.bench --out reports/                  # 500 w/s LOCAL_QUORUM latency figures
+
+Fault knobs (faults.py): ``set_fault(config, "n1", write_delay_ms=3.0)``, ``read_delay_ms``,
+``refuse_clients``, ``isolate``, ``disable_hints``; ``clear_faults``; ``reset_latency``.
+
+Latency tables (metrics.py): ``system_views.coordinator_{write,read,scan}_latency`` and
+``system_views.local_{write,read}_latency`` with keyspace_name, table_name, count, max_ms,
+p50th_ms, p99th_ms, per_second (Cassandra 4.1) plus p999th_ms, mean_ms, hdr (extensions);
+node-local, reset with ``TRUNCATE system_views.<table>``.
+
+Known limits: no paging (a result is one page), no TTL, LWT, counters, collections in user
+tables, secondary indexes, ALTER, range deletions; full scans merge every live node's data
+regardless of consistency level; membership is the static cluster file.
 """
 
 from .faults import clear_faults, reset_latency, set_fault

@@ -260,3 +260,34 @@ def kill_recorded(pid_file: str) -> None:
             os.kill(int(pid), signal.SIGKILL)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(pid_file)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m cloudgate.lab.cql.cluster --dir D [--nodes 6]``: run a 2-DC cluster until Ctrl-C."""
+    import argparse
+    import ipaddress
+
+    ap = argparse.ArgumentParser(prog="python -m cloudgate.lab.cql.cluster", description=main.__doc__)
+    ap.add_argument("--dir", required=True, help="directory for the cluster file, data dirs and logs")
+    ap.add_argument("--nodes", type=int, default=6, help="nodes, split evenly over dc1/dc2, racks rack1..3")
+    ap.add_argument("--base-address", default="127.0.0.11")
+    args = ap.parse_args(argv)
+    base = ipaddress.ip_address(args.base_address)
+    half = (args.nodes + 1) // 2
+    specs = [NodeSpec(f"n{i + 1}", str(base + i), "dc1" if i < half else "dc2", f"rack{(i % half) % 3 + 1}")
+             for i in range(args.nodes)]
+    cfg = write_cluster_file(os.path.join(args.dir, "cluster.json"), specs)
+    with LocalCluster(cfg) as lab:
+        lab.start()
+        lab.wait_ready(timeout=60)
+        print(f"cluster up: {cfg} ({', '.join(s.address for s in specs)}:9042); Ctrl-C stops it", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    return 0
+
+
+if __name__ == "__main__":
+    for _sig in (signal.SIGINT, signal.SIGTERM):  # background jobs inherit SIGINT ignored
+        signal.signal(_sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    sys.exit(main())
