@@ -121,6 +121,18 @@ def _run_tag() -> str:
 
 
 @pytest.fixture(scope="session")
+def cassandra_ring(target, cloudstack):  # noqa: ANN001, ANN201 - cloudgate.cassandra.RingView
+    """The Cassandra ring with each node mapped to its VM and physical host (read once per run)."""
+    from cloudgate.cassandra import CassandraError, read_ring
+
+    try:
+        return read_ring(target, cloudstack)
+    except CassandraError as exc:
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
     pool = HostPool(SshSettings.from_target(loaded_target.target))
     yield pool

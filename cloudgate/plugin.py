@@ -22,8 +22,10 @@ from typing import Any
 
 import pytest
 
+from cloudgate.cassandra import CassandraError
 from cloudgate.cloud import CloudStackError
 from cloudgate.fixtures import (  # noqa: F401 - fixtures and hooks exported by the plugin
+    cassandra_ring,
     cloudstack,
     cloudstack_rw,
     host_pool,
@@ -197,7 +199,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # --------------------------------------------------------------------------- outcomes & metrics
-ONE_LINE_ERRORS = (CloudStackError, HostUnreachable)
+ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError)
 
 
 @pytest.hookimpl(hookwrapper=True)
