@@ -118,6 +118,16 @@ class Datacenter(_Strict):
     zone: str = Field(description="CloudStack zone name for this datacenter")
 
 
+class CassandraNodeSettings(_Strict):
+    """What every Cassandra VM must look like (DataStax/Apache production recommendations)."""
+
+    nofile_min: int = Field(100000, ge=1024)
+    memlock: str = "unlimited"
+    max_map_count_min: int = Field(1048575, ge=65530)
+    data_directory: str = "/var/lib/cassandra"
+    data_device: str = Field("/dev/fioa", description="the fast (flash) block device the data directory must sit on")
+
+
 class CassandraSection(_Strict):
     contact_points: dict[str, list[str]] = Field(description="datacenter name -> node addresses")
     local_dc: str
@@ -127,6 +137,9 @@ class CassandraSection(_Strict):
     username_env: str | None = None
     password_env: str | None = None
     connect_timeout_seconds: float = Field(5.0, gt=0)
+    latency_rate_per_second: int = Field(500, ge=1, le=20000, description="open-loop write rate of the latency check")
+    latency_seconds: float = Field(10.0, gt=0, le=600, description="duration of the latency check's load")
+    node_settings: CassandraNodeSettings = CassandraNodeSettings()
 
     @model_validator(mode="after")
     def _local_dc_known(self) -> CassandraSection:

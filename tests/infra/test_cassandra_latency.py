@@ -1,0 +1,58 @@
+"""Cassandra write latency against the promise: coordinator p99 under write_p99_ms (1 ms).
+
+Destructive (it writes): an open-loop load of prepared INSERTs at LOCAL_QUORUM into a table made
+for this run, bounded in count and time; the table (and the probe keyspace, if this run made it)
+is dropped afterwards. The histogram (.hlog) and a percentile plot go into the run's reports.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudgate.cassandra import replication_of, session
+from cloudgate.latency import (
+    create_probe_table,
+    open_loop_writes,
+    plot_percentiles,
+    server_write_latency,
+    write_hlog,
+)
+
+pytestmark = [pytest.mark.destructive]
+
+
+@pytest.mark.check(id="CG-CASS-010", severity="critical")
+def test_cassandra_coordinator_write_p99_is_under_the_promise(target, thresholds, metric, run_dir):
+    cfg = target.cassandra
+    if cfg is None:
+        pytest.fail(f"{target.name}: the target file has no cassandra section", pytrace=False)
+    limit = thresholds.write_p99_ms
+    with session(target) as (cluster, sess):
+        replication = replication_of(cluster, target)
+        table, made_keyspace = create_probe_table(sess, cfg.probe_keyspace, replication)
+        try:
+            load = open_loop_writes(sess, cfg.probe_keyspace, table, cfg.latency_rate_per_second, cfg.latency_seconds)
+            server = server_write_latency(cluster, sess, cfg.probe_keyspace, table, cfg.local_dc)
+        finally:
+            sess.execute(f"DROP TABLE IF EXISTS {cfg.probe_keyspace}.{table}")
+            if made_keyspace:
+                sess.execute(f"DROP KEYSPACE IF EXISTS {cfg.probe_keyspace}")
+
+    write_hlog(load, run_dir / "cassandra-write-latency.hlog")
+    plot_percentiles(load, server.p99_ms, limit, run_dir / "cassandra-write-latency.png")
+    metric("cassandra.write.client.p50", load.percentile_ms(50), "ms")
+    metric("cassandra.write.client.p99", load.percentile_ms(99), "ms")
+    metric("cassandra.write.client.p999", load.percentile_ms(99.9), "ms")
+    metric("cassandra.write.client.max", load.max_ms, "ms")
+    metric("cassandra.write.rate", load.completed / max(load.duration_s, 1e-9), "writes/s")
+    server_p99 = metric("cassandra.write.server.p99", server.p99_ms, "ms", limit)
+
+    assert not load.errors, f"{target.name}: {sum(load.errors.values())} of {load.intended} writes failed: {load.errors}"
+    assert server.count >= load.completed * 0.95, (
+        f"{target.name}: coordinators report {server.count} writes for {load.completed} sent: latency table unreliable"
+    )
+    assert server_p99.verdict == "pass", (
+        f"{target.name}: coordinator write p99 {server.p99_ms:.2f} ms > {limit:g} ms at {cfg.latency_rate_per_second} writes/s "
+        f"(worst coordinators: {sorted(server.per_node_p99_ms.items(), key=lambda kv: -kv[1])[:3]}; "
+        f"client p99 {load.percentile_ms(99):.2f} ms)"
+    )
