@@ -27,6 +27,65 @@ class Discovery:
     problem: str | None = None
 
 
+@dataclass(frozen=True)
+class CassandraNodeRef:
+    address: str
+    datacenter: str
+    rack: str
+    vm: str | None = None  # the CloudStack VM holding this address, when CloudStack knows it
+
+    @property
+    def label(self) -> str:
+        return self.vm or self.address
+
+    def __str__(self) -> str:
+        vm = f"{self.vm} " if self.vm else ""
+        return f"Cassandra node {vm}({self.address}, {self.datacenter}/{self.rack})"
+
+
+CASSANDRA_KEY = pytest.StashKey["tuple[tuple[CassandraNodeRef, ...], str | None]"]()
+
+
+def _vm_names_by_ip(loaded: LoadedTarget) -> dict[str, str]:
+    """NIC address -> VM name from CloudStack; empty if CloudStack cannot say (ids fall back to addresses)."""
+    from cloudgate.topology import read_vms
+
+    try:
+        return {vm.ip: vm.name for vm in read_vms(make_client(loaded)) if vm.ip}
+    except (CloudStackError, TargetError):
+        return {}
+
+
+def discover_cassandra_nodes(config: pytest.Config) -> tuple[tuple[CassandraNodeRef, ...], str | None]:
+    """The ring's nodes as the driver sees them (once per process), or a one-line problem."""
+    from cloudgate.cassandra import CassandraError, session
+    from cloudgate.plugin import TARGET_KEY
+
+    cached = config.stash.get(CASSANDRA_KEY, None)
+    if cached is not None:
+        return cached
+    loaded = config.stash.get(TARGET_KEY, None)
+    found: tuple[tuple[CassandraNodeRef, ...], str | None]
+    if loaded is None:
+        found = ((), "not run: no --target given")
+    elif loaded.target.cassandra is None:
+        found = ((), f"{loaded.target.name}: the target file has no cassandra section")
+    else:
+        try:
+            vm_names = _vm_names_by_ip(loaded)
+            with session(loaded.target) as (cluster, _):
+                nodes = tuple(sorted(
+                    (CassandraNodeRef(h.address, h.datacenter, h.rack, vm_names.get(h.address))
+                     for h in cluster.metadata.all_hosts()),
+                    key=lambda n: (n.datacenter, n.address),
+                ))
+            found = (nodes, None)
+        except CassandraError as exc:
+            found = ((), f"Cassandra node discovery failed: {exc}")
+    config.stash[CASSANDRA_KEY] = found
+    return found
+
+
 def make_client(loaded: LoadedTarget, *, allow_mutations: bool = False) -> CloudStackClient:
     cs = loaded.target.cloudstack
     key, secret = loaded.api_credentials()
@@ -65,7 +124,13 @@ def discover(config: pytest.Config) -> Discovery:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Parametrize `hypervisor` by the discovered hosts (ids = host names)."""
+    """Parametrize `hypervisor` by the discovered hosts, `cassandra_node` by the ring's nodes."""
+    if "cassandra_node" in metafunc.fixturenames:
+        nodes, problem = discover_cassandra_nodes(metafunc.config)
+        if problem is not None:
+            metafunc.parametrize("cassandra_node", [problem], ids=["discovery"], indirect=True)
+        else:
+            metafunc.parametrize("cassandra_node", list(nodes), ids=[n.label for n in nodes], indirect=True)
     if "hypervisor" not in metafunc.fixturenames:
         return
     found = discover(metafunc.config)
@@ -84,6 +149,27 @@ def hypervisor(request: pytest.FixtureRequest) -> HostRef:
             pytest.skip(value)
         pytest.fail(value, pytrace=False)
     return value
+
+
+@pytest.fixture
+def cassandra_node(request: pytest.FixtureRequest) -> CassandraNodeRef:
+    """One Cassandra node (parametrized); a discovery problem fails or skips with its reason."""
+    value = request.param
+    if isinstance(value, str):
+        if value.startswith("not run:"):
+            pytest.skip(value)
+        pytest.fail(value, pytrace=False)
+    return value
+
+
+@pytest.fixture
+def cassandra_host(cassandra_node: CassandraNodeRef, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
+    """testinfra Host for the Cassandra VM of the parametrized node."""
+    try:
+        return host_pool.get(cassandra_node.address)
+    except HostUnreachable as exc:
+        problem = f"{cassandra_node}: SSH unreachable: {exc}"
+    pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture(scope="session")

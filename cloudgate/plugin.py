@@ -25,6 +25,8 @@ import pytest
 from cloudgate.cassandra import CassandraError
 from cloudgate.cloud import CloudStackError
 from cloudgate.fixtures import (  # noqa: F401 - fixtures and hooks exported by the plugin
+    cassandra_host,
+    cassandra_node,
     cassandra_ring,
     cloudstack,
     cloudstack_rw,

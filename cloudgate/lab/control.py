@@ -322,6 +322,7 @@ CLOUD_FAULTS = {
     "systemvm-stopped": "the first system VM is Stopped",
     "host-maintenance": "host HOST put in maintenance through the API (param host=NAME)",
     "partition": "the link between two datacenters is cut (params a=dc1 b=dc2)",
+    "cql-write-delay": "every Cassandra node's write path is slowed (param ms=3; param node=NAME for one node)",
 }
 
 
@@ -353,6 +354,17 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
         for h in hosts:
             command = client.cancelHostMaintenance if clear else client.prepareHostForMaintenance
             command(id=h["id"], fetch_result=True)
+    elif fault == "cql-write-delay":
+        from cloudgate.lab import cassandra
+        from cloudgate.lab.cql import faults as cql_faults
+
+        cluster = str(cassandra.cluster_file())
+        names = [params["node"]] if "node" in params else [n["name"] for n in json.loads(cassandra.cluster_file().read_text())["nodes"]]
+        for name in names:
+            if clear:
+                cql_faults.clear_faults(cluster, name)
+            else:
+                cql_faults.set_fault(cluster, name, write_delay_ms=float(params.get("ms", "3")))
     elif fault == "partition":
         if clear:
             net.heal()
@@ -383,10 +395,13 @@ def fault(host: str | None, name: str | None, params: dict[str, str], clear: boo
     from cloudgate.lab import hostfaults
 
     topology = LabTopology.load(paths.topology_file())
+    from cloudgate.lab import guests
+
     try:
         topology.host(host)
     except KeyError as exc:
-        raise LabControlError(str(exc.args[0])) from None
+        if guests.guest_node_by_name(host) is None:
+            raise LabControlError(f"{exc.args[0]}; nor a running guest VM of that name") from None
     if clear:
         if name:
             hostfaults.clear_fault(topology, host, name)
