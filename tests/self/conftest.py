@@ -120,7 +120,7 @@ def lab():
     exports = control.env_exports(str(LAB_TARGET))
     env = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
     try:
-        yield {"timings": timings, "env": env, "client": control.lab_client()}
+        yield {"timings": timings, "env": env}
     finally:
         control.down(quiet=True)
 

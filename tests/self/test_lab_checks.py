@@ -43,6 +43,11 @@ def cloud_fault(name: str, **params):
         control.cloud_fault(name, params, clear=True)
 
 
+def probe_vms() -> list[str]:
+    listed = control.lab_client().listVirtualMachines(listall=True).get("virtualmachine", [])
+    return [vm["name"] for vm in listed if vm["name"].startswith("cg-probe-")]
+
+
 def test_healthy_lab_passes_every_smoke_check_within_a_minute(run_suite, lab):
     started = time.monotonic()
     run = run_suite("--profile=smoke")
@@ -148,7 +153,7 @@ def test_an_unreachable_endpoint_is_named_in_one_line(run_suite, tmp_path):
 def test_deploy_time_check_passes_on_the_healthy_lab_and_leaves_nothing(run_suite, lab):
     run = run_suite("tests/infra/test_deploy_time.py", "--allow-destructive", paths=())
     assert run.outcome("test_concurrent_vm_deploys_answer_ssh_within_the_promised_time") == "passed", run.failed()
-    assert lab["client"].listVirtualMachines(listall=True) == {}
+    assert not probe_vms(), "the deploy check left VMs behind"
 
 
 def test_boot_delay_above_the_threshold_fails_the_deploy_check_and_destroys_the_vms(run_suite, lab, tmp_path):
@@ -158,7 +163,7 @@ def test_boot_delay_above_the_threshold_fails_the_deploy_check_and_destroys_the_
     message = run.message("test_concurrent_vm_deploys_answer_ssh_within_the_promised_time")
     assert run.outcome("test_concurrent_vm_deploys_answer_ssh_within_the_promised_time") == "failed"
     assert "not usable within 2 s" in message and "cg-probe-" in message, message
-    assert lab["client"].listVirtualMachines(listall=True) == {}
+    assert not probe_vms(), "the deploy check left VMs behind"
 
 
 def test_deploy_check_is_skipped_with_its_reason_without_allow_destructive(run_suite):

@@ -1,0 +1,118 @@
+"""The Cassandra checks proven able to fail, and the lab's Cassandra behaving like one.
+
+- dispersion: the lab deployed with CloudStack's FirstFit stacks replicas on one host → the check
+  names the VMs and the host; deployed with the placement engine → it passes;
+- node settings: swap on one node → the check names that node;
+- latency: a 3 ms delay in the nodes' write path → the latency check fails;
+- the real driver reconnects to a node whose VM was stopped and started, and no write is lost.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from cloudgate.lab import control, hostfaults
+from cloudgate.lab.topology import build_topology
+from cloudgate.target import load_target
+from conftest import LAB_TARGET
+
+DISPERSION = "tests/infra/test_cassandra_dispersion.py"
+NODES = "tests/infra/test_cassandra_nodes.py"
+LATENCY = "tests/infra/test_cassandra_latency.py"
+SHARED = "test_no_two_replicas_of_a_token_range_share_a_physical_host"
+QUORUM = "test_losing_any_single_physical_host_keeps_every_range_at_local_quorum"
+
+
+def test_dispersion_passes_when_the_placement_engine_placed_the_cassandra_vms(run_suite):
+    run = run_suite(DISPERSION, paths=())
+    assert run.returncode == 0 and not run.failed(), run.failed()
+    assert len(run.cases) == 5
+
+
+def test_dispersion_fails_naming_vms_and_host_when_cloudstack_firstfit_placed_them(run_suite, lab):
+    try:
+        control.up(str(LAB_TARGET), placement="firstfit", quiet=True)
+        lab["env"].update(_env())
+        run = run_suite(DISPERSION, paths=())
+    finally:
+        control.up(str(LAB_TARGET), placement="cloudgate", quiet=True)  # the other self-tests expect this lab
+        lab["env"].update(_env())
+    failing = run.failed()
+    assert SHARED in failing and QUORUM in failing, sorted(failing)
+    message = failing[SHARED]
+    assert "host dc1-r1-h1 holds replicas cass-dc1-1+cass-dc1-2+cass-dc1-3" in message, message
+    assert "losing host dc1-r1-h1 leaves dc1 0/3 replicas" in failing[QUORUM]
+
+
+def _env() -> dict[str, str]:
+    exports = control.env_exports(str(LAB_TARGET))
+    return dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
+
+
+@pytest.mark.parametrize(
+    ("fault", "check", "cause"),
+    [
+        ("swap-on", "test_cassandra_node_has_swap_off", "swap is on"),
+        ("max-map-count-low", "test_cassandra_node_vm_max_map_count", "vm.max_map_count is 65530"),
+        ("thp-enabled", "test_cassandra_node_transparent_huge_pages_are_off", "transparent huge pages"),
+        ("nofile-low", "test_cassandra_node_open_files_and_memlock_limits", "nofile 4096"),
+        ("ntp-unsync", "test_cassandra_node_clock_is_synchronised", "clock not synchronised"),
+    ],
+)
+def test_a_bad_setting_on_one_cassandra_node_fails_its_check_naming_that_node(run_suite, fault, check, cause):
+    topology = build_topology(load_target(LAB_TARGET).target)
+    hostfaults.apply_fault(topology, "cass-dc1-2", fault)
+    try:
+        run = run_suite(NODES, paths=())
+    finally:
+        hostfaults.clear_fault(topology, "cass-dc1-2", fault)
+    failing = run.failed()
+    assert list(failing) == [f"{check}[cass-dc1-2]"], sorted(failing)
+    message = failing[f"{check}[cass-dc1-2]"]
+    assert "Cassandra node cass-dc1-2 (198.18.1.202" in message and cause in message, message
+
+
+def test_a_3ms_write_path_delay_fails_the_latency_check(run_suite, tmp_path):
+    control.cloud_fault("cql-write-delay", {"ms": "3"})
+    try:
+        run = run_suite(LATENCY, "--allow-destructive", paths=())
+    finally:
+        control.cloud_fault("cql-write-delay", {}, clear=True)
+    name = "test_cassandra_coordinator_write_p99_is_under_the_promise"
+    assert run.outcome(name) == "failed", run.cases
+    assert "coordinator write p99" in run.message(name) and "> 1 ms" in run.message(name)
+
+
+def test_the_driver_reconnects_to_a_restarted_node_and_no_acknowledged_write_is_lost(lab):
+    from cassandra import ConsistencyLevel
+    from cassandra.query import SimpleStatement
+
+    from cloudgate.cassandra import session
+
+    target = load_target(LAB_TARGET).target
+    client = control.lab_client()
+    vm = client.listVirtualMachines(name="cass-dc1-2")["virtualmachine"][0]
+    keys = [uuid.uuid4() for _ in range(200)]
+    with session(target) as (cluster, sess):
+        sess.execute("CREATE KEYSPACE IF NOT EXISTS selftest_restart WITH replication = "
+                     "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}")
+        sess.execute("CREATE TABLE IF NOT EXISTS selftest_restart.t (k uuid PRIMARY KEY, v int)")
+        insert = sess.prepare("INSERT INTO selftest_restart.t (k, v) VALUES (?, ?)")
+        for i, key in enumerate(keys[:100]):
+            sess.execute(insert, (key, i))
+        client.stopVirtualMachine(id=vm["id"], fetch_result=True)
+        for i, key in enumerate(keys[100:], start=100):  # LOCAL_QUORUM still reachable with one node down
+            sess.execute(insert, (key, i))
+        client.startVirtualMachine(id=vm["id"], fetch_result=True)
+        node = next(h for h in cluster.metadata.all_hosts() if h.address == "198.18.1.202")
+        deadline = time.monotonic() + 30
+        while not node.is_up and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert node.is_up, "the driver did not see cass-dc1-2 come back within 30 s"
+        select = SimpleStatement("SELECT k FROM selftest_restart.t WHERE k = %s", consistency_level=ConsistencyLevel.ALL)
+        missing = [k for k in keys if not list(sess.execute(select, (k,)))]
+        sess.execute("DROP KEYSPACE selftest_restart")
+    assert not missing, f"{len(missing)} acknowledged writes lost across the restart"
