@@ -140,36 +140,40 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("hypervisor", list(found.hypervisors), ids=[h.name for h in found.hypervisors], indirect=True)
 
 
-@pytest.fixture
-def hypervisor(request: pytest.FixtureRequest) -> HostRef:
-    """One hypervisor host (parametrized); a discovery problem fails or skips with its reason."""
+def _discovered(request: pytest.FixtureRequest):  # noqa: ANN202 - the parametrized reference
+    """A discovered item, or its discovery problem turned into a skip (not run) or a one-line failure."""
     value = request.param
     if isinstance(value, str):
         if value.startswith("not run:"):
             pytest.skip(value)
         pytest.fail(value, pytrace=False)
     return value
+
+
+def _ssh(host_pool: HostPool, ip: str, label: str):  # noqa: ANN202 - testinfra Host
+    try:
+        return host_pool.get(ip)
+    except HostUnreachable as exc:
+        problem = f"{label}: SSH unreachable: {exc}"
+    pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback
+
+
+@pytest.fixture
+def hypervisor(request: pytest.FixtureRequest) -> HostRef:
+    """One hypervisor host (parametrized by discovery)."""
+    return _discovered(request)
 
 
 @pytest.fixture
 def cassandra_node(request: pytest.FixtureRequest) -> CassandraNodeRef:
-    """One Cassandra node (parametrized); a discovery problem fails or skips with its reason."""
-    value = request.param
-    if isinstance(value, str):
-        if value.startswith("not run:"):
-            pytest.skip(value)
-        pytest.fail(value, pytrace=False)
-    return value
+    """One Cassandra node (parametrized by discovery)."""
+    return _discovered(request)
 
 
 @pytest.fixture
 def cassandra_host(cassandra_node: CassandraNodeRef, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
     """testinfra Host for the Cassandra VM of the parametrized node."""
-    try:
-        return host_pool.get(cassandra_node.address)
-    except HostUnreachable as exc:
-        problem = f"{cassandra_node}: SSH unreachable: {exc}"
-    pytest.fail(problem, pytrace=False)
+    return _ssh(host_pool, cassandra_node.address, str(cassandra_node))
 
 
 @pytest.fixture(scope="session")
@@ -228,8 +232,4 @@ def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
 @pytest.fixture
 def hypervisor_host(hypervisor: HostRef, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
     """testinfra Host for the parametrized hypervisor; an unreachable host fails in one line."""
-    try:
-        return host_pool.get(hypervisor.ip)
-    except HostUnreachable as exc:
-        problem = f"{hypervisor.name}: SSH unreachable: {exc}"
-    pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback
+    return _ssh(host_pool, hypervisor.ip, hypervisor.name)

@@ -116,3 +116,41 @@ def test_the_driver_reconnects_to_a_restarted_node_and_no_acknowledged_write_is_
         missing = [k for k in keys if not list(sess.execute(select, (k,)))]
         sess.execute("DROP KEYSPACE selftest_restart")
     assert not missing, f"{len(missing)} acknowledged writes lost across the restart"
+
+
+def test_unreachable_contact_points_give_one_line_naming_them(run_suite, tmp_path):
+    from conftest import derived_target
+
+    target = derived_target(tmp_path, cassandra={"port": 9})
+    run = run_suite(DISPERSION, paths=(), target=target)
+    message = run.message(SHARED)
+    assert "no Cassandra contact point answered" in message and "198.18.1.201:9" in message, message
+    assert "Connection refused" in message and message.count("\n") == 0, message
+
+
+def test_a_wrong_local_dc_name_gives_one_line(run_suite, tmp_path):
+    from conftest import derived_target
+
+    target = derived_target(
+        tmp_path,
+        datacenters=[{"name": "paris", "zone": "lab-dc1"}, {"name": "dc2", "zone": "lab-dc2"}],
+        cassandra={"contact_points": {"paris": ["198.18.1.201"], "dc2": ["198.18.2.201"]}, "local_dc": "paris"},
+    )
+    run = run_suite(DISPERSION, paths=(), target=target)
+    message = run.message(SHARED)
+    assert "cassandra.local_dc 'paris' is not a datacenter of the cluster (it has ['dc1', 'dc2'])" in message, message
+
+
+def test_a_probe_keyspace_without_network_topology_strategy_gives_one_line(run_suite):
+    from cloudgate.cassandra import session
+
+    target = load_target(LAB_TARGET).target
+    with session(target) as (_, sess):
+        sess.execute("CREATE KEYSPACE cloudgate_probe WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
+    try:
+        run = run_suite(DISPERSION, paths=())
+    finally:
+        with session(target) as (_, sess):
+            sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
+    message = run.message(SHARED)
+    assert "keyspace cloudgate_probe uses SimpleStrategy, not NetworkTopologyStrategy" in message, message
