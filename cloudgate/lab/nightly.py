@@ -42,6 +42,19 @@ def merge_metrics(run_dir: Path, extra: list[Metric]) -> None:
     write_json(path, data)
 
 
+def placement_figures(run_dir: Path) -> list[Metric]:
+    """The placement benchmark's target figures, as metrics of the run."""
+    path = run_dir / "placement-bench.json"
+    if not path.exists():
+        return []
+    figures = []
+    for t in json.loads(path.read_text()).get("targets", []):
+        m = t.get("metric")
+        if m:
+            figures.append(Metric.measure(m["name"], m["value"], m["unit"], m["threshold"], test="cloudgate bench placement"))
+    return figures
+
+
 def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate") -> int:
     reports = Path(reports_dir).resolve()
     reports.mkdir(parents=True, exist_ok=True)
@@ -67,7 +80,7 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
             Metric.measure("lab.smoke.seconds", smoke_s, "s", SMOKE_BUDGET_S, test="smoke profile"),
             Metric.measure("lab.nightly.seconds", nightly_s, "s", test="nightly profile"),
         ]
-        merge_metrics(run_dir, lab_figures)
+        merge_metrics(run_dir, lab_figures + placement_figures(run_dir))
         write_json(run_dir / "lab-bench.json", {
             **timings, "smoke_seconds": round(smoke_s, 3), "smoke_exit": smoke_rc, "smoke_run": smoke_dir.name,
             "nightly_seconds": round(nightly_s, 3),

@@ -168,6 +168,7 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "target": f"engine median time at {big[0]['hosts']} hosts / {big[0]['vms']} VMs < 1 s",
                 "measured": f"{t:.3f} s (median of {big[0]['runs']})",
                 "passed": t < 1.0,
+                "metric": {"name": "placement.engine.seconds_3000_hosts", "value": t, "unit": "s", "threshold": 1.0},
             }
         )
     ratios = [(r["ratio"], r["instance"]) for r in engine if r["ratio"] is not None]
@@ -178,6 +179,8 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "target": "engine hosts in use <= 1.02 x lower bound (every placed instance)",
                 "measured": f"worst {worst[0]:.4f} on {worst[1]}",
                 "passed": worst[0] <= 1.02,
+                "metric": {"name": "placement.engine.hosts_ratio_worst", "value": worst[0], "unit": "x lower bound",
+                           "threshold": 1.02},
             }
         )
     with_cp = [r for r in engine if r.get("cp_sat_status") in ("optimal", "feasible")]
@@ -188,6 +191,8 @@ def _targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "measured": f"{len(misses)} of {len(with_cp)} instances"
             + (f" ({', '.join(misses)})" if misses else ""),
             "passed": not misses,
+            "metric": {"name": "placement.engine.misses_vs_cp_sat", "value": len(misses), "unit": "instances",
+                       "threshold": 0},
         }
     )
     wrong = [
