@@ -6,6 +6,7 @@ through the CloudStack API and SSH); these tests read its junit.xml like CI woul
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 import pytest
@@ -189,3 +190,26 @@ def test_lab_down_leaves_nothing_behind_and_up_recovers(lab):
         lab["timings"] = control.up(str(LAB_TARGET), quiet=True)
         exports = control.env_exports(str(LAB_TARGET))
         lab["env"].update(dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line))
+
+
+def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    client = control.lab_client()
+    zone = client.listZones(name="lab-dc2")["zone"][0]
+    offering = client.listServiceOfferings(name="Small Instance")["serviceoffering"][0]
+    template = client.listTemplates(templatefilter="executable", name="Ubuntu 22.04 cloudgate guest", zoneid=zone["id"])["template"][0]
+    client.deployVirtualMachine(zoneid=zone["id"], serviceofferingid=offering["id"], templateid=template["id"],
+                                name="cg-probe-killed-run-0", fetch_result=True)
+    env = {**os.environ, **lab["env"]}
+    argv = [sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(LAB_TARGET)]
+    dry = subprocess.run([*argv, "--dry-run"], capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert "would destroy cg-probe-killed-run-0" in dry.stdout and probe_vms() == ["cg-probe-killed-run-0"]
+    swept = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert swept.returncode == 0 and "destroyed cg-probe-killed-run-0" in swept.stdout, swept.stderr
+    assert probe_vms() == []
+    names = [vm["name"] for vm in client.listVirtualMachines(listall=True)["virtualmachine"]]
+    assert sum(n.startswith("cass-") for n in names) == 6, "the janitor must leave other VMs alone"
