@@ -59,16 +59,19 @@ def session(target: Target, keyspace: str | None = None) -> Iterator[tuple[Clust
         control_connection_timeout=cfg.connect_timeout_seconds,
     )
     try:
+        problem = None
         try:
             sess = cluster.connect(keyspace)
         except NoHostAvailable as exc:
-            causes = "; ".join(f"{addr}: {_short(err)}" for addr, err in list(exc.errors.items())[:4])
-            raise CassandraError(f"{target.name}: no Cassandra contact point answered ({causes})") from None
+            errors = exc.errors.items() if isinstance(exc.errors, dict) else []
+            causes = "; ".join(f"{addr}: {_short(err)}" for addr, err in list(errors)[:4]) or _short(exc)
+            problem = f"{target.name}: no Cassandra contact point answered ({causes})"
+        # checked even when connect failed: a wrong local DC leaves the driver no host to query
         dcs = sorted({h.datacenter for h in cluster.metadata.all_hosts() if h.datacenter})
-        if cfg.local_dc not in dcs:
-            raise CassandraError(
-                f"{target.name}: cassandra.local_dc {cfg.local_dc!r} is not a datacenter of the cluster (it has {dcs})"
-            )
+        if dcs and cfg.local_dc not in dcs:
+            problem = f"{target.name}: cassandra.local_dc {cfg.local_dc!r} is not a datacenter of the cluster (it has {dcs})"
+        if problem:
+            raise CassandraError(problem)
         yield cluster, sess
     finally:
         cluster.shutdown()
