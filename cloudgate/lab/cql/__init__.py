@@ -20,6 +20,7 @@ executor   statement semantics and RESULT encoding
 server     native protocol connections, events
 faults     runtime fault knobs via a polled control file; ``set_fault``
 node       one node process (``python -m cloudgate.lab.cql.node``)
+tuning     node process tuning: uvloop, SCHED_FIFO scheduling, GC (why: 7 processes on 2 cores)
 cluster    launcher: cluster files, start/stop/restart, readiness
 bench      coordinator write-latency benchmark
 ========== ===========================================================================

@@ -178,7 +178,7 @@ def run(out_dir: str, rate: float = 500.0, duration: float = 10.0, max_count: in
             "workload": {"rate_per_s": rate, "duration_s": duration, "writes": total, "elapsed_s": round(elapsed, 3),
                          "achieved_rate_per_s": round(total / elapsed, 1), "consistency": "LOCAL_QUORUM",
                          "replication": {"dc1": 3, "dc2": 3}, "nodes": len(cfg.nodes), "value_bytes": len(payload),
-                         "cpus": os.cpu_count()},
+                         "cpus": os.cpu_count(), "node_sched": os.environ.get("CLOUDGATE_CQL_SCHED", "fifo")},
             "server_coordinator_write": {**_summary(server), "per_node": per_node},
             "client_service_time": _summary(service),
             "client_response_time": _summary(response),

@@ -6,6 +6,8 @@ coordinator's DC, EACH_QUORUM a quorum in every DC). Replicas known DOWN get a h
 away, replicas that fail or time out get one afterwards; hints are replayed when the replica
 answers heartbeats again. Unavailable is raised before sending anything when too few
 relevant replicas are alive, WriteTimeout/ReadTimeout when they are alive but too slow.
+For LOCAL_* writes the remote-DC copies leave right after the client's answer, one FORWARD per
+remote DC to a replica there that relays to the others (Cassandra's cross-DC forwarding).
 
 Reads ask the minimum number of replicas (the coordinator itself first when it is one),
 fall back to spare replicas on error, merge by last-write-wins and, for QUORUM-class reads,
@@ -154,11 +156,6 @@ def _canonical(m: Mutation | None) -> bytes:
     return codec.encode([m.deleted, rows])
 
 
-def _expire(fut: asyncio.Future) -> None:
-    if not fut.done():
-        fut.set_exception(TimeoutError())
-
-
 class Coordinator:
     def __init__(
         self,
@@ -184,10 +181,12 @@ class Coordinator:
         self.write_timeout = write_timeout_s
         self.read_timeout = read_timeout_s
         self._replaying: set[str] = set()
-        self._coalesce: dict[str, list[tuple[bytes, _WriteTracker, Endpoint]]] = {}
-        #: outbound coalescing window for remote-DC copies of LOCAL_* writes (Cassandra's
-        #: otc_coalescing_window_us idea): one message per peer per window instead of per write
-        self.coalesce_window_s = 0.005
+        self._coalesce: dict[str, list[tuple[bytes, _WriteTracker, list[Endpoint]]]] = {}
+        #: extra outbound coalescing window for remote-DC copies of LOCAL_* writes (Cassandra's
+        #: otc_coalescing_window_us idea). 0 = flush at the end of the current loop iteration: a
+        #: timer would wake the process once more per write at this rate (one write every ~6 ms
+        #: per coordinator) while coalescing next to nothing.
+        self.coalesce_window_s = 0.0
 
     # -- local replica operations (also used by the internode handler) -----------------------------
     def local_apply(self, m: Mutation, encoded: bytes) -> asyncio.Future[None] | None:
@@ -216,6 +215,52 @@ class Coordinator:
         loop.call_later(delay / 1000.0, later)
         return fut
 
+    def local_apply_many(self, records: list[bytes]) -> list[bool] | asyncio.Future[list[bool]]:
+        """Apply encoded mutation records that arrived together (group commit: one log write);
+        one ok flag per record. A future only when a write delay fault is set."""
+        oks = [True] * len(records)
+        if float(self.faults.get("write_delay_ms") or 0.0) > 0:
+            loop = asyncio.get_running_loop()
+            waits: list[asyncio.Future[None]] = []
+            for i, rec in enumerate(records):
+                try:
+                    fut = self.local_apply(Mutation.decode(rec), rec)
+                except Exception as exc:
+                    log.warning("mutation failed: %r", exc)
+                    oks[i] = False
+                else:
+                    if fut is not None:
+                        fut.add_done_callback(lambda f, i=i: oks.__setitem__(i, oks[i] and f.exception() is None))
+                        waits.append(fut)
+            out: asyncio.Future[list[bool]] = loop.create_future()
+            if not waits:
+                out.set_result(oks)
+            else:
+                g = asyncio.gather(*waits, return_exceptions=True)
+                g.add_done_callback(lambda _g: out.set_result(oks))
+            return out
+        t0 = time.perf_counter()
+        batch: list[tuple[Mutation, bytes]] = []
+        tables: set[tuple[str, str]] = set()
+        for i, rec in enumerate(records):
+            try:
+                m = Mutation.decode(rec)
+                table = self.schema.by_id.get(m.table_id)
+                if table is None:
+                    raise InvalidRequest("unknown table id (schema not yet propagated?)")
+            except Exception as exc:
+                log.warning("mutation failed: %r", exc)
+                oks[i] = False
+            else:
+                batch.append((m, rec))
+                tables.add((table.keyspace, table.name))
+        if batch:
+            self.store.apply_many(batch)
+            us = (time.perf_counter() - t0) * 1e6
+            for ks, name in tables:
+                self.metrics.record("local_write", ks, name, us)
+        return oks
+
     async def local_read(self, table: TableDef, key: bytes, sl: Slice) -> Mutation | None:
         t0 = time.perf_counter()
         delay = float(self.faults.get("read_delay_ms") or 0.0)
@@ -237,6 +282,13 @@ class Coordinator:
 
     async def write(self, ks: KeyspaceDef, mutations: list[Mutation], cl: int, write_type: str) -> None:
         """Write every mutation (one per partition) at ``cl``; raises Unavailable/WriteTimeout."""
+        await self.start_write(ks, mutations, cl, write_type)
+
+    def start_write(self, ks: KeyspaceDef, mutations: list[Mutation], cl: int, write_type: str) -> asyncio.Future[None]:
+        """Synchronous half of ``write`` (no task per request): raises Unavailable at once, sends,
+        and returns a future that resolves when ``cl`` is met or fails with WriteTimeout. For a
+        single partition it is the mutation's own future, so a done-callback that answers the
+        client runs before the deferred remote-DC copies are flushed."""
         plans = []
         for m in mutations:
             replicas = self.replicas_for(ks, m.key)
@@ -244,17 +296,36 @@ class Coordinator:
             if cl != ANY:
                 self.check_available(cl, needs)
             plans.append((m, replicas, needs))
+        loop = asyncio.get_running_loop()
         futs = [self._write_one(m, replicas, needs) for m, replicas, needs in plans]
         trackers = [t for _, t in futs]
-        waiter = futs[0][0] if len(futs) == 1 else asyncio.gather(*(f for f, _ in futs))
-        handle = asyncio.get_running_loop().call_later(self.write_timeout, _expire, waiter)
-        try:
-            await waiter
-        except TimeoutError:
+        out: asyncio.Future[None] = futs[0][0] if len(futs) == 1 else loop.create_future()
+
+        def expire() -> None:
             received = min(t.received() for t in trackers)
-            raise WriteTimeout(cl, received, trackers[0].block_for(), write_type, CL_NAMES.get(cl, str(cl))) from None
-        finally:
-            handle.cancel()
+            exc = WriteTimeout(cl, received, trackers[0].block_for(), write_type, CL_NAMES.get(cl, str(cl)))
+            for f, _ in futs:  # also releases the deferred remote-DC copies of each mutation
+                if not f.done():
+                    f.set_exception(exc)
+            if not out.done():
+                out.set_exception(exc)
+
+        handle = loop.call_later(self.write_timeout, expire)
+        if len(futs) == 1:
+            out.add_done_callback(lambda _f: handle.cancel())
+        else:
+            remaining = [len(futs)]
+
+            def one_done(f: asyncio.Future[None]) -> None:
+                f.exception()  # retrieved: the error is reported through ``out``
+                remaining[0] -= 1
+                if remaining[0] == 0 and not out.done():
+                    handle.cancel()
+                    out.set_result(None)
+
+            for f, _ in futs:
+                f.add_done_callback(one_done)
+        return out
 
     def _write_one(self, m: Mutation, replicas: tuple[Endpoint, ...], needs: list[Need]) -> tuple[asyncio.Future[None], _WriteTracker]:
         """Send to every replica. Order matters on a small shared CPU: peers first (they work in
@@ -279,7 +350,7 @@ class Coordinator:
             else:
                 self._send(r, tracker, encoded)
         if deferred:
-            fut.add_done_callback(lambda _f: loop.call_soon(self._send_all, deferred, tracker, encoded))
+            fut.add_done_callback(lambda _f: self._send_all(deferred, tracker, encoded))
         if mine is not None:
             try:
                 res = self.local_apply(m, encoded)
@@ -299,35 +370,87 @@ class Coordinator:
         rf.add_done_callback(lambda f: self._on_replica_ack(f, r, tracker, encoded))
 
     def _send_all(self, rs: list[Endpoint], tracker: _WriteTracker, encoded: bytes) -> None:
-        """Queue remote-DC copies; the first one in a window schedules the flush."""
+        """Queue remote-DC copies per DC; the first one queued schedules the flush (same loop
+        iteration by default, so copies answered together travel together; no timer wake-up)."""
         loop = asyncio.get_running_loop()
+        by_dc: dict[str, list[Endpoint]] = {}
         for r in rs:
-            q = self._coalesce.get(r.name)
+            by_dc.setdefault(r.dc, []).append(r)
+        for dc, targets in by_dc.items():
+            q = self._coalesce.get(dc)
             if q is None:
-                q = self._coalesce[r.name] = []
-                loop.call_later(self.coalesce_window_s, self._flush, r.name)
-            q.append((encoded, tracker, r))
+                q = self._coalesce[dc] = []
+                if self.coalesce_window_s > 0:
+                    loop.call_later(self.coalesce_window_s, self._flush, dc)
+                else:
+                    loop.call_soon(self._flush, dc)
+            q.append((encoded, tracker, targets))
 
-    def _flush(self, peer: str) -> None:
-        items = self._coalesce.pop(peer, [])
+    def _flush(self, dc: str) -> None:
+        """One FORWARD message to one live replica of the remote DC, which applies its copies and
+        relays the rest inside its DC (Cassandra's cross-DC forwarding): one message and one
+        answer per DC instead of one per replica. Replicas reported failed get hints."""
+        items = self._coalesce.pop(dc, [])
         if not items:
             return
-        payload = codec.encode([e for e, _, _ in items])
-        rf = self.messenger.request(peer, internode.MUTATION_BATCH, payload, self.write_timeout)
+        alive = self.messenger.is_alive
+        relay = next((r for _, _, ts in items for r in ts if alive(r.name)), None)
+        if relay is None:
+            for e, _, ts in items:
+                for r in ts:
+                    self._hint(r.name, e)
+            return
+        payload = codec.encode([[e for e, _, _ in items], [[r.name for r in ts] for _, _, ts in items]])
+        rf = self.messenger.request(relay.name, internode.FORWARD, payload, 2 * self.write_timeout)
 
         def done(f: asyncio.Future[bytes]) -> None:
-            if f.cancelled() or f.exception() is not None:
-                for e, _, r in items:
-                    self._hint(r.name, e)
-                return
-            oks = codec.decode(f.result())
-            for ok, (e, tracker, r) in zip(oks, items, strict=True):
-                if ok:
-                    tracker.ack(r)
-                else:
-                    self._hint(r.name, e)
+            failed: list[list[str]] | None = None
+            if not f.cancelled() and f.exception() is None:
+                with contextlib.suppress(codec.DecodeError):
+                    failed = codec.decode(f.result())
+            for i, (e, tracker, ts) in enumerate(items):
+                bad = set(failed[i]) if failed is not None else {r.name for r in ts}
+                for r in ts:
+                    if r.name in bad:
+                        self._hint(r.name, e)
+                    else:
+                        tracker.ack(r)
 
         rf.add_done_callback(done)
+
+    async def relay(self, records: list[bytes], targets: list[list[str]]) -> bytes:
+        """Relay side of ``_flush``: apply our own copies (group commit), forward the others to
+        their replicas (one MUTATION_BATCH per peer) and answer, per record, the targets that
+        failed."""
+        failed: list[list[str]] = [[] for _ in records]
+        mine = [i for i, ts in enumerate(targets) if self.me.name in ts]
+        per_peer: dict[str, list[int]] = {}
+        for i, ts in enumerate(targets):
+            for t in ts:
+                if t != self.me.name:
+                    per_peer.setdefault(t, []).append(i)
+        sent = [(peer, idx, self.messenger.request(peer, internode.MUTATION_BATCH,
+                                                   codec.encode([records[i] for i in idx]), self.write_timeout))
+                for peer, idx in per_peer.items()]
+        if mine:
+            try:
+                res = self.local_apply_many([records[i] for i in mine])
+                oks = res if isinstance(res, list) else await res
+            except Exception as exc:
+                log.warning("relayed mutations failed: %r", exc)
+                oks = [False] * len(mine)
+            for i, ok in zip(mine, oks, strict=True):
+                if not ok:
+                    failed[i].append(self.me.name)
+        for peer, idx, fut in sent:
+            try:
+                peer_oks = codec.decode(await fut)
+            except Exception:
+                peer_oks = [False] * len(idx)
+            for i, ok in zip(idx, peer_oks, strict=True):
+                if not ok:
+                    failed[i].append(peer)
+        return codec.encode(failed)
 
     def _hint(self, target: str, encoded: bytes) -> None:
         if not self.faults.get("disable_hints"):

@@ -8,6 +8,7 @@ propagation to the node.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import time
@@ -510,25 +511,32 @@ class Executor:
 
     async def write(self, muts: list[tuple[TableDef, Mutation]], cl: int, write_type: str) -> list[tuple[str, str]]:
         """Merge per partition, then hand to the coordinator one keyspace at a time."""
-        by_ks: dict[str, dict[tuple[bytes, bytes], Mutation]] = {}
-        tables: list[tuple[str, str]] = []
-        for t, m in muts:
-            if (t.keyspace, t.name) not in tables:
-                tables.append((t.keyspace, t.name))
-            group = by_ks.setdefault(t.keyspace, {})
-            k = (m.table_id, m.key)
-            prev = group.get(k)
-            if prev is None:
-                group[k] = m
-            else:
-                p = Partition()
-                p.apply(prev)
-                p.apply(m)
-                group[k] = p.to_mutation(m.table_id, m.key)
+        by_ks, tables = _group(muts)
         for ksname, group in by_ks.items():
             ksdef = self.node.schema.keyspace(ksname)
             await self.node.coordinator.write(ksdef, list(group.values()), cl, write_type)
         return tables
+
+    def start_execute_write(self, session: Any, pid: bytes, params: QueryParams
+                            ) -> tuple[asyncio.Future[None], list[tuple[str, str]]] | None:
+        """Fast path of EXECUTE for a prepared INSERT/UPDATE/DELETE: runs synchronously up to
+        the replica fan-out and returns (future of the CL, tables), or None for any other
+        statement (the caller then runs ``execute`` as a task). Saves a task and a loop
+        iteration per write."""
+        p = self.lookup_prepared(pid)
+        st = p.parsed.statement
+        if not isinstance(st, (cql.Insert, cql.Update, cql.Delete)):
+            return None
+        binder = Binder(params, p.parsed.markers, p.bind_specs)
+        ks = p.keyspace or session.keyspace
+        ts = params.timestamp if params.timestamp is not None else self.now_micros()
+        by_ks, tables = _group(self.mutations(st, binder, st.keyspace or ks, ts))
+        if len(by_ks) != 1:
+            return None
+        ((ksname, group),) = by_ks.items()
+        fut = self.node.coordinator.start_write(self.node.schema.keyspace(ksname), list(group.values()),
+                                                params.consistency, "SIMPLE")
+        return fut, tables
 
     # -- reads ----------------------------------------------------------------------------------
     def select_specs(self, st: cql.Select, t: TableDef) -> list[ColumnSpec]:
@@ -668,6 +676,27 @@ class Executor:
             d.update(row.live_cells(p.deleted))
             out.append(d)
         return out
+
+
+def _group(muts: list[tuple[TableDef, Mutation]]
+           ) -> tuple[dict[str, dict[tuple[bytes, bytes], Mutation]], list[tuple[str, str]]]:
+    """Mutations merged per (table, partition), grouped per keyspace; plus the tables touched."""
+    by_ks: dict[str, dict[tuple[bytes, bytes], Mutation]] = {}
+    tables: list[tuple[str, str]] = []
+    for t, m in muts:
+        if (t.keyspace, t.name) not in tables:
+            tables.append((t.keyspace, t.name))
+        group = by_ks.setdefault(t.keyspace, {})
+        k = (m.table_id, m.key)
+        prev = group.get(k)
+        if prev is None:
+            group[k] = m
+        else:
+            p = Partition()
+            p.apply(prev)
+            p.apply(m)
+            group[k] = p.to_mutation(m.table_id, m.key)
+    return by_ks, tables
 
 
 def _match(actual: Any, op: str, want: Any) -> bool:

@@ -2,7 +2,9 @@
 
 Frame: ``[u32 payload length][u8 type][u32 request id] payload``. Each node dials one
 outbound connection to every peer and sends its requests there; replies come back on the
-same connection. The first frame on an outbound connection is HELLO(name).
+same connection. The first frame on an outbound connection is HELLO(name). Payloads are
+struct-framed mutation records (storage.Mutation.encode) or the tagged codec; FORWARD carries
+a coordinator's remote-DC copies to one relay replica of that DC.
 
 Liveness is a round-trip heartbeat on the outbound connection: a PING every
 ``heartbeat_interval_ms`` carrying (name, schema version, generation); the peer is UP after a
@@ -19,14 +21,14 @@ import logging
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from . import codec
 from .config import NodeConfig
 
 log = logging.getLogger(__name__)
 
-HELLO, PING, MUTATION, READ, SCHEMA_PUSH, SCHEMA_PULL, SCAN, TRUNCATE, MUTATION_BATCH = range(9)
+HELLO, PING, MUTATION, READ, SCHEMA_PUSH, SCHEMA_PULL, SCAN, TRUNCATE, MUTATION_BATCH, FORWARD = range(10)
 RESP_OK, RESP_ERR = 0x80, 0x81
 _HDR = struct.Struct(">IBI")
 
@@ -50,7 +52,7 @@ class _Conn(asyncio.Protocol):
 
     # asyncio callbacks
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop transports do not subclass it
         self.transport = transport
         if not self.outbound:
             if self.m.isolated:

@@ -9,6 +9,9 @@ Options:
                        configured address (which is still what peers and clients are told)
   --exit-with-parent   exit when the launching process dies (no orphans after a crashed test)
 
+Process tuning (tuning.py): uvloop when installed, SCHED_FIFO priority 1 when permitted
+(``CLOUDGATE_CQL_SCHED=none|nice|fifo``), frozen GC after replay.
+
 SIGTERM/SIGINT stop the node cleanly (commit log fsynced); SIGKILL loses nothing
 acknowledged either, because every write reached the log before its ack.
 """
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import json
 import logging
 import os
@@ -28,7 +30,7 @@ import time
 import uuid
 from typing import Any
 
-from . import codec, internode
+from . import codec, internode, tuning
 from . import config as cfgmod
 from . import faults as faultmod
 from .coordinator import Coordinator, Slice
@@ -85,13 +87,7 @@ class Node:
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         n = self.store.open(lambda tid: tid in self.schema.by_id)
-        # Stored rows never form reference cycles, but they do count as GC-tracked allocations:
-        # with the default thresholds a full collection walks the whole memtable every few
-        # thousand writes (milliseconds of pause). Freeze what replay built, collect rarely.
-        if os.environ.get("CLOUDGATE_CQL_GC") != "default":
-            gc.collect()
-            gc.freeze()
-            gc.set_threshold(50_000, 50, 100)
+        tuning.tune_gc()  # after replay: freeze what it built (see tuning.py)
         log.info("node %s replayed %d records; schema %s", self.me.name, n, self.schema.version)
         self.apply_control(initial=True)
         await self.messenger.start()
@@ -105,8 +101,8 @@ class Node:
         with open(os.path.join(self.me.data_dir, "node.pid"), "w") as f:
             f.write(str(os.getpid()))
         self.write_status()
-        log.info("node %s listening on %s:%d (native) and :%d (internode)", self.me.name, self.listen,
-                 self.me.native_port, self.me.internode_port)
+        log.info("node %s listening on %s:%d (native) and :%d (internode); %s loop", self.me.name, self.listen,
+                 self.me.native_port, self.me.internode_port, tuning.loop_name())
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -242,6 +238,9 @@ class Node:
             return _then_empty(fut)
         if mtype == internode.MUTATION_BATCH:
             return self._apply_batch(codec.decode(payload))
+        if mtype == internode.FORWARD:
+            records, targets = codec.decode(payload)
+            return self.coordinator.relay(records, targets)
         if mtype == internode.READ:
             return self._replica_read(payload)
         if mtype == internode.SCHEMA_PUSH:
@@ -257,32 +256,11 @@ class Node:
         raise ValueError(f"unknown internode message {mtype}")
 
     def _apply_batch(self, records: list[bytes]) -> Any:
-        """Coalesced mutations: apply each, answer one ok flag per mutation."""
-        oks: list[bool] = []
-        waits: list[tuple[int, asyncio.Future[None]]] = []
-        for rec in records:
-            try:
-                kind, m = decode_record(rec)
-                assert kind == "m" and isinstance(m, Mutation)
-                fut = self.coordinator.local_apply(m, rec)
-                if fut is not None:
-                    waits.append((len(oks), fut))
-                oks.append(True)
-            except Exception as exc:
-                log.warning("coalesced mutation failed: %r", exc)
-                oks.append(False)
-        if not waits:
-            return codec.encode(oks)
-
-        async def finish() -> bytes:
-            for i, fut in waits:
-                try:
-                    await fut
-                except Exception:
-                    oks[i] = False
-            return codec.encode(oks)
-
-        return finish()
+        """Coalesced mutations: one commit-log write for all, answer one ok flag per mutation."""
+        res = self.coordinator.local_apply_many(records)
+        if isinstance(res, list):
+            return codec.encode(res)
+        return _then_encode(res)
 
     async def _replica_read(self, payload: bytes) -> bytes:
         tid, key, slw = codec.decode(payload)
@@ -297,6 +275,10 @@ class Node:
         if changes:
             await self.schema_changed(changes, local=False)
         return str(self.schema.version).encode()
+
+
+async def _then_encode(fut: asyncio.Future[list[bool]]) -> bytes:
+    return codec.encode(await fut)
 
 
 async def _then_empty(fut: asyncio.Future[None]) -> bytes:
@@ -342,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(amain(args))
+    sched = tuning.tune_scheduling()
+    log.info("scheduling: %s", sched)
+    return tuning.run(lambda: amain(args))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Handles the handshake (OPTIONS/STARTUP/REGISTER), pushes EVENTs to connections that
 REGISTERed, and runs QUERY/EXECUTE/BATCH as tasks so responses go out in completion order
-(the driver pipelines on stream ids). Every failure becomes an ERROR frame on the request's
+(the driver pipelines on stream ids); an EXECUTE of a prepared write skips the task and is
+answered from a callback on the coordinator's future (the hot path of the latency promise). Every failure becomes an ERROR frame on the request's
 stream; the connection is closed only for an unreadable byte stream. Frames with another
 version byte get a Protocol error containing "unsupported protocol version", which is what
 makes the python driver fall back from DSE_V2/DSE_V1/v5 to v4.
@@ -17,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from . import frame as fr
 from .errors import CqlError, ProtocolError, ServerError
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("TOPOLOGY_CHANGE", "STATUS_CHANGE", "SCHEMA_CHANGE")
+_VOID = Writer().int(0x0001).getvalue()  # RESULT kind Void
 
 
 class ClientConnection(asyncio.Protocol):
@@ -47,7 +49,7 @@ class ClientConnection(asyncio.Protocol):
 
     # -- asyncio callbacks -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop transports do not subclass it
         self.transport = transport
         peer = transport.get_extra_info("peername")
         if peer:
@@ -126,7 +128,16 @@ class ClientConnection(asyncio.Protocol):
             elif op == fr.PREPARE:
                 q = Reader(f.body).long_string()
                 self.send(f.stream, fr.RESULT, self.node.executor.prepare(self, q))
-            elif op in (fr.QUERY, fr.EXECUTE, fr.BATCH):
+            elif op == fr.EXECUTE:
+                r = Reader(f.body)
+                pid = r.short_bytes()
+                started = self.node.executor.start_execute_write(self, pid, read_params(r))
+                if started is None:
+                    asyncio.get_running_loop().create_task(self._run(f, t0))
+                else:
+                    fut, tables = started
+                    fut.add_done_callback(lambda fu: self._write_done(f.stream, fu, tables, t0))
+            elif op in (fr.QUERY, fr.BATCH):
                 asyncio.get_running_loop().create_task(self._run(f, t0))
             elif op in (fr.AUTH_RESPONSE,):
                 raise ProtocolError("Authentication is not enabled on this node")
@@ -139,6 +150,20 @@ class ClientConnection(asyncio.Protocol):
         except Exception as exc:  # never drop the connection for a server bug
             log.exception("request failed")
             self.send_error(f.stream, ServerError(f"{type(exc).__name__}: {exc}"))
+
+    def _write_done(self, stream: int, fut: asyncio.Future[None], tables: list[tuple[str, str]], t0: float) -> None:
+        """Answer a fast-path write (see ``Executor.start_execute_write``) and record its latency."""
+        exc = fut.exception()
+        if exc is None:
+            self.send(stream, fr.RESULT, _VOID)
+            us = (time.perf_counter() - t0) * 1e6
+            for ks, table in tables:
+                self.node.metrics.record("coordinator_write", ks, table, us)
+        elif isinstance(exc, CqlError):
+            self.send_error(stream, exc)
+        else:
+            log.error("write failed", exc_info=exc)
+            self.send_error(stream, ServerError(f"{type(exc).__name__}: {exc}"))
 
     async def _run(self, f: fr.Frame, t0: float) -> None:
         ex = self.node.executor

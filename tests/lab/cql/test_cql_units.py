@@ -141,6 +141,24 @@ def test_codec_roundtrip() -> None:
         codec.decode(codec.encode(obj)[:-1])
 
 
+def test_group_commit_is_one_write_and_replays(tmp_path, monkeypatch) -> None:
+    tid = uuid.uuid4().bytes
+    s = Store(str(tmp_path))
+    s.open(lambda t: True)
+    writes = []
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, b: writes.append(len(b)) or real_write(fd, b))
+    muts = [Mutation(tid, b"k%d" % i, NO_TS, [RowOp((), NO_TS, i, {"v": (i, b"x" * i)})]) for i in range(1, 6)]
+    s.apply_many([(m, m.encode()) for m in muts])
+    monkeypatch.undo()
+    assert len(writes) == 1  # the whole batch in one write()
+    s.close()
+    s2 = Store(str(tmp_path))
+    assert s2.open(lambda t: True) == 5
+    assert s2.partition(tid, b"k5").rows[()].cells["v"] == (5, b"xxxxx")
+    s2.close()
+
+
 def test_store_replays_commit_log_and_snapshot(tmp_path) -> None:
     tid = uuid.uuid4().bytes
     s = Store(str(tmp_path), compact_bytes=10_000)
