@@ -63,8 +63,9 @@ def session(target: Target, keyspace: str | None = None) -> Iterator[tuple[Clust
         try:
             sess = cluster.connect(keyspace)
         except NoHostAvailable as exc:
-            errors = exc.errors.items() if isinstance(exc.errors, dict) else []
-            causes = "; ".join(f"{addr}: {_short(err)}" for addr, err in list(errors)[:4]) or _short(exc)
+            errors = sorted(exc.errors.items()) if isinstance(exc.errors, dict) else []
+            causes = "; ".join(f"{addr}: {_short(err)}" for addr, err in errors[:6]) or _short(exc)
+            causes += f"; +{len(errors) - 6} more" if len(errors) > 6 else ""
             problem = f"{target.name}: no Cassandra contact point answered ({causes})"
         # checked even when connect failed: a wrong local DC leaves the driver no host to query
         dcs = sorted({h.datacenter for h in cluster.metadata.all_hosts() if h.datacenter})
