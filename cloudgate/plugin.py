@@ -48,6 +48,8 @@ from cloudgate.report.rundir import (
     write_json,
 )
 from cloudgate.target import LoadedTarget, TargetError, load_target
+from cloudgate.waivers import Waiver, load_waivers
+from cloudgate.waivers import find as find_waiver
 
 PROFILES = ("smoke", "nightly", "gate")
 MARKERS = {
@@ -62,6 +64,7 @@ TIMEOUTS = (("slow", 1800.0), ("destructive", 900.0), ("smoke", 120.0))
 DEFAULT_TIMEOUT = 300.0
 
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()
+WAIVERS_KEY = pytest.StashKey["list[Waiver]"]()
 RUN_KEY = pytest.StashKey["RunState | None"]()
 
 
@@ -103,13 +106,18 @@ def pytest_configure(config: pytest.Config) -> None:
     profile = config.getoption("profile")
 
     loaded: LoadedTarget | None = None
+    waivers: list[Waiver] = []
     target_path = config.getoption("target")
     if target_path:
         try:
             loaded = load_target(target_path)
             loaded.api_credentials()  # a missing secret variable stops the run here, in one line
+            if loaded.target.waivers:
+                waivers = load_waivers(loaded.path.parent / loaded.target.waivers
+                                       if not Path(loaded.target.waivers).is_absolute() else loaded.target.waivers)
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
+    config.stash[WAIVERS_KEY] = waivers
     config.stash[TARGET_KEY] = loaded
     if loaded is not None and profile == "nightly":
         # the nightly suite run gives the placement properties many more examples than CI does
@@ -212,9 +220,28 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if call.excinfo is not None and report.failed and isinstance(call.excinfo.value, ONE_LINE_ERRORS):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    if report.failed and report.when == "call":
+        _apply_waiver(item, report)
 
 
-_RANK = {"passed": 0, "not_run": 1, "failed": 2, "error": 3}
+def _apply_waiver(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failure under an unexpired waiver is reported as waived (a kind of skip), never as passed."""
+    check = item.get_closest_marker("check")
+    check_id = check.kwargs.get("id") if check else None
+    waiver = find_waiver(item.config.stash.get(WAIVERS_KEY, []), check_id, item.nodeid)
+    if waiver is None:
+        return
+    if waiver.expires >= utc_now().date():
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), 0, f"waived until {waiver.expires}: {waiver.justification}")
+    else:
+        report.sections.append(("cloudgate waiver", f"waiver for {check_id} expired on {waiver.expires}: {waiver.justification}"))
+        if isinstance(report.longrepr, str):
+            report.longrepr += f" (waiver expired on {waiver.expires})"
+
+
+_RANK = {"passed": 0, "not_run": 1, "waived": 2, "failed": 3, "error": 4}
+OUTCOMES = ("passed", "failed", "error", "waived", "not_run")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -226,9 +253,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             if name == USER_PROPERTY:
                 state.metrics.append(Metric.model_validate_json(value))
     if report.skipped:
-        outcome = "not_run"
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        state.not_run[report.nodeid] = str(reason).removeprefix("Skipped: ")
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr).removeprefix("Skipped: ")
+        outcome = "waived" if reason.startswith("waived until") else "not_run"
+        state.not_run[report.nodeid] = reason
     elif report.failed:
         outcome = "failed" if report.when == "call" else "error"
     else:
@@ -271,7 +298,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         {
             **state.stamp.as_dict(),
             "exitstatus": int(exitstatus),
-            "counts": {k: counts.get(k, 0) for k in ("passed", "failed", "error", "not_run")},
+            "counts": {k: counts.get(k, 0) for k in OUTCOMES},
             "outcomes": state.outcomes,
             "not_run": state.not_run,
         },
@@ -283,7 +310,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is None:
         return
     counts = Counter(state.outcomes.values())
-    stamp_junit(state.run_dir / "junit.xml", state.stamp, {k: counts.get(k, 0) for k in ("passed", "failed", "error", "not_run")})
+    stamp_junit(state.run_dir / "junit.xml", state.stamp, {k: counts.get(k, 0) for k in OUTCOMES})
     point_latest(state.reports_root, state.run_dir)
 
 
@@ -298,10 +325,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         f"target {state.stamp.target} ({state.stamp.environment}), profile {state.stamp.profile}: "
         f"{counts.get('passed', 0)} passed, {counts.get('failed', 0)} failed, {counts.get('error', 0)} error, "
         f"{counts.get('not_run', 0)} not run (a check not run is not a pass)"
+        + (f", {counts['waived']} waived" if counts.get("waived") else "")
     )
     reasons = Counter(state.not_run.values())
     for reason, n in reasons.most_common(8):
-        tr.write_line(f"  not run x{n}: {reason}")
+        kind = "waived" if reason.startswith("waived until") else "not run"
+        tr.write_line(f"  {kind} x{n}: {reason}")
     for m in state.metrics:
         limit = "" if m.threshold is None else f" (threshold {m.threshold:g} {m.unit}, {m.verdict})"
         tr.write_line(f"  metric {m.name} = {m.value:.4g} {m.unit}{limit}")

@@ -206,6 +206,7 @@ class Target(_Strict):
     thresholds: Thresholds = Thresholds()
     deploy: DeploySection = DeploySection()
     baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
+    waivers: str | None = Field(None, description="waiver file: known failures with a justification and an expiry")
     lab: LabSection | None = None
 
     @model_validator(mode="after")

@@ -152,3 +152,49 @@ def test_cloudgate_help_lists_its_commands():
     out = subprocess.run([sys.executable, "-m", "cloudgate.cli", "--help"], capture_output=True, text=True, timeout=60).stdout
     for command in ("run", "lab", "place", "bench", "target"):
         assert command in out
+
+
+WAIVED_SUITE = """
+import pytest
+
+@pytest.mark.check(id="CG-FIO-004", severity="major")
+@pytest.mark.parametrize("host", ["dc1-r2-h1", "dc1-r3-h1"])
+def test_card_temperature(host):
+    assert False, f"{host}: Fusion-IO at 85 degC"
+"""
+
+
+@pytest.mark.usefixtures("secrets_set")
+@pytest.mark.parametrize(("expires", "outcome"), [("2999-01-01", "waived"), ("2020-01-01", "failed")])
+def test_a_waived_failure_is_reported_as_waived_until_its_waiver_expires(pytester, make_target, expires, outcome):
+    (pytester.path / "waivers.yaml").write_text(
+        "waivers:\n"
+        "  - check: CG-FIO-004\n"
+        "    match: dc1-r2-h1\n"
+        "    justification: card replacement ordered, ticket OPS-1234\n"
+        f"    expires: {expires}\n"
+    )
+    target = make_target(pytester.path / "t.yaml", environment="lab", extra="waivers: waivers.yaml\n")
+    pytester.makepyfile(test_suite=WAIVED_SUITE)
+    reports = pytester.path / "reports"
+    result = pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={reports}", "-p", "no:cacheprovider")
+    summary = json.loads((reports / "latest" / "summary.json").read_text())
+    waived = summary["outcomes"]["test_suite.py::test_card_temperature[dc1-r2-h1]"]
+    other = summary["outcomes"]["test_suite.py::test_card_temperature[dc1-r3-h1]"]
+    assert (waived, other) == (outcome, "failed")
+    if outcome == "waived":
+        assert summary["counts"]["waived"] == 1 and summary["counts"]["passed"] == 0
+        result.stdout.fnmatch_lines(["*waived x1: waived until 2999-01-01: card replacement ordered, ticket OPS-1234*"])
+    else:
+        result.stdout.fnmatch_lines(["*waiver for CG-FIO-004 expired on 2020-01-01*"])
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_a_bad_waiver_file_stops_the_run_with_one_line(pytester, make_target):
+    (pytester.path / "waivers.yaml").write_text("waivers:\n  - check: CG-FIO-004\n    justification: short\n")
+    target = make_target(pytester.path / "t.yaml", environment="lab", extra="waivers: waivers.yaml\n")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--target={target}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [ln for ln in result.stderr.lines if ln.strip()]
+    assert len(lines) == 1 and "waivers.yaml: waivers.0.justification" in lines[0], lines
