@@ -1,4 +1,4 @@
-"""Helpers shared by the suite's self-tests."""
+"""Fixtures shared by the suite's self-tests; plain helpers live in selfcheck.py."""
 
 from __future__ import annotations
 
@@ -6,36 +6,12 @@ import json
 import os
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+from selfcheck import LAB_TARGET, REPO, SuiteRun, parse_junit, write_target
 
 pytest_plugins = ["pytester"]
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def write_target(path: Path, *, name: str = "selftest", environment: str = "production", extra: str = "") -> Path:
-    """A minimal valid target file; its endpoint is loopback port 9 and is never contacted."""
-    known = "" if environment == "lab" else "  known_hosts: /dev/null\n"
-    path.write_text(
-        f"name: {name}\n"
-        f"environment: {environment}\n"
-        "cloudstack:\n"
-        "  endpoint: http://127.0.0.1:9/client/api\n"
-        "  api_key_env: CG_SELFTEST_KEY\n"
-        "  secret_key_env: CG_SELFTEST_SECRET\n"
-        "ssh:\n"
-        "  identity_file: /dev/null\n"
-        f"{known}"
-        "datacenters:\n"
-        "  - {name: dc1, zone: zone-1}\n"
-        f"{extra}"
-    )
-    return path
 
 
 @pytest.fixture
@@ -53,60 +29,6 @@ def repo_root() -> Path:
 def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CG_SELFTEST_KEY", "selftest-key")
     monkeypatch.setenv("CG_SELFTEST_SECRET", "selftest-secret-value")
-
-
-# --------------------------------------------------------------------------- the lab as a target
-
-
-LAB_TARGET = REPO / "fixtures" / "targets" / "lab.yaml"
-
-
-@dataclass
-class SuiteRun:
-    """One run of the real suite (a pytest subprocess) against the lab, read back from its junit."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-    cases: dict[str, tuple[str, str]]  # test name with params -> (outcome, message)
-    summary: dict
-
-    def outcome(self, name: str) -> str:
-        return self.cases[name][0]
-
-    def message(self, name: str) -> str:
-        return self.cases[name][1]
-
-    def failed(self) -> dict[str, str]:
-        return {n: m for n, (o, m) in self.cases.items() if o in ("failed", "error")}
-
-
-def parse_junit(path: Path) -> dict[str, tuple[str, str]]:
-    cases = {}
-    for case in ET.parse(path).getroot().iter("testcase"):
-        outcome, message = "passed", ""
-        for tag in ("failure", "error", "skipped"):
-            node = case.find(tag)
-            if node is not None:
-                outcome = {"failure": "failed", "error": "error", "skipped": "not_run"}[tag]
-                # the body is what an operator reads under the test name; the attribute is its summary
-                message = (node.text or "").strip() or (node.get("message") or "")
-                break
-        cases[case.get("name")] = (outcome, message)
-    return cases
-
-
-def derived_target(tmp_path: Path, name: str = "lab-derived.yaml", **overrides: dict) -> Path:
-    """lab.yaml with some sections overridden (e.g. thresholds), for faults measured by a limit."""
-    data = yaml.safe_load(LAB_TARGET.read_text())
-    for section, values in overrides.items():
-        if isinstance(values, dict):
-            data.setdefault(section, {}).update(values)
-        else:
-            data[section] = values
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 @pytest.fixture(scope="session")

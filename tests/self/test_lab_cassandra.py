@@ -13,11 +13,11 @@ import time
 import uuid
 
 import pytest
+from selfcheck import LAB_TARGET
 
 from cloudgate.lab import control, hostfaults
 from cloudgate.lab.topology import build_topology
 from cloudgate.target import load_target
-from conftest import LAB_TARGET
 
 DISPERSION = "tests/infra/test_cassandra_dispersion.py"
 NODES = "tests/infra/test_cassandra_nodes.py"
@@ -119,7 +119,7 @@ def test_the_driver_reconnects_to_a_restarted_node_and_no_acknowledged_write_is_
 
 
 def test_unreachable_contact_points_give_one_line_naming_them(run_suite, tmp_path):
-    from conftest import derived_target
+    from selfcheck import derived_target
 
     target = derived_target(tmp_path, cassandra={"port": 9})
     run = run_suite(DISPERSION, paths=(), target=target)
@@ -129,7 +129,7 @@ def test_unreachable_contact_points_give_one_line_naming_them(run_suite, tmp_pat
 
 
 def test_a_wrong_local_dc_name_gives_one_line(run_suite, tmp_path):
-    from conftest import derived_target
+    from selfcheck import derived_target
 
     target = derived_target(
         tmp_path,

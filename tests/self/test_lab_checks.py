@@ -10,11 +10,11 @@ import os
 import time
 
 import pytest
+from selfcheck import LAB_TARGET, derived_target
 
 from cloudgate.lab import control, hostfaults
 from cloudgate.lab.topology import LabTopology, build_topology
 from cloudgate.target import load_target
-from conftest import LAB_TARGET, derived_target
 
 HOST = "dc1-r2-h1"  # the victim of host faults
 OTHER = "dc2-r1-h1"  # a healthy neighbour: its checks must keep passing
@@ -196,7 +196,7 @@ def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from selfcheck import REPO
 
     client = control.lab_client()
     zone = client.listZones(name="lab-dc2")["zone"][0]
