@@ -20,6 +20,8 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -151,9 +153,32 @@ def _prepare(spec: GuestSpec, node: Node, gateway: str) -> None:
     })
 
 
+def _vif(vm_id: str) -> str:
+    return f"vif{short_id(vm_id)}.0"
+
+
+def _unplug_vif(host_netns: str, vm_id: str, timeout: float = 3.0) -> None:
+    """Remove a guest's host-side veth and wait until it is gone.
+
+    Deleting a network namespace destroys its veth pairs asynchronously (in a kernel worker), so a
+    guest restarted at once with the same id could find its old vif still there ("File exists").
+    """
+    vif = _vif(vm_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shown = subprocess.run(["ip", "-n", host_netns, "link", "show", vif], capture_output=True, timeout=5)
+        if shown.returncode != 0:
+            return
+        subprocess.run(["ip", "-n", host_netns, "link", "del", vif], capture_output=True, timeout=5)
+        time.sleep(0.05)
+    raise LabError(f"guest {vm_id}: {vif} still on {host_netns} after {timeout:g} s")
+
+
 def _plug(spec: GuestSpec, node: Node, host: Node, gateway: str) -> None:
     """Namespace + veth: eth0 in the guest, vif<short>.0 on the host's xenbr0."""
-    vif = f"vif{short_id(spec.vm_id)}.0"
+    vif = _vif(spec.vm_id)
+    if net.netns_exists(host.netns):
+        _unplug_vif(host.netns, spec.vm_id)
     net.ip_batch([
         f"netns add {node.netns}",
         f"link add name {vif} netns {host.netns} type veth peer name eth0 netns {node.netns}",
@@ -211,9 +236,14 @@ def start_guest(spec: GuestSpec) -> None:
 
 
 def stop_guest(vm_id: str) -> None:
-    """Kill everything in the guest's namespace, remove it (its vif goes with it) and its files. Idempotent."""
+    """Kill everything in the guest's namespace, remove it, its vif and its files. Idempotent."""
     node = guest_node(vm_id)
+    spec = _spec_of(node.dir)
     net.delete_netns([node.netns])
+    if spec is not None:
+        host = hosts.host_node(spec["host_name"])
+        if net.netns_exists(host.netns):
+            _unplug_vif(host.netns, vm_id)
     shutil.rmtree(node.dir, ignore_errors=True)
 
 

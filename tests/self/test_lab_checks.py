@@ -183,8 +183,12 @@ def test_lab_down_leaves_nothing_behind_and_up_recovers(lab):
         assert control.leftovers() == []
         assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split() if n.startswith("cg-")]
         assert "cgdc" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
-        procs = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
-        assert "cloudgate-lab" not in procs and "cloudgate.lab.cql.node" not in procs
+        from cloudgate.lab import paths
+
+        live = [line.split(None, 1) for line in subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True,
+                                                                text=True).stdout.splitlines()]
+        ours = [args for stat, *rest in live if not stat.startswith("Z") for args in rest if str(paths.lab_dir()) in args]
+        assert not ours, f"lab processes left: {ours}"
         assert subprocess.run(["iptables-save"], capture_output=True, text=True).stdout.count("-A") == before_rules.count("-A")
     finally:
         lab["timings"] = control.up(str(LAB_TARGET), quiet=True)
