@@ -94,6 +94,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where runs with a target write reports/<run-id>/ (default: ./reports)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """A nightly suite run (a target, profile nightly) gives the property tests many more examples.
+
+    Done here, before the test folders' conftests are imported, because they pick their
+    Hypothesis profile from CLOUDGATE_HYPOTHESIS_PROFILE at import time.
+    """
+    ns = early_config.known_args_namespace
+    if getattr(ns, "target", None) and getattr(ns, "profile", "nightly") == "nightly":
+        os.environ.setdefault("CLOUDGATE_HYPOTHESIS_PROFILE", "nightly")
+
+
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
@@ -119,9 +131,6 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
     config.stash[WAIVERS_KEY] = waivers
     config.stash[TARGET_KEY] = loaded
-    if loaded is not None and profile == "nightly":
-        # the nightly suite run gives the placement properties many more examples than CI does
-        os.environ.setdefault("CLOUDGATE_HYPOTHESIS_PROFILE", "nightly")
 
     config.stash[RUN_KEY] = None
     if loaded is None or _is_worker(config):

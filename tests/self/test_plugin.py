@@ -198,3 +198,14 @@ def test_a_bad_waiver_file_stops_the_run_with_one_line(pytester, make_target):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [ln for ln in result.stderr.lines if ln.strip()]
     assert len(lines) == 1 and "waivers.yaml: waivers.0.justification" in lines[0], lines
+
+
+@pytest.mark.usefixtures("secrets_set")
+@pytest.mark.parametrize(("profile", "expected"), [("nightly", "nightly"), ("gate", "ci")])
+def test_a_nightly_suite_run_selects_the_nightly_hypothesis_profile_before_conftests_load(pytester, make_target, profile, expected):
+    target = make_target(pytester.path / "t.yaml", environment="lab")
+    pytester.makeconftest("import os\nPROFILE = os.environ.get('CLOUDGATE_HYPOTHESIS_PROFILE', 'ci')\n")
+    pytester.makepyfile(test_p=f"import conftest\ndef test_p():\n    assert conftest.PROFILE == {expected!r}\n")
+    result = pytester.runpytest_subprocess(f"--target={target}", f"--profile={profile}",
+                                           f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
