@@ -62,6 +62,6 @@ def run_suite(lab, tmp_path):
         latest = reports / "latest"
         cases = parse_junit(latest / "junit.xml") if (latest / "junit.xml").exists() else {}
         summary = json.loads((latest / "summary.json").read_text()) if (latest / "summary.json").exists() else {}
-        return SuiteRun(proc.returncode, proc.stdout, proc.stderr, cases, summary)
+        return SuiteRun(proc.returncode, proc.stdout, proc.stderr, cases, summary, latest.resolve() if latest.exists() else None)
 
     return run

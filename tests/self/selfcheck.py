@@ -46,6 +46,7 @@ class SuiteRun:
     stderr: str
     cases: dict[str, tuple[str, str]]  # test name with params -> (outcome, message)
     summary: dict
+    reports: Path | None = None  # the run's report directory
 
     def outcome(self, name: str) -> str:
         return self.cases[name][0]

@@ -49,13 +49,19 @@ def probe_vms() -> list[str]:
     return [vm["name"] for vm in listed if vm["name"].startswith("cg-probe-")]
 
 
-def test_healthy_lab_passes_every_smoke_check(run_suite):
+def test_healthy_lab_passes_every_smoke_check_and_no_secret_reaches_the_reports(run_suite, lab):
     run = run_suite("--profile=smoke")
     assert run.returncode == 0, run.stdout[-3000:]
     assert not run.failed()
     hosts = len(topology().hosts)
     assert sum(1 for name in run.cases if name.startswith("test_fusionio_card_is_healthy[")) == hosts
     assert run.summary["counts"]["not_run"] == 0
+    secrets = [v for k, v in lab["env"].items() if k.endswith(("_KEY", "_SECRET_KEY"))]
+    assert secrets and run.reports is not None
+    for path in run.reports.iterdir():
+        text = path.read_text(errors="replace")
+        assert not [s for s in secrets if s in text], f"{path.name} holds an API key or secret"
+    assert not [s for s in secrets if s in run.stdout + run.stderr]
 
 
 HOST_FAULTS = [
