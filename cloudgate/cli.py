@@ -171,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("cloudgate: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head`: not an error worth a line
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         if os.environ.get("CLOUDGATE_DEBUG"):
             raise
