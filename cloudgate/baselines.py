@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cloudgate.target import Target, TargetError
+from cloudgate.target import LoadedTarget, TargetError
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
 
@@ -39,12 +39,14 @@ class HypervisorBaseline(_Strict):
     fusionio: FusionIo
 
 
-def baselines_dir(target: Target) -> Path:
-    return Path(target.baselines) if target.baselines else DEFAULT_DIR
+def baselines_dir(loaded: LoadedTarget) -> Path:
+    """The target's baselines directory (relative to the target file), else the shipped one."""
+    named = loaded.resolve(loaded.target.baselines)
+    return Path(named) if named else DEFAULT_DIR
 
 
-def load_hypervisor_baseline(target: Target) -> HypervisorBaseline:
-    path = baselines_dir(target) / "hypervisor.yaml"
+def load_hypervisor_baseline(loaded: LoadedTarget) -> HypervisorBaseline:
+    path = baselines_dir(loaded) / "hypervisor.yaml"
     try:
         data = yaml.safe_load(path.read_text())
         return HypervisorBaseline.model_validate(data)

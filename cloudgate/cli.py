@@ -11,6 +11,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from cloudgate.target import TargetError, load_target
@@ -43,7 +44,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
 
 def cmd_target_check(args: argparse.Namespace, _extra: list[str]) -> int:
     loaded = load_target(args.file)
-    loaded.api_credentials()
+    loaded.check_environment()
     t = loaded.target
     print(f"{loaded.path}: ok — target {t.name} ({t.environment.value}), {len(t.datacenters)} datacenter(s)")
     return 0
@@ -56,7 +57,8 @@ def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
 
     loaded = load_target(args.target)
     try:
-        lines = sweep(loaded, make_client(loaded, allow_mutations=not args.dry_run), dry_run=args.dry_run)
+        lines = sweep(loaded, make_client(loaded, allow_mutations=not args.dry_run), dry_run=args.dry_run,
+                      older_than=timedelta(minutes=args.older_than_minutes))
     except CloudStackError as exc:
         raise CliError(str(exc)) from None
     print("\n".join(lines) if lines else f"{loaded.target.name}: nothing left behind by cloudgate")
@@ -119,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     jan = sub.add_parser("janitor", help="destroy VMs a killed run left behind (found by name prefix)")
     jan.add_argument("--target", required=True)
     jan.add_argument("--dry-run", action="store_true")
+    jan.add_argument("--older-than-minutes", type=float, default=60.0,
+                     help="only VMs created longer ago than this (a running check's VMs are younger)")
     jan.set_defaults(func=cmd_janitor)
 
     lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env")

@@ -25,6 +25,7 @@ from cs import CloudStack, CloudStackApiException, CloudStackException
 from pydantic import SecretStr
 
 READ_PREFIXES = ("list", "query", "get")
+MUTATING_DESPITE_PREFIX = ("getUploadParams",)  # get* commands that create records
 
 
 class CloudStackError(Exception):
@@ -49,7 +50,7 @@ def scrub(text: str) -> str:
 
 
 def is_read_only(command: str) -> bool:
-    return command.startswith(READ_PREFIXES)
+    return command.startswith(READ_PREFIXES) and not command.startswith(MUTATING_DESPITE_PREFIX)
 
 
 @dataclass
@@ -76,6 +77,9 @@ class CloudStackClient:
             job_timeout=int(self.job_timeout),
             poll_interval=0.2,
             verify=self.verify_tls,
+            # POST: the API key and signature travel in the body, never in a URL a proxy or a
+            # DEBUG log (urllib3) could record
+            method="post",
         )
 
     def __repr__(self) -> str:  # never print the key or the secret

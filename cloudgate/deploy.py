@@ -8,6 +8,7 @@ or the guest's boot (SSH answers).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -74,9 +75,16 @@ def resolve_plan(client: CloudStackClient, target: Target, run_tag: str, count: 
     ]
     if missing:
         raise CloudStackError(f"{target.name}: cannot deploy: no {', no '.join(missing)} (see the target's deploy section)")
-    suffix = run_tag[-12:].lower().replace("_", "-")
-    names = [f"{deploy.name_prefix}-{suffix}-{i}" for i in range(count)]
+    names = [f"{deploy.name_prefix}-{vm_name_tag(run_tag)}-{i}" for i in range(count)]
     return DeployPlan(zones[0]["id"], offerings[0]["id"], templates[0]["id"], names)
+
+
+def vm_name_tag(run_tag: str) -> str:
+    """'20261126T180348Z-lab-nightly-27908' -> '20261126t180348-27908': when and which run, DNS-safe."""
+    parts = run_tag.lower().split("-")
+    when = re.sub(r"[^0-9t]", "", parts[0])[:15] or "run"
+    pid = parts[-1] if len(parts) > 1 and parts[-1].isdigit() else ""
+    return f"{when}-{pid}" if pid else when
 
 
 def wait_for_ssh(ip: str, settings: SshSettings, deadline: float) -> None:
@@ -84,7 +92,7 @@ def wait_for_ssh(ip: str, settings: SshSettings, deadline: float) -> None:
     last = "never tried"
     while time.monotonic() < deadline:
         try:
-            client = open_client(ip, settings)
+            client = open_client(ip, settings, new_machine=True)
             try:
                 _, stdout, _ = client.exec_command("true", timeout=settings.command_timeout)
                 stdout.channel.recv_exit_status()

@@ -17,6 +17,8 @@ from cloudgate.hosts import HostPool, HostRef, HostUnreachable, SshSettings, dis
 from cloudgate.target import LoadedTarget, TargetError
 
 DISCOVERY_KEY = pytest.StashKey["Discovery"]()
+# a host being repaired is expected to fail host checks; CG-CS-004 names it instead
+MAINTENANCE_STATES = ("PrepareForMaintenance", "Maintenance", "ErrorInMaintenance", "ErrorInPrepareForMaintenance")
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def discover_cassandra_nodes(config: pytest.Config) -> tuple[tuple[CassandraNode
     if loaded is None:
         found = ((), "not run: no --target given")
     elif loaded.target.cassandra is None:
-        found = ((), f"{loaded.target.name}: the target file has no cassandra section")
+        found = ((), f"not run: not applicable, {loaded.target.name} has no cassandra section")
     else:
         try:
             vm_names = _vm_names_by_ip(loaded)
@@ -80,7 +82,7 @@ def discover_cassandra_nodes(config: pytest.Config) -> tuple[tuple[CassandraNode
                     key=lambda n: (n.datacenter, n.address),
                 ))
             found = (nodes, None)
-        except CassandraError as exc:
+        except (CassandraError, TargetError) as exc:
             found = ((), f"Cassandra node discovery failed: {exc}")
     config.stash[CASSANDRA_KEY] = found
     return found
@@ -232,4 +234,6 @@ def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
 @pytest.fixture
 def hypervisor_host(hypervisor: HostRef, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
     """testinfra Host for the parametrized hypervisor; an unreachable host fails in one line."""
+    if hypervisor.resourcestate in MAINTENANCE_STATES:
+        pytest.skip(f"not run: not applicable, {hypervisor.name} is in {hypervisor.resourcestate}")
     return _ssh(host_pool, hypervisor.ip, hypervisor.name)

@@ -112,12 +112,19 @@ def _connect_socket(ip: str, port: int, timeout: float) -> socket.socket:
     return sock
 
 
-def open_client(ip: str, settings: SshSettings) -> paramiko.SSHClient:
-    """An authenticated paramiko client, or HostUnreachable with the reason in one line."""
+def open_client(ip: str, settings: SshSettings, *, new_machine: bool = False) -> paramiko.SSHClient:
+    """An authenticated paramiko client, or HostUnreachable with the reason in one line.
+
+    `new_machine`: a VM this run has just deployed cannot be in known_hosts yet; its key is then
+    accepted for this connection only (trust on first use, never written to known_hosts).
+    """
     client = paramiko.SSHClient()
-    if settings.strict_host_keys:
+    if settings.strict_host_keys and not new_machine:
         if settings.known_hosts:
-            client.load_host_keys(settings.known_hosts)
+            try:
+                client.load_host_keys(settings.known_hosts)
+            except OSError as exc:
+                raise HostUnreachable(f"cannot read known_hosts {settings.known_hosts}: {exc.strerror}") from None
         client.set_missing_host_key_policy(paramiko.RejectPolicy())
     else:
         client.set_missing_host_key_policy(IgnorePolicy())

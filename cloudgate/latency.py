@@ -56,18 +56,18 @@ class ServerLatency:
     per_node_p99_ms: dict[str, float]
 
 
-def create_probe_table(session: Session, keyspace: str, replication: dict[str, int]) -> tuple[str, bool]:
-    """A fresh table for this run (and the keyspace if absent); returns (table, keyspace_created)."""
-    created = False
-    if keyspace not in session.cluster.metadata.keyspaces:
-        factors = ", ".join(f"'{dc}': {rf}" for dc, rf in replication.items())
-        session.execute(
-            f"CREATE KEYSPACE IF NOT EXISTS {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', {factors}}}"
-        )
-        created = True
-    table = f"write_probe_{uuid.uuid4().hex[:12]}"
+def probe_keyspace_name(prefix: str) -> str:
+    """A keyspace of this run only: two runs (nightly and gate) never drop each other's."""
+    return f"{prefix}_{time.strftime('%Y%m%d%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:6]}"
+
+
+def create_probe_table(session: Session, keyspace: str, replication: dict[str, int]) -> str:
+    """Create this run's keyspace (NetworkTopologyStrategy, the probe's factors) and table."""
+    factors = ", ".join(f"'{dc}': {rf}" for dc, rf in replication.items())
+    session.execute(f"CREATE KEYSPACE {keyspace} WITH replication = {{'class': 'NetworkTopologyStrategy', {factors}}}")
+    table = "write_probe"
     session.execute(f"CREATE TABLE {keyspace}.{table} (id uuid PRIMARY KEY, payload text, at timestamp)")
-    return table, created
+    return table
 
 
 def open_loop_writes(session: Session, keyspace: str, table: str, rate: int, seconds: float) -> LoadResult:

@@ -123,17 +123,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if target_path:
         try:
             loaded = load_target(target_path)
-            loaded.api_credentials()  # a missing secret variable stops the run here, in one line
+            loaded.check_environment()  # a missing secret variable or file stops the run here, in one line
             if loaded.target.waivers:
-                waivers = load_waivers(loaded.path.parent / loaded.target.waivers
-                                       if not Path(loaded.target.waivers).is_absolute() else loaded.target.waivers)
+                waivers = load_waivers(loaded.resolve(loaded.target.waivers))
         except TargetError as exc:
             raise pytest.UsageError(str(exc)) from None
     config.stash[WAIVERS_KEY] = waivers
     config.stash[TARGET_KEY] = loaded
 
     config.stash[RUN_KEY] = None
-    if loaded is None or _is_worker(config):
+    if loaded is None or _is_worker(config) or config.option.collectonly:
         return
     started = utc_now()
     reports_root = Path(config.getoption("reports_dir") or "reports").resolve()
@@ -157,6 +156,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     _html_metadata(config, stamp)
     os.environ["CLOUDGATE_RUN_DIR"] = str(run_dir)  # xdist workers inherit it for artifacts
+    announce = os.environ.get("CLOUDGATE_RUN_DIR_FILE")
+    if announce:  # a wrapper (cloudgate lab run) learns which directory is this run's, not "latest"
+        Path(announce).write_text(str(run_dir))
 
 
 def _html_metadata(config: pytest.Config, stamp: RunStamp) -> None:
@@ -219,7 +221,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 # --------------------------------------------------------------------------- outcomes & metrics
-ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError)
+ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, TargetError)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -229,7 +231,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = outcome.get_result()
     if call.excinfo is not None and report.failed and isinstance(call.excinfo.value, ONE_LINE_ERRORS):
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
-    if report.failed and report.when == "call":
+    if report.failed and report.when in ("setup", "call"):  # an unreachable host fails at setup
         _apply_waiver(item, report)
 
 
@@ -237,7 +239,8 @@ def _apply_waiver(item: pytest.Item, report: pytest.TestReport) -> None:
     """A failure under an unexpired waiver is reported as waived (a kind of skip), never as passed."""
     check = item.get_closest_marker("check")
     check_id = check.kwargs.get("id") if check else None
-    waiver = find_waiver(item.config.stash.get(WAIVERS_KEY, []), check_id, item.nodeid)
+    callspec = getattr(item, "callspec", None)
+    waiver = find_waiver(item.config.stash.get(WAIVERS_KEY, []), check_id, callspec.id if callspec else None)
     if waiver is None:
         return
     if waiver.expires >= utc_now().date():
@@ -281,10 +284,17 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _SESSION_CONFIG[:] = [session.config]
 
 
-def _state_from_report(report: pytest.TestReport) -> RunState | None:
+def _state_from_report(report: pytest.TestReport | pytest.CollectReport) -> RunState | None:
     if not _SESSION_CONFIG:
         return None
     return _SESSION_CONFIG[0].stash.get(RUN_KEY, None)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A module that fails to import is an error of the run, not a silent zero."""
+    state = _state_from_report(report)
+    if state is not None and report.failed:
+        state.outcomes[report.nodeid or "collection"] = "error"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -293,6 +303,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     state.stamp.ended = utc_now()
     counts = Counter(state.outcomes.values())
+    if exitstatus == 0 and not counts.get("passed") and not session.config.option.collectonly:
+        # nothing was checked (everything skipped or deselected): never report that as green
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        exitstatus = int(session.exitstatus)
     failed_metrics = [m.name for m in state.metrics if m.verdict == "fail"]
     write_json(
         state.run_dir / "metrics.json",

@@ -247,6 +247,26 @@ class LoadedTarget:
         cs = self.target.cloudstack
         return require_env(cs.api_key_env, self.path), SecretStr(require_env(cs.secret_key_env, self.path))
 
+    def check_environment(self) -> None:
+        """Every secret variable set and every file the target names readable, before anything runs."""
+        self.api_credentials()
+        cass = self.target.cassandra
+        if cass is not None:
+            for variable in (cass.username_env, cass.password_env):
+                if variable:
+                    require_env(variable, self.path)
+        for what, path in (("ssh.known_hosts", self.target.ssh.known_hosts), ("baselines", self.resolve(self.target.baselines)),
+                           ("waivers", self.resolve(self.target.waivers))):
+            if path and not Path(path).exists():
+                raise TargetError(f"{self.path}: {what}: {path} does not exist")
+
+    def resolve(self, path: str | None) -> str | None:
+        """A path named in the target file, relative to the file itself (so runs work from any directory)."""
+        if path is None:
+            return None
+        p = Path(expand_path(path))
+        return str(p if p.is_absolute() else (self.path.parent / p))
+
 
 def require_env(variable: str, source: Path | str) -> str:
     value = os.environ.get(variable)

@@ -22,12 +22,12 @@ class Waiver(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     check: str = Field(min_length=1, description="check id, e.g. CG-FIO-004")
-    match: str | None = Field(None, description="substring of the test id (e.g. a host name); all tests of the check if absent")
+    match: str | None = Field(None, description="the test's parameter id (e.g. a host name), exactly; all tests of the check if absent")
     justification: str = Field(min_length=10)
     expires: date
 
-    def applies_to(self, check_id: str, nodeid: str) -> bool:
-        return self.check == check_id and (self.match is None or self.match in nodeid)
+    def applies_to(self, check_id: str, param_id: str | None) -> bool:
+        return self.check == check_id and (self.match is None or self.match == param_id)
 
 
 class WaiverFile(BaseModel):
@@ -51,7 +51,7 @@ def load_waivers(path: str | Path) -> list[Waiver]:
         raise TargetError(f"{p}: {field}: {err['msg']}") from None
 
 
-def find(waivers: list[Waiver], check_id: str | None, nodeid: str) -> Waiver | None:
+def find(waivers: list[Waiver], check_id: str | None, param_id: str | None) -> Waiver | None:
     if not check_id:
         return None
-    return next((w for w in waivers if w.applies_to(check_id, nodeid)), None)
+    return next((w for w in waivers if w.applies_to(check_id, param_id)), None)

@@ -28,9 +28,16 @@ def _suite(target: str, profile: str, reports: Path, env: dict[str, str], destru
             "--reports-dir", str(reports)]
     if destructive:
         argv.append("--allow-destructive")
+    announce = reports / f".run-dir-{os.getpid()}-{profile}"
+    announce.unlink(missing_ok=True)
     started = time.monotonic()
-    rc = subprocess.run(argv, env=env, check=False).returncode
-    return rc, time.monotonic() - started, (reports / "latest").resolve()
+    rc = subprocess.run(argv, env={**env, "CLOUDGATE_RUN_DIR_FILE": str(announce)}, check=False).returncode
+    elapsed = time.monotonic() - started
+    if not announce.exists():
+        raise RuntimeError(f"the {profile} run (exit {rc}) stopped before creating its report directory")
+    run_dir = Path(announce.read_text())
+    announce.unlink()
+    return rc, elapsed, run_dir
 
 
 def merge_metrics(run_dir: Path, extra: list[Metric]) -> None:

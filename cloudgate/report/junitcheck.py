@@ -1,4 +1,4 @@
-"""Refuse a green result that tested nothing: exit 1 unless a junit file shows tests that passed.
+"""Refuse a green result that tested nothing or skipped something: exit 1 unless every test passed.
 
 CI calls `make test`, which ends with this check, so "exit 0" always means "tests ran and passed".
 """
@@ -31,6 +31,9 @@ def main(argv: list[str]) -> int:
     print(f"junitcheck: {tests} tests, {passed} passed, {bad} failed/error, {skipped} not run")
     if tests == 0 or passed == 0:
         print("junitcheck: no test passed: refusing to call this run green", file=sys.stderr)
+        return 1
+    if skipped:
+        print(f"junitcheck: {skipped} test(s) not run: the project's tests must all run here", file=sys.stderr)
         return 1
     return 1 if bad else 0
 

@@ -47,6 +47,10 @@ def test_no_two_replicas_of_a_token_range_share_a_physical_host(cassandra_ring, 
 @pytest.mark.check(id="CG-CASS-003", severity="major")
 def test_replicas_of_a_range_sit_on_distinct_racks_where_a_dc_has_enough_racks(cassandra_ring, target):
     ring = cassandra_ring
+    unknown = sorted({p.host for p in ring.placements.values() if p.host and p.host_rack in (None, "?")})
+    assert not unknown, (
+        f"{target.name}: rack unknown for host(s) {unknown}: fix the target's racks rule (source/tag_prefix/pattern)"
+    )
     found: dict[str, list[TokenRange]] = defaultdict(list)
     for rng in ring.ranges:
         for dc, rf in ring.replication.items():

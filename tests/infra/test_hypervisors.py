@@ -11,13 +11,18 @@ import pytest
 from cloudgate.baselines import HypervisorBaseline, load_hypervisor_baseline
 from cloudgate.fusionio import FioCard, parse_fio_status
 from cloudgate.hostfacts import chrony_tracking, os_release
+from cloudgate.target import TargetError
 
 pytestmark = pytest.mark.smoke
 
 
 @pytest.fixture(scope="session")
-def baseline(target) -> HypervisorBaseline:
-    return load_hypervisor_baseline(target)
+def baseline(loaded_target) -> HypervisorBaseline:
+    try:
+        return load_hypervisor_baseline(loaded_target)
+    except TargetError as exc:
+        problem = str(exc)
+    pytest.fail(problem, pytrace=False)
 
 
 def fio_cards(host, name: str) -> list[FioCard]:

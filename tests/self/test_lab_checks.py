@@ -212,6 +212,9 @@ def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab):
                                 name="cg-probe-killed-run-0", fetch_result=True)
     env = {**os.environ, **lab["env"]}
     argv = [sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(LAB_TARGET)]
+    young = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
+    assert "nothing left behind" in young.stdout and probe_vms() == ["cg-probe-killed-run-0"], "a young VM was taken"
+    argv.append("--older-than-minutes=0")
     dry = subprocess.run([*argv, "--dry-run"], capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
     assert "would destroy cg-probe-killed-run-0" in dry.stdout and probe_vms() == ["cg-probe-killed-run-0"]
     swept = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)

@@ -165,12 +165,16 @@ def test_card_temperature(host):
 
 
 @pytest.mark.usefixtures("secrets_set")
-@pytest.mark.parametrize(("expires", "outcome"), [("2999-01-01", "waived"), ("2020-01-01", "failed")])
-def test_a_waived_failure_is_reported_as_waived_until_its_waiver_expires(pytester, make_target, expires, outcome):
+@pytest.mark.parametrize(
+    ("match", "expires", "outcome"),
+    [("dc1-r2-h1", "2999-01-01", "waived"), ("dc1-r2-h1", "2020-01-01", "failed"), ("dc1-r2-h", "2999-01-01", "failed")],
+    ids=["valid", "expired", "match-is-exact-not-a-prefix"],
+)
+def test_a_waived_failure_is_reported_as_waived_until_its_waiver_expires(pytester, make_target, match, expires, outcome):
     (pytester.path / "waivers.yaml").write_text(
         "waivers:\n"
         "  - check: CG-FIO-004\n"
-        "    match: dc1-r2-h1\n"
+        f"    match: {match}\n"
         "    justification: card replacement ordered, ticket OPS-1234\n"
         f"    expires: {expires}\n"
     )
@@ -185,7 +189,7 @@ def test_a_waived_failure_is_reported_as_waived_until_its_waiver_expires(pyteste
     if outcome == "waived":
         assert summary["counts"]["waived"] == 1 and summary["counts"]["passed"] == 0
         result.stdout.fnmatch_lines(["*waived x1: waived until 2999-01-01: card replacement ordered, ticket OPS-1234*"])
-    else:
+    elif expires.startswith("2020"):
         result.stdout.fnmatch_lines(["*waiver for CG-FIO-004 expired on 2020-01-01*"])
 
 
@@ -209,3 +213,22 @@ def test_a_nightly_suite_run_selects_the_nightly_hypothesis_profile_before_conft
     result = pytester.runpytest_subprocess(f"--target={target}", f"--profile={profile}",
                                            f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_a_run_that_checked_nothing_is_not_green(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", environment="production")
+    pytester.makepyfile(test_d="import pytest\n@pytest.mark.destructive\ndef test_d():\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    summary = json.loads((pytester.path / "r" / "latest" / "summary.json").read_text())
+    assert summary["counts"] == {"passed": 0, "failed": 0, "error": 0, "waived": 0, "not_run": 1}
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_a_module_that_cannot_be_imported_counts_as_an_error(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", environment="lab")
+    pytester.makepyfile(test_ok="def test_ok():\n    pass\n", test_broken="import no_such_module_here\n")
+    pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
+    summary = json.loads((pytester.path / "r" / "latest" / "summary.json").read_text())
+    assert summary["counts"]["error"] == 1
