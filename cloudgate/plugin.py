@@ -13,6 +13,7 @@ package is installed. The rules it enforces are the product's rules, in code:
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -148,7 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
         started=started,
         extra={"target_file": str(loaded.path), "allow_destructive": bool(config.getoption("allow_destructive"))},
     )
-    config.stash[RUN_KEY] = RunState(stamp, run_dir, reports_root)
+    config.stash[RUN_KEY] = RunState(stamp, run_dir, reports_root, metrics=_extra_metrics())
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(run_dir / "junit.xml")
     if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
@@ -159,6 +160,14 @@ def pytest_configure(config: pytest.Config) -> None:
     announce = os.environ.get("CLOUDGATE_RUN_DIR_FILE")
     if announce:  # a wrapper (cloudgate lab run) learns which directory is this run's, not "latest"
         Path(announce).write_text(str(run_dir))
+
+
+def _extra_metrics() -> list[Metric]:
+    """Figures measured before this pytest run by its wrapper (lab bring-up, benchmarks), if any."""
+    path = os.environ.get("CLOUDGATE_EXTRA_METRICS")
+    if not path or not Path(path).exists():
+        return []
+    return [Metric.model_validate(m) for m in json.loads(Path(path).read_text())]
 
 
 def _html_metadata(config: pytest.Config, stamp: RunStamp) -> None:

@@ -1,8 +1,9 @@
 """`cloudgate lab run` (what `make run` calls): the nightly profile against a fresh lab, then down.
 
 Order: lab up (timed) → smoke profile (timed: the after-incident promise is "under a minute") →
-nightly profile with destructive drills (reports/latest) → placement benchmark into the same run
-directory → lab figures merged into its metrics.json → lab down, whatever happened before.
+placement benchmark → nightly profile with destructive drills (reports/latest), which records the
+lab and benchmark figures beside its own (metrics.json and the HTML table) and receives the
+benchmark's files → lab down, whatever happened before.
 The exit status is the nightly run's, or 1 if a later step failed.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -73,28 +75,37 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
 
         print("\n== smoke profile (read-only, after an incident) ==", flush=True)
         smoke_rc, smoke_s, smoke_dir = _suite(target, "smoke", reports, env, destructive=False)
-        print("\n== nightly profile (everything, destructive drills included) ==", flush=True)
-        rc, nightly_s, run_dir = _suite(target, "nightly", reports, env, destructive=True)
 
         print("\n== placement benchmark ==", flush=True)
         from cloudgate.placement.cli import run_bench
 
-        if run_bench(str(run_dir)) != 0:
-            rc = rc or 1
-        lab_figures = [
+        bench_dir = reports / f".bench-{os.getpid()}"
+        shutil.rmtree(bench_dir, ignore_errors=True)
+        bench_dir.mkdir()
+        bench_rc = run_bench(str(bench_dir))
+        figures = [
             Metric.measure("lab.up.seconds", timings["lab_up_seconds"], "s", LAB_UP_BUDGET_S, test="cloudgate lab up"),
             Metric.measure("lab.hosts", timings["hosts"], "hosts", test="cloudgate lab up"),
             Metric.measure("lab.smoke.seconds", smoke_s, "s", SMOKE_BUDGET_S, test="smoke profile"),
-            Metric.measure("lab.nightly.seconds", nightly_s, "s", test="nightly profile"),
+            *placement_figures(bench_dir),
         ]
-        merge_metrics(run_dir, lab_figures + placement_figures(run_dir))
+        extra = bench_dir / "extra-metrics.json"
+        extra.write_text(json.dumps([m.model_dump() for m in figures]))
+
+        print("\n== nightly profile (everything, destructive drills included) ==", flush=True)
+        env["CLOUDGATE_EXTRA_METRICS"] = str(extra)
+        rc, nightly_s, run_dir = _suite(target, "nightly", reports, env, destructive=True)
+        for artifact in bench_dir.iterdir():
+            if artifact.name != extra.name:
+                shutil.move(str(artifact), run_dir / artifact.name)
+        shutil.rmtree(bench_dir, ignore_errors=True)
+        merge_metrics(run_dir, [Metric.measure("lab.nightly.seconds", nightly_s, "s", test="nightly profile")])
         write_json(run_dir / "lab-bench.json", {
             **timings, "smoke_seconds": round(smoke_s, 3), "smoke_exit": smoke_rc, "smoke_run": smoke_dir.name,
             "nightly_seconds": round(nightly_s, 3),
             "budgets": {"lab_up_seconds": LAB_UP_BUDGET_S, "smoke_seconds": SMOKE_BUDGET_S},
         })
-        if smoke_rc != 0:
-            rc = rc or smoke_rc
+        rc = rc or smoke_rc or bench_rc
         print(f"\nlab up {timings['lab_up_seconds']:.1f} s for {timings['hosts']} hosts (budget {LAB_UP_BUDGET_S:g} s); "
               f"smoke {smoke_s:.1f} s (budget {SMOKE_BUDGET_S:g} s); nightly {nightly_s:.1f} s")
         print(f"HTML report: {run_dir / 'report.html'}")

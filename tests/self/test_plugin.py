@@ -232,3 +232,17 @@ def test_a_module_that_cannot_be_imported_counts_as_an_error(pytester, make_targ
     pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
     summary = json.loads((pytester.path / "r" / "latest" / "summary.json").read_text())
     assert summary["counts"]["error"] == 1
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_figures_measured_by_a_wrapper_before_the_run_join_its_metrics(pytester, make_target, monkeypatch):
+    extra = pytester.path / "extra.json"
+    extra.write_text(json.dumps([{"name": "lab.up.seconds", "unit": "s", "value": 5.2, "threshold": 30.0,
+                                  "better": "lower", "verdict": "pass", "test": "cloudgate lab up"}]))
+    monkeypatch.setenv("CLOUDGATE_EXTRA_METRICS", str(extra))
+    target = make_target(pytester.path / "t.yaml", environment="lab")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
+    latest = pytester.path / "r" / "latest"
+    names = [m["name"] for m in json.loads((latest / "metrics.json").read_text())["metrics"]]
+    assert names == ["lab.up.seconds"] and "lab.up.seconds" in (latest / "report.html").read_text()
