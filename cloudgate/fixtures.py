@@ -7,8 +7,13 @@ test id per host, and one failing host fails its own tests only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -16,6 +21,7 @@ from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
 from cloudgate.hosts import HostPool, HostRef, HostUnreachable, SshSettings, discover_hypervisors
 from cloudgate.target import LoadedTarget, TargetError
 
+T = TypeVar("T")
 DISCOVERY_KEY = pytest.StashKey["Discovery"]()
 # a host being repaired is expected to fail host checks; CG-CS-004 names it instead
 MAINTENANCE_STATES = ("PrepareForMaintenance", "Maintenance", "ErrorInMaintenance", "ErrorInPrepareForMaintenance")
@@ -58,14 +64,43 @@ def _vm_names_by_ip(loaded: LoadedTarget) -> dict[str, str]:
         return {}
 
 
+def _shared_across_workers(config: pytest.Config, name: str, compute: Callable[[], T],
+                           encode: Callable[[T], object], decode: Callable[[object], T]) -> T:
+    """Under xdist, the first worker to collect computes; the others read its answer.
+
+    Every worker must collect the same test ids, or xdist aborts the run ("different tests were
+    collected"); a host list read twice can differ (a host going Down between two listHosts).
+    """
+    run_dir = os.environ.get("CLOUDGATE_RUN_DIR")
+    if not hasattr(config, "workerinput") or not run_dir or not Path(run_dir).is_dir():
+        return compute()
+    path = Path(run_dir) / f".discovery-{name}.json"
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return decode(json.loads(path.read_text()))
+        value = compute()
+        path.write_text(json.dumps(encode(value)))
+        return value
+
+
 def discover_cassandra_nodes(config: pytest.Config) -> tuple[tuple[CassandraNodeRef, ...], str | None]:
-    """The ring's nodes as the driver sees them (once per process), or a one-line problem."""
+    """The ring's nodes as the driver sees them (once per run), or a one-line problem."""
+    cached = config.stash.get(CASSANDRA_KEY, None)
+    if cached is None:
+        cached = _shared_across_workers(
+            config, "cassandra", lambda: _discover_cassandra_now(config),
+            lambda v: {"nodes": [asdict(n) for n in v[0]], "problem": v[1]},
+            lambda d: (tuple(CassandraNodeRef(**n) for n in d["nodes"]), d["problem"]),
+        )
+        config.stash[CASSANDRA_KEY] = cached
+    return cached
+
+
+def _discover_cassandra_now(config: pytest.Config) -> tuple[tuple[CassandraNodeRef, ...], str | None]:
     from cloudgate.cassandra import CassandraError, session
     from cloudgate.plugin import TARGET_KEY
 
-    cached = config.stash.get(CASSANDRA_KEY, None)
-    if cached is not None:
-        return cached
     loaded = config.stash.get(TARGET_KEY, None)
     found: tuple[tuple[CassandraNodeRef, ...], str | None]
     if loaded is None:
@@ -84,7 +119,6 @@ def discover_cassandra_nodes(config: pytest.Config) -> tuple[tuple[CassandraNode
             found = (nodes, None)
         except (CassandraError, TargetError) as exc:
             found = ((), f"Cassandra node discovery failed: {exc}")
-    config.stash[CASSANDRA_KEY] = found
     return found
 
 
@@ -105,12 +139,21 @@ def make_client(loaded: LoadedTarget, *, allow_mutations: bool = False) -> Cloud
 
 
 def discover(config: pytest.Config) -> Discovery:
-    """listHosts once per process; an unreachable API becomes a reason, not a collection crash."""
+    """listHosts once per run; an unreachable API becomes a reason, not a collection crash."""
+    cached = config.stash.get(DISCOVERY_KEY, None)
+    if cached is None:
+        cached = _shared_across_workers(
+            config, "hypervisors", lambda: _discover_hypervisors_now(config),
+            lambda v: {"hypervisors": [asdict(h) for h in v.hypervisors], "problem": v.problem},
+            lambda d: Discovery(tuple(HostRef(**h) for h in d["hypervisors"]), d["problem"]),
+        )
+        config.stash[DISCOVERY_KEY] = cached
+    return cached
+
+
+def _discover_hypervisors_now(config: pytest.Config) -> Discovery:
     from cloudgate.plugin import TARGET_KEY  # late import: plugin imports this module
 
-    cached = config.stash.get(DISCOVERY_KEY, None)
-    if cached is not None:
-        return cached
     loaded = config.stash.get(TARGET_KEY, None)
     if loaded is None:
         found = Discovery(problem="not run: no --target given")
@@ -121,7 +164,6 @@ def discover(config: pytest.Config) -> Discovery:
             found = Discovery(problem=f"host discovery failed: {exc}")
         if found.problem is None and not found.hypervisors:
             found = Discovery(problem=f"host discovery failed: {loaded.target.name}: listHosts returned no Routing host in the target's zones")
-    config.stash[DISCOVERY_KEY] = found
     return found
 
 
@@ -206,8 +248,6 @@ def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -
 
 
 def _run_tag() -> str:
-    import os
-
     run_dir = os.environ.get("CLOUDGATE_RUN_DIR", "")
     return os.path.basename(run_dir) or f"pid{os.getpid()}"
 
