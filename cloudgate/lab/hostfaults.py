@@ -141,6 +141,15 @@ _FAULTS: dict[str, _Fault] = {
         lambda p: {"fio.reserve_percent": float(p.get("reserve", 5.0))},
         params={"reserve": "percent"},
     ),
+    "xapi-down": _Fault(
+        "Xen toolstack (xapi) not answering: `xe` commands fail with Connection refused",
+        lambda p: {"agent": "down"},
+    ),
+    "fio-firmware-drift": _Fault(
+        "flash card on another firmware than qualified (fio-status Firmware v7.1.13; param firmware=X.Y.Z)",
+        lambda p: {"fio.firmware": p.get("firmware", "7.1.13")},
+        params={"firmware": "version"},
+    ),
     "wrong-kernel": _Fault(
         "host runs an unexpected kernel (uname -r 4.4.52-4.0.12; param kernel=RELEASE)",
         lambda p: {"kernel": p.get("kernel", "4.4.52-4.0.12")},

@@ -154,3 +154,20 @@ def test_a_probe_keyspace_without_network_topology_strategy_gives_one_line(run_s
             sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
     message = run.message(SHARED)
     assert "keyspace cloudgate_probe uses SimpleStrategy, not NetworkTopologyStrategy" in message, message
+
+
+def test_a_datacenter_with_fewer_nodes_than_its_replication_factor_fails_naming_it(run_suite):
+    from cloudgate.cassandra import session
+
+    target = load_target(LAB_TARGET).target
+    with session(target) as (_, sess):
+        sess.execute("CREATE KEYSPACE cloudgate_probe WITH replication = "
+                     "{'class': 'NetworkTopologyStrategy', 'dc1': 4, 'dc2': 3}")
+    try:
+        run = run_suite(DISPERSION, paths=())
+    finally:
+        with session(target) as (_, sess):
+            sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
+    message = run.message("test_each_datacenter_holds_its_replication_factor")
+    assert run.outcome("test_each_datacenter_holds_its_replication_factor") == "failed"
+    assert "dc1 has 3 of 4 replicas" in message, message

@@ -72,6 +72,8 @@ HOST_FAULTS = [
     ("fio-low-reserve", "test_fusionio_temperature_and_reserve_are_within_limits", "reserve 5.0% (minimum 10%)"),
     ("wrong-kernel", "test_kernel_matches_the_baseline", "running kernel 4.4.52-4.0.12, baseline 4.19.0+1"),
     ("ntp-unsync", "test_clock_is_synchronised_by_ntp", "clock not synchronised by NTP"),
+    ("xapi-down", "test_xen_toolstack_answers", "Connection refused"),
+    ("fio-firmware-drift", "test_fusionio_driver_and_firmware_match_the_baseline", "firmware 7.1.13"),
 ]
 
 
@@ -222,3 +224,25 @@ def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab):
     assert probe_vms() == []
     names = [vm["name"] for vm in client.listVirtualMachines(listall=True)["virtualmachine"]]
     assert sum(n.startswith("cass-") for n in names) == 6, "the janitor must leave other VMs alone"
+
+
+def test_os_release_drift_from_the_baseline_fails_naming_every_host(run_suite, tmp_path):
+    import shutil
+
+    baselines = tmp_path / "baselines"
+    shutil.copytree(LAB_TARGET.parent.parent / "baselines", baselines)
+    path = baselines / "hypervisor.yaml"
+    path.write_text(path.read_text().replace('version_id: "8.2.1"', 'version_id: "8.3.0"'))
+    target = derived_target(tmp_path, baselines=str(baselines))
+    run = run_suite(HYPERVISORS, "-k", "os_release", paths=(), target=target)
+    failing = run.failed()
+    assert len(failing) == len(topology().hosts), sorted(failing)
+    assert "OS is xenenterprise 8.2.1, baseline is xenenterprise 8.3.0" in failing[f"test_os_release_matches_the_baseline[{HOST}]"]
+
+
+def test_capacity_above_the_threshold_fails_naming_zone_and_resource(run_suite, tmp_path):
+    target = derived_target(tmp_path, thresholds={"capacity_percent": 1})  # the Cassandra VMs use ~4-7 %
+    run = run_suite(CLOUDSTACK, "-k", "capacity", paths=(), target=target)
+    message = run.message("test_allocated_capacity_is_under_the_threshold")
+    assert run.outcome("test_allocated_capacity_is_under_the_threshold") == "failed"
+    assert "capacity above 1%" in message and "CPU in lab-dc1" in message, message
