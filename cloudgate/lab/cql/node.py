@@ -325,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format=f"%(asctime)s {args.name} %(levelname)s %(name)s: %(message)s")
     sched = tuning.tune_scheduling()
-    log.info("scheduling: %s", sched)
+    idle = tuning.hold_idle_polling()
+    log.info("scheduling: %s, idle CPUs: %s", sched, idle)
     return tuning.run(lambda: amain(args))
 
 

@@ -13,6 +13,13 @@ coordinator again, gets a CPU after a message wakes it, not by Python execution 
   coordinator that woke it). Safe because a node never busy-loops and the kernel's real-time
   throttling (95 %) still applies. ``nice`` uses nice -10 instead, ``none`` changes nothing.
   Without the privilege (not root) it falls back to ``nice``, then to nothing, silently.
+* Idle CPUs (``CLOUDGATE_CQL_IDLE``): ``poll`` (default) holds a PM QoS request
+  (``/dev/cpu_dma_latency`` = 0, what tuned's latency-performance profile does) for as long as
+  the node lives, so an idle CPU polls instead of halting. On a virtual machine a halted vCPU
+  is woken through the hypervisor, which costs tens of microseconds per message hop; a
+  LOCAL_QUORUM write makes several hops. Measured here with the loopback bench: coordinator
+  p50 0.44 -> 0.26 ms, p99 0.63-1.56 -> 0.42-0.50 ms. The kernel drops the request when the
+  process exits, however it exits, so nothing outlives the lab. ``halt`` leaves idle alone.
 * GC: stored rows never form reference cycles but count as GC-tracked allocations; with the
   default thresholds a full collection walks the whole memtable every few thousand writes
   (milliseconds of pause). ``tune_gc`` freezes what startup/replay built and collects rarely
@@ -26,12 +33,15 @@ import contextlib
 import gc
 import logging
 import os
+import struct
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 RT_PRIORITY = 1
+PM_QOS_DEVICE = "/dev/cpu_dma_latency"
+_qos_fds: list[int] = []  # held open for the life of the process: closing one ends its request
 
 
 def run(main: Callable[[], Coroutine[Any, Any, int]]) -> int:
@@ -64,6 +74,24 @@ def tune_scheduling(mode: str | None = None) -> str:
             os.setpriority(os.PRIO_PROCESS, 0, -10)
             return "nice"
     return "none"
+
+
+def hold_idle_polling(mode: str | None = None, device: str = PM_QOS_DEVICE) -> str:
+    """Apply the idle mode; returns what was actually applied (for the log)."""
+    mode = mode or os.environ.get("CLOUDGATE_CQL_IDLE", "poll")
+    if mode != "poll":
+        return "halt"
+    try:
+        fd = os.open(device, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return "halt"  # not root, or no PM QoS device: run without it
+    try:
+        os.write(fd, struct.pack("i", 0))
+    except OSError:
+        os.close(fd)
+        return "halt"
+    _qos_fds.append(fd)
+    return "poll"
 
 
 def tune_gc() -> None:

@@ -29,8 +29,17 @@ mount --bind "$CG_BASHRC" /root/.bashrc
 # Stand-in commands, first in sshd's default PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:...).
 mount --bind "$D/bin" /usr/local/sbin
 
-# A node-local /dev with only what sshd and the checks need (+ the flash card's block node).
+# A node-local /dev with only what sshd and the checks need (+ the flash card's block node,
+# + in guests the kernel's PM QoS device: the lab VM shares the machine's kernel, and the lab's
+# Cassandra node holds a cpu_dma_latency request while it runs, see cloudgate/lab/cql/tuning.py).
+QOS_DEV=""
+if [ "$CG_KIND" != host ] && [ -c /dev/cpu_dma_latency ]; then
+    QOS_DEV=$(stat -c '%t %T' /dev/cpu_dma_latency)
+fi
 mount -t tmpfs -o mode=755,size=1m,nosuid cgdev /dev
+if [ -n "$QOS_DEV" ]; then
+    mknod -m 600 /dev/cpu_dma_latency c "$((0x${QOS_DEV% *}))" "$((0x${QOS_DEV#* }))"
+fi
 mknod -m 666 /dev/null c 1 3
 mknod -m 666 /dev/zero c 1 5
 mknod -m 666 /dev/full c 1 7

@@ -181,3 +181,17 @@ def test_store_replays_commit_log_and_snapshot(tmp_path) -> None:
     s3.open(lambda t: True)
     assert s3.partition(tid, b"k3") is not None
     s3.close()
+
+
+def test_a_node_keeps_idle_cpus_polling_only_while_it_holds_the_pm_qos_device(tmp_path) -> None:
+    from cloudgate.lab.cql import tuning
+
+    device = tmp_path / "cpu_dma_latency"
+    device.write_bytes(b"")
+    assert tuning.hold_idle_polling("poll", str(device)) == "poll"
+    assert device.read_bytes() == b"\0\0\0\0"  # a 0 µs wake-up latency request, as tuned writes it
+    assert tuning.hold_idle_polling("halt", str(device)) == "halt"
+    assert tuning.hold_idle_polling("poll", str(tmp_path / "absent")) == "halt"
+    for fd in tuning._qos_fds:
+        os.close(fd)
+    tuning._qos_fds.clear()
