@@ -323,6 +323,7 @@ CLOUD_FAULTS = {
     "host-maintenance": "host HOST put in maintenance through the API (param host=NAME)",
     "partition": "the link between two datacenters is cut (params a=dc1 b=dc2)",
     "cql-write-delay": "every Cassandra node's write path is slowed (param ms=3; param node=NAME for one node)",
+    "vm-orphaned": "CloudStack's database loses VM NAME while its guest keeps running (param vm=NAME)",
 }
 
 
@@ -365,6 +366,17 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
                 cql_faults.clear_faults(cluster, name)
             else:
                 cql_faults.set_fault(cluster, name, write_delay_ms=float(params.get("ms", "3")))
+    elif fault == "vm-orphaned":
+        rows = client.listConfigurations(name="lab.orphaned.vms", fetch_list=True)
+        value = next((r.get("value") or "" for r in rows if r["name"] == "lab.orphaned.vms"), "")
+        lost = {n for n in value.split(",") if n}
+        if not clear:
+            lost.add(params.get("vm", "cass-dc1-3"))
+        elif "vm" in params:
+            lost.discard(params["vm"])
+        else:
+            lost.clear()
+        client.updateConfiguration(name="lab.orphaned.vms", value=",".join(sorted(lost)))
     elif fault == "partition":
         if clear:
             net.heal()

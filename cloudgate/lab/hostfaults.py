@@ -117,6 +117,27 @@ def _render_guest(node: Node) -> None:
     guests.render_guest_files(node, hosts.read_state(node.state_file))
 
 
+DATA_DIR = "/var/lib/cassandra"
+
+
+def _mount_data_dir_elsewhere(node: Node) -> None:
+    """Stack a mount named after the root disk over the data directory (as when the flash card
+    was not mounted at boot and Cassandra wrote to the root filesystem); idempotent."""
+    source = hosts.read_state(node.state_file)["data_dir_source"]
+    hosts.node_exec(node, ["/bin/sh", "-c",
+                           f'[ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" = "{source}" ] || '
+                           f"mount -t tmpfs -o mode=750,size=16m {source} {DATA_DIR}"],
+                    what="mount the data directory off the flash device")
+
+
+def _restore_data_dir(node: Node) -> None:
+    """Pop every mount stacked over the boot-time one (the flash device)."""
+    hosts.node_exec(node, ["/bin/sh", "-c",
+                           f'while [ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" != "{guests.DATA_DEVICE}" ]; do '
+                           f"umount {DATA_DIR} || exit 1; done"],
+                    what="put the data directory back on the flash device")
+
+
 # -- the registry ------------------------------------------------------------------------------------
 
 _FAULTS: dict[str, _Fault] = {
@@ -193,6 +214,11 @@ _FAULTS: dict[str, _Fault] = {
         "vm.max_map_count at the kernel default 65530 instead of 1048575 (guest)",
         lambda p: {"sysctl.vm.max_map_count": int(p.get("value", 65530))},
         kinds=("guest",), params={"value": "int"},
+    ),
+    "data-dir-off-flash": _Fault(
+        "Cassandra data directory not on the flash device (guest: /var/lib/cassandra on /dev/xvda1; param device=PATH)",
+        lambda p: {"data_dir_source": p.get("device", "/dev/xvda1")},
+        kinds=("guest",), params={"device": "path"}, on_apply=_mount_data_dir_elsewhere, on_clear=_restore_data_dir,
     ),
     "nofile-low": _Fault(
         "open-files limit too low (guest: ulimit -n 4096 instead of 100000)",

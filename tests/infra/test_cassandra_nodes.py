@@ -63,7 +63,8 @@ def test_cassandra_node_transparent_huge_pages_are_off(cassandra_node, cassandra
 @pytest.mark.check(id="CG-NODE-006", severity="critical")
 def test_cassandra_data_directory_is_on_the_fast_device(cassandra_node, cassandra_host, wanted):
     out = cassandra_host.run(f"findmnt -n -o SOURCE --target {wanted.data_directory}")
-    source = out.stdout.strip()
+    lines = out.stdout.strip().splitlines()
+    source = lines[-1] if lines else ""  # with mounts stacked on the directory, the last one is what it sees
     assert out.rc == 0 and source == wanted.data_device, (
         f"{cassandra_node}: {wanted.data_directory} is on {source or 'nothing (' + out.stderr.strip() + ')'}, "
         f"not on {wanted.data_device}"

@@ -2,7 +2,8 @@
 
 - dispersion: the lab deployed with CloudStack's FirstFit stacks replicas on one host → the check
   names the VMs and the host; deployed with the placement engine → it passes;
-- node settings: swap on one node → the check names that node;
+- node settings: swap on one node (and each other bad setting) → the check names that node;
+- a node whose VM CloudStack's database has lost → the check names its address;
 - latency: a 3 ms delay in the nodes' write path → the latency check fails;
 - the real driver reconnects to a node whose VM was stopped and started, and no write is lost.
 """
@@ -60,6 +61,8 @@ def _env() -> dict[str, str]:
         ("thp-enabled", "test_cassandra_node_transparent_huge_pages_are_off", "transparent huge pages"),
         ("nofile-low", "test_cassandra_node_open_files_and_memlock_limits", "nofile 4096"),
         ("ntp-unsync", "test_cassandra_node_clock_is_synchronised", "clock not synchronised"),
+        ("data-dir-off-flash", "test_cassandra_data_directory_is_on_the_fast_device",
+         "/var/lib/cassandra is on /dev/xvda1, not on /dev/fioa"),
     ],
 )
 def test_a_bad_setting_on_one_cassandra_node_fails_its_check_naming_that_node(run_suite, fault, check, cause):
@@ -171,3 +174,15 @@ def test_a_datacenter_with_fewer_nodes_than_its_replication_factor_fails_naming_
     message = run.message("test_each_datacenter_holds_its_replication_factor")
     assert run.outcome("test_each_datacenter_holds_its_replication_factor") == "failed"
     assert "dc1 has 3 of 4 replicas" in message, message
+
+
+def test_a_cassandra_node_whose_vm_cloudstack_has_lost_fails_naming_its_address(run_suite):
+    control.cloud_fault("vm-orphaned", {"vm": "cass-dc1-3"})
+    try:
+        run = run_suite(DISPERSION, paths=())
+    finally:
+        control.cloud_fault("vm-orphaned", {"vm": "cass-dc1-3"}, clear=True)
+    check = "test_every_cassandra_node_runs_on_a_vm_known_to_cloudstack"
+    assert run.outcome(check) == "failed", run.failed()
+    message = run.message(check)
+    assert "Cassandra node(s) ['198.18.1.203'] match no VM NIC in CloudStack" in message, message

@@ -73,6 +73,9 @@ SETTINGS = {
                 "Seconds between two host_status rounds of the host monitor", _number),
         Setting("lab.managementserver.state", "Up", "Lab",
                 "State listManagementServers reports (Up or Down)", _one_of("Up", "Down")),
+        Setting("lab.orphaned.vms", "", "Lab",
+                "Comma-separated VM names the database has lost while their guests keep running "
+                "(as after restoring an old database backup): listVirtualMachines omits them"),
     ]
 }
 

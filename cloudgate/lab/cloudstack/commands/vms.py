@@ -522,9 +522,12 @@ def list_vms(req: Request) -> dict[str, Any]:
         group_members = {r["vm_id"] for r in db.all("SELECT vm_id FROM vm_affinity WHERE group_id=?",
                                                     (req.get("affinitygroupid"),))}
     wanted_tags = req.map("tags")
+    orphaned = {n.strip() for n in req.sim.config.get("lab.orphaned.vms").split(",") if n.strip()}
     out = []
     for v in db.all("SELECT * FROM vms WHERE removed IS NULL ORDER BY seq"):
         if not req.owned(v) and not (req.get("id") and req.caller.is_root_admin):
+            continue
+        if v["name"] in orphaned:
             continue
         if req.get("account") and v["account"] != req.get("account"):
             continue
