@@ -25,6 +25,7 @@ NODES = "tests/infra/test_cassandra_nodes.py"
 LATENCY = "tests/infra/test_cassandra_latency.py"
 SHARED = "test_no_two_replicas_of_a_token_range_share_a_physical_host"
 QUORUM = "test_losing_any_single_physical_host_keeps_every_range_at_local_quorum"
+RACKS = "test_replicas_of_a_range_sit_on_distinct_racks_where_a_dc_has_enough_racks"
 
 
 def test_dispersion_passes_when_the_placement_engine_placed_the_cassandra_vms(run_suite):
@@ -42,7 +43,8 @@ def test_dispersion_fails_naming_vms_and_host_when_cloudstack_firstfit_placed_th
         control.up(str(LAB_TARGET), placement="cloudgate", quiet=True)  # the other self-tests expect this lab
         lab["env"].update(_env())
     failing = run.failed()
-    assert SHARED in failing and QUORUM in failing, sorted(failing)
+    assert SHARED in failing and QUORUM in failing and RACKS in failing, sorted(failing)
+    assert "holds 3 replicas" in failing[RACKS] and "(dc1, 3 racks)" in failing[RACKS], failing[RACKS]
     message = failing[SHARED]
     assert "host dc1-r1-h1 holds replicas cass-dc1-1+cass-dc1-2+cass-dc1-3" in message, message
     assert "losing host dc1-r1-h1 leaves dc1 0/3 replicas" in failing[QUORUM]
