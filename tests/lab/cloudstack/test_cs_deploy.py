@@ -209,3 +209,14 @@ def test_a_stopped_vm_joins_an_anti_affinity_group_and_restarts_away_from_its_pe
     assert restarted["hostid"] != peer["hostid"]
     admin.deleteAffinityGroup(id=group["id"], fetch_result=True)
     assert admin.listAffinityGroups() == {}
+
+
+def test_a_vm_the_database_lost_disappears_from_listings_while_its_guest_keeps_running(
+        admin: CloudStack, ids: Ids, lab: Lab) -> None:
+    kept, lost = deploy(admin, ids, name="cass-a"), deploy(admin, ids, name="cass-b")
+    admin.updateConfiguration(name="lab.orphaned.vms", value="cass-b")
+    listed = {v["name"] for v in admin.listVirtualMachines(listall=True, fetch_list=True)}
+    assert "cass-a" in listed and "cass-b" not in listed
+    assert lost["id"] in lab.driver.running and kept["id"] in lab.driver.running
+    admin.updateConfiguration(name="lab.orphaned.vms", value="")
+    assert "cass-b" in {v["name"] for v in admin.listVirtualMachines(listall=True, fetch_list=True)}
