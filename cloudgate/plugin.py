@@ -37,6 +37,7 @@ from cloudgate.fixtures import (  # noqa: F401 - fixtures and hooks exported by 
     pytest_generate_tests,
 )
 from cloudgate.hosts import HostUnreachable
+from cloudgate.measurelock import LOCK_NAME, machine_share
 from cloudgate.report.metrics import USER_PROPERTY, Better, Metric
 from cloudgate.report.rundir import (
     RunStamp,
@@ -58,6 +59,7 @@ MARKERS = {
     "destructive": "changes the cloud (deploys VMs, injects faults); needs --allow-destructive and a lab/preproduction target",
     "slow": "long drill; left out of the gate profile",
     "check(id, severity)": "stable check id (e.g. CG-HOST-001) and severity (critical|major|minor) recorded in reports",
+    "measurement": "measures time (write latency, deploy time): under pytest-xdist it runs with no other check running",
 }
 # Default timeouts per marker, in seconds; the first marker found wins, an explicit
 # @pytest.mark.timeout always wins.
@@ -227,6 +229,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if check is not None:
             item.user_properties.append(("check_id", check.kwargs.get("id", check.args[0] if check.args else "")))
             item.user_properties.append(("severity", check.kwargs.get("severity", "major")))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """Under xdist, a measurement's call phase runs alone (see cloudgate.measurelock)."""
+    run_dir = os.environ.get("CLOUDGATE_RUN_DIR")
+    if not _is_worker(item.config) or not run_dir:
+        yield
+        return
+    exclusive = item.get_closest_marker("measurement") is not None
+    with machine_share(Path(run_dir) / LOCK_NAME, exclusive) as waited:
+        if exclusive:
+            item.user_properties.append(("waited_for_other_checks_s", round(waited, 3)))
+        yield
 
 
 # --------------------------------------------------------------------------- outcomes & metrics

@@ -3,8 +3,8 @@
 Destructive (it writes): an open-loop load of prepared INSERTs at LOCAL_QUORUM, bounded in count
 and time, into a keyspace made for this run only (`<probe_keyspace>_<time>_<id>`, the probe's
 NetworkTopologyStrategy factors) and dropped afterwards. The histogram (.hlog) and a percentile
-plot go into the run's reports. Run it without concurrent load (no xdist): other checks running
-beside it are measured too.
+plot go into the run's reports. Marked ``measurement``: under pytest-xdist it runs while no other
+check runs (cloudgate.measurelock), since checks running beside it would be measured too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cloudgate.latency import (
     write_hlog,
 )
 
-pytestmark = [pytest.mark.destructive]
+pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 
 
 @pytest.mark.check(id="CG-CASS-010", severity="critical")

@@ -11,7 +11,7 @@ import pytest
 from cloudgate.deploy import deploy_concurrently, percentile, resolve_plan
 from cloudgate.hosts import SshSettings
 
-pytestmark = [pytest.mark.destructive]
+pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 
 
 @pytest.mark.check(id="CG-DEPLOY-001", severity="critical")

@@ -246,3 +246,47 @@ def test_figures_measured_by_a_wrapper_before_the_run_join_its_metrics(pytester,
     latest = pytester.path / "r" / "latest"
     names = [m["name"] for m in json.loads((latest / "metrics.json").read_text())["metrics"]]
     assert names == ["lab.up.seconds"] and "lab.up.seconds" in (latest / "report.html").read_text()
+
+
+TIMED_SUITE = """
+import json, os, time
+import pytest
+
+def _log(name, start):
+    with open(os.environ["CG_TIMELINE"], "a") as f:
+        f.write(json.dumps([name, start, time.monotonic()]) + "\\n")
+
+@pytest.mark.parametrize("i", range(4))
+def test_ordinary_check_before(i):
+    start = time.monotonic()
+    time.sleep(0.15)
+    _log(f"before-{i}", start)
+
+@pytest.mark.measurement
+def test_write_latency():
+    start = time.monotonic()
+    time.sleep(0.6)
+    _log("measurement", start)
+
+@pytest.mark.parametrize("i", range(4))
+def test_ordinary_check_after(i):
+    start = time.monotonic()
+    time.sleep(0.15)
+    _log(f"after-{i}", start)
+"""
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_under_xdist_a_measurement_runs_while_no_other_check_runs(pytester, make_target, tmp_path, monkeypatch):
+    timeline = tmp_path / "timeline.jsonl"
+    monkeypatch.setenv("CG_TIMELINE", str(timeline))
+    pytester.makepyfile(test_timed=TIMED_SUITE)
+    target = make_target(pytester.path / "pp.yaml", environment="preproduction")
+    result = pytester.runpytest_subprocess(f"--target={target}", "-n", "2", "-p", "no:randomly",
+                                           f"--reports-dir={pytester.path / 'reports'}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=9)
+    spans = {name: (start, end) for name, start, end in map(json.loads, timeline.read_text().splitlines())}
+    m_start, m_end = spans.pop("measurement")
+    overlapping = [n for n, (s, e) in spans.items() if s < m_end and e > m_start]
+    assert not overlapping, f"ran beside the measurement: {overlapping}"
+    assert len(spans) == 8
