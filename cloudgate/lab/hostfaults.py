@@ -17,6 +17,7 @@ faults can be stacked and cleared in any order. A few also act on the node itsel
 from __future__ import annotations
 
 import contextlib
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,9 +124,9 @@ DATA_DIR = "/var/lib/cassandra"
 def _mount_data_dir_elsewhere(node: Node) -> None:
     """Stack a mount named after the root disk over the data directory (as when the flash card
     was not mounted at boot and Cassandra wrote to the root filesystem); idempotent."""
-    source = hosts.read_state(node.state_file)["data_dir_source"]
+    source = shlex.quote(hosts.read_state(node.state_file)["data_dir_source"])
     hosts.node_exec(node, ["/bin/sh", "-c",
-                           f'[ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" = "{source}" ] || '
+                           f'[ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" = {source} ] || '
                            f"mount -t tmpfs -o mode=750,size=16m {source} {DATA_DIR}"],
                     what="mount the data directory off the flash device")
 

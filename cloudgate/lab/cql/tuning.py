@@ -17,9 +17,11 @@ coordinator again, gets a CPU after a message wakes it, not by Python execution 
   (``/dev/cpu_dma_latency`` = 0, what tuned's latency-performance profile does) for as long as
   the node lives, so an idle CPU polls instead of halting. On a virtual machine a halted vCPU
   is woken through the hypervisor, which costs tens of microseconds per message hop; a
-  LOCAL_QUORUM write makes several hops. Measured here with the loopback bench: coordinator
-  p50 0.44 -> 0.26 ms, p99 0.63-1.56 -> 0.42-0.50 ms. The kernel drops the request when the
-  process exits, however it exits, so nothing outlives the lab. ``halt`` leaves idle alone.
+  LOCAL_QUORUM write makes several hops. Measured on this 2-core VM, loopback bench interleaved
+  A/B: coordinator p99 0.45-0.58 ms polling vs 0.51-0.75 ms halted; on the lab (netns, veth,
+  bridges) 24 runs of the suite's check at 0.56-0.95 ms vs 0.79-1.30 ms halted. The kernel drops
+  the request when the process exits, however it exits, so nothing outlives the lab. ``halt``
+  leaves idle alone.
 * GC: stored rows never form reference cycles but count as GC-tracked allocations; with the
   default thresholds a full collection walks the whole memtable every few thousand writes
   (milliseconds of pause). ``tune_gc`` freezes what startup/replay built and collects rarely
