@@ -32,7 +32,11 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
     load_target(args.target)  # fail in one line before pytest starts
-    paths = [str(_project_root() / p) for p in SUITE_PATHS] if not args.paths else args.paths
+    paths = args.paths or [str(_project_root() / p) for p in SUITE_PATHS]
+    missing = [p for p in paths if not Path(p.split("::")[0]).exists()]
+    if missing:
+        where = "" if args.paths else f" (the suite ships with the source tree; this cloudgate runs from {_project_root()})"
+        raise CliError(f"suite path(s) not found: {', '.join(missing)}{where}: run from a checkout or pass --paths")
     argv = [*paths, f"--target={args.target}", f"--profile={args.profile}", "-p", "no:cacheprovider",
             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.allow_destructive:

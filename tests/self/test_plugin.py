@@ -154,6 +154,16 @@ def test_cloudgate_help_lists_its_commands():
         assert command in out
 
 
+@pytest.mark.usefixtures("secrets_set")
+def test_cloudgate_run_without_its_suite_says_so_in_one_line(tmp_path, make_target):
+    target = make_target(tmp_path / "pp.yaml", environment="preproduction")
+    out = subprocess.run([sys.executable, "-m", "cloudgate.cli", "run", "--target", str(target),
+                          "--paths", str(tmp_path / "no-suite-here")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        f"cloudgate: error: suite path(s) not found: {tmp_path / 'no-suite-here'}: run from a checkout or pass --paths"]
+
+
 WAIVED_SUITE = """
 import pytest
 
