@@ -303,7 +303,25 @@ def status() -> int:
     print(f"CloudStack simulator: {'running, pid ' + str(pid) if alive else 'NOT running'} (port {topology.api_port})")
     for h in topology.hosts:
         print(f"  {h.name:<14} {h.ip:<14} {hosts.host_status(h.name)}")
+    _print_cassandra_status()
     return 0 if alive else 1
+
+
+def _print_cassandra_status() -> None:
+    from cloudgate.lab import cassandra
+    from cloudgate.lab.cql.cluster import probe_native
+    from cloudgate.lab.cql.tuning import idle_polling_holders
+
+    if not cassandra.cluster_file().exists():
+        print("Cassandra: none deployed")
+        return
+    nodes = json.loads(cassandra.cluster_file().read_text())["nodes"]
+    print(f"Cassandra: {len(nodes)} nodes (an emulator of the CQL protocol)")
+    for n in nodes:
+        up = probe_native(n["address"], n.get("native_port", 9042))
+        print(f"  {n['name']:<14} {n['address']:<14} {n['dc']}/{n['rack']}  CQL {'up' if up else 'DOWN'}")
+    holders = idle_polling_holders()
+    print(f"idle CPUs: {'polling, PM QoS held by ' + str(len(holders)) + ' process(es)' if holders else 'halting (default)'}")
 
 
 def env_exports(target_path: str) -> str:

@@ -96,6 +96,21 @@ def hold_idle_polling(mode: str | None = None, device: str = PM_QOS_DEVICE) -> s
     return "poll"
 
 
+def idle_polling_holders(device: str = PM_QOS_DEVICE) -> list[int]:
+    """PIDs holding the PM QoS device open (what `cloudgate lab status` reports)."""
+    holders = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) == device:
+                        holders.append(int(entry.name))
+                        break
+    return sorted(holders)
+
+
 def tune_gc() -> None:
     if os.environ.get("CLOUDGATE_CQL_GC") == "default":
         return
