@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import cast
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
@@ -20,6 +21,7 @@ from cassandra.metadata import NetworkTopologyStrategy
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from cloudgate.cloud import CloudStackClient
+from cloudgate.cqlguard import ReadOnlySession
 from cloudgate.hosts import discover_hypervisors
 from cloudgate.target import Target, require_env
 from cloudgate.topology import read_vms
@@ -35,8 +37,10 @@ def _quiet_driver() -> None:
 
 
 @contextmanager
-def session(target: Target, keyspace: str | None = None) -> Iterator[tuple[Cluster, Session]]:
-    """A connected session with the applications' routing (token-aware over DC-aware, local DC)."""
+def session(target: Target, keyspace: str | None = None, *, writes: bool = False) -> Iterator[tuple[Cluster, Session]]:
+    """A connected session with the applications' routing (token-aware over DC-aware, local DC).
+
+    Read-only unless ``writes`` (see cloudgate.cqlguard): only destructive checks ask for writes."""
     cfg = target.cassandra
     if cfg is None:
         raise CassandraError(f"{target.name}: the target file has no cassandra section")
@@ -73,7 +77,7 @@ def session(target: Target, keyspace: str | None = None) -> Iterator[tuple[Clust
             problem = f"{target.name}: cassandra.local_dc {cfg.local_dc!r} is not a datacenter of the cluster (it has {dcs})"
         if problem:
             raise CassandraError(problem)
-        yield cluster, sess
+        yield cluster, (sess if writes else cast(Session, ReadOnlySession(sess, target.name)))
     finally:
         cluster.shutdown()
 

@@ -25,6 +25,7 @@ import pytest
 
 from cloudgate.cassandra import CassandraError
 from cloudgate.cloud import CloudStackError
+from cloudgate.cqlguard import CassandraReadOnlyError
 from cloudgate.fixtures import (  # noqa: F401 - fixtures and hooks exported by the plugin
     cassandra_host,
     cassandra_node,
@@ -246,7 +247,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- outcomes & metrics
-ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, TargetError)
+ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, CassandraReadOnlyError, TargetError)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -31,7 +31,7 @@ def test_cassandra_coordinator_write_p99_is_under_the_promise(target, thresholds
         pytest.skip(f"not run: not applicable, {target.name} has no cassandra section")
     limit = thresholds.write_p99_ms
     keyspace = probe_keyspace_name(cfg.probe_keyspace)
-    with session(target) as (cluster, sess):
+    with session(target, writes=True) as (cluster, sess):  # destructive: this check writes
         replication = replication_of(cluster, target)
         try:
             table = create_probe_table(sess, keyspace, replication)

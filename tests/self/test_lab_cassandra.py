@@ -101,7 +101,7 @@ def test_the_driver_reconnects_to_a_restarted_node_and_no_acknowledged_write_is_
     client = control.lab_client()
     vm = client.listVirtualMachines(name="cass-dc1-2")["virtualmachine"][0]
     keys = [uuid.uuid4() for _ in range(200)]
-    with session(target) as (cluster, sess):
+    with session(target, writes=True) as (cluster, sess):
         sess.execute("CREATE KEYSPACE IF NOT EXISTS selftest_restart WITH replication = "
                      "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}")
         sess.execute("CREATE TABLE IF NOT EXISTS selftest_restart.t (k uuid PRIMARY KEY, v int)")
@@ -150,12 +150,12 @@ def test_a_probe_keyspace_without_network_topology_strategy_gives_one_line(run_s
     from cloudgate.cassandra import session
 
     target = load_target(LAB_TARGET).target
-    with session(target) as (_, sess):
+    with session(target, writes=True) as (_, sess):
         sess.execute("CREATE KEYSPACE cloudgate_probe WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 3}")
     try:
         run = run_suite(DISPERSION, paths=())
     finally:
-        with session(target) as (_, sess):
+        with session(target, writes=True) as (_, sess):
             sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
     message = run.message(SHARED)
     assert "keyspace cloudgate_probe uses SimpleStrategy, not NetworkTopologyStrategy" in message, message
@@ -165,13 +165,13 @@ def test_a_datacenter_with_fewer_nodes_than_its_replication_factor_fails_naming_
     from cloudgate.cassandra import session
 
     target = load_target(LAB_TARGET).target
-    with session(target) as (_, sess):
+    with session(target, writes=True) as (_, sess):
         sess.execute("CREATE KEYSPACE cloudgate_probe WITH replication = "
                      "{'class': 'NetworkTopologyStrategy', 'dc1': 4, 'dc2': 3}")
     try:
         run = run_suite(DISPERSION, paths=())
     finally:
-        with session(target) as (_, sess):
+        with session(target, writes=True) as (_, sess):
             sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
     message = run.message("test_each_datacenter_holds_its_replication_factor")
     assert run.outcome("test_each_datacenter_holds_its_replication_factor") == "failed"

@@ -1,0 +1,68 @@
+"""A read-only run cannot write to Cassandra: the session it gets refuses anything but SELECT."""
+
+from __future__ import annotations
+
+import pytest
+from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, SimpleStatement
+
+from cloudgate.cqlguard import CassandraReadOnlyError, ReadOnlySession
+
+
+class _RecordingSession:
+    def __init__(self) -> None:
+        self.sent: list[object] = []
+
+    def execute(self, query, *args, **kwargs):
+        self.sent.append(query)
+        return "rows"
+
+    execute_async = prepare = execute
+    keyspace = "probe"
+
+
+def _prepared(text: str) -> PreparedStatement:
+    return PreparedStatement(column_metadata=[], query_id=b"x", routing_key_indexes=[], query=text,
+                             keyspace="probe", protocol_version=4, result_metadata=[], result_metadata_id=None)
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * FROM system.peers",
+    "  select release_version FROM system.local",
+    "-- the ring\nSELECT * FROM system.local",
+    "/* probe */ SELECT peer FROM system.peers_v2",
+    SimpleStatement("SELECT * FROM system.local"),
+])
+def test_a_read_only_session_lets_selects_through(query):
+    inner = _RecordingSession()
+    assert ReadOnlySession(inner, "prod").execute(query) == "rows"
+    assert inner.sent == [query]
+
+
+@pytest.mark.parametrize("query", [
+    "INSERT INTO probe.t (k) VALUES (1)",
+    "CREATE KEYSPACE probe WITH replication = {'class': 'NetworkTopologyStrategy', 'dc1': 3}",
+    "DROP KEYSPACE probe",
+    "TRUNCATE probe.t",
+    "  update probe.t SET v = 1 WHERE k = 1",
+    "/* SELECT */ DELETE FROM probe.t WHERE k = 1",
+    SimpleStatement("DELETE FROM probe.t WHERE k = 1"),
+    BoundStatement(_prepared("INSERT INTO probe.t (k) VALUES (?)")),
+    BatchStatement(),
+])
+def test_a_read_only_session_refuses_every_write_in_one_line_naming_the_target(query):
+    inner = _RecordingSession()
+    guarded = ReadOnlySession(inner, "prod")
+    for send in (guarded.execute, guarded.execute_async):
+        with pytest.raises(CassandraReadOnlyError) as refused:
+            send(query)
+        message = str(refused.value)
+        assert message.startswith("prod: refused to send ") and "this run is read-only" in message
+        assert "\n" not in message
+    assert inner.sent == []
+
+
+def test_a_read_only_session_refuses_to_prepare_a_write_and_passes_other_attributes():
+    guarded = ReadOnlySession(_RecordingSession(), "prod")
+    with pytest.raises(CassandraReadOnlyError):
+        guarded.prepare("INSERT INTO probe.t (k) VALUES (?)")
+    assert guarded.keyspace == "probe"
