@@ -38,7 +38,7 @@ from cloudgate.fixtures import (  # noqa: F401 - fixtures and hooks exported by 
     pytest_generate_tests,
 )
 from cloudgate.hosts import HostUnreachable
-from cloudgate.measurelock import LOCK_NAME, machine_share
+from cloudgate.measurelock import machine_share
 from cloudgate.report.metrics import USER_PROPERTY, Better, Metric
 from cloudgate.report.rundir import (
     RunStamp,
@@ -232,15 +232,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties.append(("severity", check.kwargs.get("severity", "major")))
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
-    """Under xdist, a measurement's call phase runs alone (see cloudgate.measurelock)."""
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under xdist, a measurement runs alone, setup to teardown (see cloudgate.measurelock).
+    tryfirst: the lock is taken before pytest-timeout starts the check's clock."""
     run_dir = os.environ.get("CLOUDGATE_RUN_DIR")
     if not _is_worker(item.config) or not run_dir:
         yield
         return
     exclusive = item.get_closest_marker("measurement") is not None
-    with machine_share(Path(run_dir) / LOCK_NAME, exclusive) as waited:
+    with machine_share(Path(run_dir), exclusive) as waited:
         if exclusive:
             item.user_properties.append(("waited_for_other_checks_s", round(waited, 3)))
         yield

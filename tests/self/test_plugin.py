@@ -262,41 +262,41 @@ TIMED_SUITE = """
 import json, os, time
 import pytest
 
-def _log(name, start):
+@pytest.fixture
+def span(request):
+    start = time.monotonic()  # from setup to teardown: fixtures are part of a check's load
+    time.sleep(0.05)
+    yield
+    time.sleep(0.05)
     with open(os.environ["CG_TIMELINE"], "a") as f:
-        f.write(json.dumps([name, start, time.monotonic()]) + "\\n")
+        f.write(json.dumps([request.node.name, start, time.monotonic()]) + "\\n")
 
-@pytest.mark.parametrize("i", range(4))
-def test_ordinary_check_before(i):
-    start = time.monotonic()
-    time.sleep(0.15)
-    _log(f"before-{i}", start)
+@pytest.mark.parametrize("i", range(6))
+def test_ordinary_check_before(i, span):
+    time.sleep(0.1)
 
 @pytest.mark.measurement
-def test_write_latency():
-    start = time.monotonic()
-    time.sleep(0.6)
-    _log("measurement", start)
+def test_write_latency(span):
+    time.sleep(0.5)
 
-@pytest.mark.parametrize("i", range(4))
-def test_ordinary_check_after(i):
-    start = time.monotonic()
-    time.sleep(0.15)
-    _log(f"after-{i}", start)
+@pytest.mark.parametrize("i", range(6))
+def test_ordinary_check_after(i, span):
+    time.sleep(0.1)
 """
 
 
 @pytest.mark.usefixtures("secrets_set")
-def test_under_xdist_a_measurement_runs_while_no_other_check_runs(pytester, make_target, tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", ["2", "3"])
+def test_under_xdist_a_measurement_runs_while_no_other_check_runs(pytester, make_target, tmp_path, monkeypatch, workers):
     timeline = tmp_path / "timeline.jsonl"
     monkeypatch.setenv("CG_TIMELINE", str(timeline))
     pytester.makepyfile(test_timed=TIMED_SUITE)
     target = make_target(pytester.path / "pp.yaml", environment="preproduction")
-    result = pytester.runpytest_subprocess(f"--target={target}", "-n", "2", "-p", "no:randomly",
+    result = pytester.runpytest_subprocess(f"--target={target}", "-n", workers, "-p", "no:randomly",
                                            f"--reports-dir={pytester.path / 'reports'}", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=13)
     spans = {name: (start, end) for name, start, end in map(json.loads, timeline.read_text().splitlines())}
-    m_start, m_end = spans.pop("measurement")
+    m_start, m_end = spans.pop("test_write_latency")
     overlapping = [n for n, (s, e) in spans.items() if s < m_end and e > m_start]
     assert not overlapping, f"ran beside the measurement: {overlapping}"
-    assert len(spans) == 8
+    assert len(spans) == 12
