@@ -21,7 +21,7 @@ from cassandra.metadata import NetworkTopologyStrategy
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from cloudgate.cloud import CloudStackClient
-from cloudgate.cqlguard import ReadOnlySession
+from cloudgate.cqlguard import ReadOnlyCluster, ReadOnlySession
 from cloudgate.hosts import discover_hypervisors
 from cloudgate.target import Target, require_env
 from cloudgate.topology import read_vms
@@ -77,7 +77,10 @@ def session(target: Target, keyspace: str | None = None, *, writes: bool = False
             problem = f"{target.name}: cassandra.local_dc {cfg.local_dc!r} is not a datacenter of the cluster (it has {dcs})"
         if problem:
             raise CassandraError(problem)
-        yield cluster, (sess if writes else cast(Session, ReadOnlySession(sess, target.name)))
+        if writes:
+            yield cluster, sess
+        else:
+            yield cast(Cluster, ReadOnlyCluster(cluster, target.name)), cast(Session, ReadOnlySession(sess, target.name))
     finally:
         cluster.shutdown()
 

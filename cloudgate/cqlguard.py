@@ -41,11 +41,19 @@ def is_read_only(query: Any) -> bool:
 
 
 class ReadOnlySession:
-    """Wraps a driver Session; execute/execute_async/prepare refuse anything but SELECT."""
+    """Wraps a driver Session; execute/execute_async/prepare refuse anything but SELECT, and its
+    ``cluster`` is a ReadOnlyCluster. Other attributes are the session's own."""
 
     def __init__(self, session: Any, target_name: str) -> None:
-        self._session = session
-        self._target_name = target_name
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_target_name", target_name)
+
+    @property
+    def cluster(self) -> ReadOnlyCluster:
+        return ReadOnlyCluster(self._session.cluster, self._target_name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._session, name, value)  # e.g. default_timeout: a setting of the real session
 
     def _check(self, query: Any) -> None:
         if not is_read_only(query):
@@ -68,3 +76,20 @@ class ReadOnlySession:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
+
+
+class ReadOnlyCluster:
+    """Wraps a driver Cluster: metadata and the rest as they are, but ``connect`` gives a ReadOnlySession."""
+
+    def __init__(self, cluster: Any, target_name: str) -> None:
+        object.__setattr__(self, "_cluster", cluster)
+        object.__setattr__(self, "_target_name", target_name)
+
+    def connect(self, *args: Any, **kwargs: Any) -> ReadOnlySession:
+        return ReadOnlySession(self._cluster.connect(*args, **kwargs), self._target_name)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cluster, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._cluster, name, value)

@@ -320,6 +320,9 @@ def _print_cassandra_status() -> None:
     for n in nodes:
         up = probe_native(n["address"], n.get("native_port", 9042))
         print(f"  {n['name']:<14} {n['address']:<14} {n['dc']}/{n['rack']}  CQL {'up' if up else 'DOWN'}")
+    if os.geteuid() != 0:
+        print("idle CPUs: unknown (reading other processes' descriptors needs root)")
+        return
     holders = idle_polling_holders()
     print(f"idle CPUs: {'polling, PM QoS held by ' + str(len(holders)) + ' process(es)' if holders else 'halting (default)'}")
 

@@ -133,8 +133,9 @@ def _mount_data_dir_elsewhere(node: Node) -> None:
 
 def _restore_data_dir(node: Node) -> None:
     """Pop every mount stacked over the boot-time one (the flash device)."""
+    device = shlex.quote(hosts.read_state(node.state_file).get("data_device", guests.DATA_DEVICE))
     hosts.node_exec(node, ["/bin/sh", "-c",
-                           f'while [ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" != "{guests.DATA_DEVICE}" ]; do '
+                           f'while [ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" != {device} ]; do '
                            f"umount {DATA_DIR} || exit 1; done"],
                     what="put the data directory back on the flash device")
 

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, SimpleStatement
 
-from cloudgate.cqlguard import CassandraReadOnlyError, ReadOnlySession
+from cloudgate.cqlguard import CassandraReadOnlyError, ReadOnlyCluster, ReadOnlySession
+
+INFRA = Path(__file__).resolve().parents[2] / "tests" / "infra"
+
+
+class _RecordingCluster:
+    metadata = "ring"
+
+    def connect(self, keyspace=None):
+        return _RecordingSession(self)
 
 
 class _RecordingSession:
-    def __init__(self) -> None:
+    def __init__(self, cluster=None) -> None:
         self.sent: list[object] = []
+        self.cluster = cluster or _RecordingCluster()
+        self.default_timeout = 10.0
 
     def execute(self, query, *args, **kwargs):
         self.sent.append(query)
@@ -66,3 +80,37 @@ def test_a_read_only_session_refuses_to_prepare_a_write_and_passes_other_attribu
     with pytest.raises(CassandraReadOnlyError):
         guarded.prepare("INSERT INTO probe.t (k) VALUES (?)")
     assert guarded.keyspace == "probe"
+
+
+def test_the_cluster_of_a_read_only_session_connects_only_read_only_sessions():
+    guarded = ReadOnlySession(_RecordingSession(), "prod")
+    for cluster in (guarded.cluster, ReadOnlyCluster(_RecordingCluster(), "prod")):
+        assert cluster.metadata == "ring"
+        with pytest.raises(CassandraReadOnlyError):
+            cluster.connect().execute("TRUNCATE probe.t")
+
+
+def test_settings_written_on_a_read_only_session_reach_the_real_one():
+    inner = _RecordingSession()
+    ReadOnlySession(inner, "prod").default_timeout = 60.0
+    assert inner.default_timeout == 60.0
+
+
+def _asks_for_writes(tree: ast.AST) -> bool:
+    return any(isinstance(node, ast.keyword) and node.arg == "writes"
+               and not (isinstance(node.value, ast.Constant) and node.value.value is False)
+               for node in ast.walk(tree))
+
+
+def _is_destructive(tree: ast.Module) -> bool:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark" for t in node.targets):
+            return "destructive" in ast.unparse(node.value)
+    return False
+
+
+def test_only_destructive_checks_ask_cassandra_for_a_writable_session():
+    writers = {p.name: _is_destructive(tree) for p in sorted(INFRA.glob("test_*.py"))
+               if _asks_for_writes(tree := ast.parse(p.read_text()))}
+    assert writers, "the latency check writes: the scan must find it"
+    assert all(writers.values()), f"non-destructive checks asking for writes: {[n for n, d in writers.items() if not d]}"

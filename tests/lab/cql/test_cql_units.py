@@ -188,11 +188,14 @@ def test_a_node_keeps_idle_cpus_polling_only_while_it_holds_the_pm_qos_device(tm
 
     device = tmp_path / "cpu_dma_latency"
     device.write_bytes(b"")
-    assert tuning.hold_idle_polling("poll", str(device)) == "poll"
-    assert device.read_bytes() == b"\0\0\0\0"  # a 0 µs wake-up latency request, as tuned writes it
-    assert tuning.hold_idle_polling("halt", str(device)) == "halt"
-    assert tuning.hold_idle_polling("poll", str(tmp_path / "absent")) == "halt"
-    assert tuning.idle_polling_holders(str(device)) == [os.getpid()]  # what `lab status` reports
-    for fd in tuning._qos_fds:
-        os.close(fd)
-    tuning._qos_fds.clear()
+    try:
+        assert tuning.hold_idle_polling("poll", str(device)) == "poll"
+        assert device.read_bytes() == b"\0\0\0\0"  # a 0 µs wake-up latency request, as tuned writes it
+        assert tuning.hold_idle_polling("halt", str(device)) == "halt"
+        assert tuning.hold_idle_polling("poll", str(tmp_path / "absent")) == "halt"
+        assert tuning.idle_polling_holders(str(device)) == [os.getpid()]  # what `lab status` reports
+    finally:
+        for fd in tuning._qos_fds:
+            os.close(fd)
+        tuning._qos_fds.clear()
+    assert tuning.idle_polling_holders(str(device)) == []  # closing the descriptor ends the request
