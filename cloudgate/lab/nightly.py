@@ -64,6 +64,17 @@ def placement_figures(run_dir: Path) -> list[Metric]:
     return figures
 
 
+def machine_floor_figures(rate: float = 500.0, count: int = 2000) -> list[Metric]:
+    """One loopback message round trip between two processes, at the latency check's rate: how fast
+    this machine is right now. Its speed drifts with the host (p50 0.07-0.12 ms seen on the same
+    day), so a lab write p99 near the promise is read beside it: machine or code."""
+    from cloudgate.lab.cql.bench import machine_floor
+
+    rtt = machine_floor(rate, count)
+    return [Metric.measure(f"lab.machine.echo_rtt.{p}", rtt[f"{p}_ms"], "ms", test="loopback echo, 500/s")
+            for p in ("p50", "p99")]
+
+
 def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate") -> int:
     reports = Path(reports_dir).resolve()
     reports.mkdir(parents=True, exist_ok=True)
@@ -83,7 +94,9 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
         shutil.rmtree(bench_dir, ignore_errors=True)
         bench_dir.mkdir()
         bench_rc = run_bench(str(bench_dir))
+        floor = machine_floor_figures()
         figures = [
+            *floor,
             Metric.measure("lab.up.seconds", timings["lab_up_seconds"], "s", LAB_UP_BUDGET_S, test="cloudgate lab up"),
             Metric.measure("lab.hosts", timings["hosts"], "hosts", test="cloudgate lab up"),
             Metric.measure("lab.smoke.seconds", smoke_s, "s", SMOKE_BUDGET_S, test="smoke profile"),

@@ -199,3 +199,11 @@ def test_a_node_keeps_idle_cpus_polling_only_while_it_holds_the_pm_qos_device(tm
             os.close(fd)
         tuning._qos_fds.clear()
     assert tuning.idle_polling_holders(str(device)) == []  # closing the descriptor ends the request
+
+
+def test_the_nightly_records_how_fast_the_machine_is_beside_the_lab_latency() -> None:
+    from cloudgate.lab.nightly import machine_floor_figures
+
+    p50, p99 = machine_floor_figures(rate=1000.0, count=50)
+    assert (p50.name, p99.name) == ("lab.machine.echo_rtt.p50", "lab.machine.echo_rtt.p99")
+    assert 0 < p50.value <= p99.value and p50.unit == "ms" and p50.verdict == "info"
