@@ -39,6 +39,13 @@ def cluster_file() -> Path:
     return paths.lab_dir() / "cassandra" / "cluster.json"
 
 
+def cluster_nodes() -> list[dict[str, Any]]:
+    """The nodes of the deployed cluster file (name, address, dc, rack, ports), [] if none."""
+    if not cluster_file().exists():
+        return []
+    return list(json.loads(cluster_file().read_text()).get("nodes", []))
+
+
 def node_names(target: Target) -> dict[str, list[str]]:
     per_dc = target.lab.cassandra_nodes_per_dc if target.lab else 3
     return {dc.name: [f"cass-{dc.name}-{i}" for i in range(1, per_dc + 1)] for dc in target.datacenters}
@@ -138,10 +145,7 @@ def write_cluster(topology: LabTopology, vms: list[dict[str, Any]]) -> Path:
 
 def node_command_for(vm_name: str, template: str) -> list[str] | None:
     """What the "cassandra" template starts at boot, or None (not a Cassandra VM, or no cluster yet)."""
-    if template != "cassandra" or not cluster_file().exists():
-        return None
-    nodes = json.loads(cluster_file().read_text()).get("nodes", [])
-    if not any(n["name"] == vm_name for n in nodes):
+    if template != "cassandra" or not any(n["name"] == vm_name for n in cluster_nodes()):
         return None
     from cloudgate.lab.cql.cluster import node_command
 

@@ -312,10 +312,10 @@ def _print_cassandra_status() -> None:
     from cloudgate.lab.cql.cluster import probe_native
     from cloudgate.lab.cql.tuning import idle_polling_holders
 
-    if not cassandra.cluster_file().exists():
+    nodes = cassandra.cluster_nodes()
+    if not nodes:
         print("Cassandra: none deployed")
         return
-    nodes = json.loads(cassandra.cluster_file().read_text())["nodes"]
     print(f"Cassandra: {len(nodes)} nodes (an emulator of the CQL protocol)")
     for n in nodes:
         up = probe_native(n["address"], n.get("native_port", 9042))
@@ -381,7 +381,7 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
         from cloudgate.lab.cql import faults as cql_faults
 
         cluster = str(cassandra.cluster_file())
-        names = [params["node"]] if "node" in params else [n["name"] for n in json.loads(cassandra.cluster_file().read_text())["nodes"]]
+        names = [params["node"]] if "node" in params else [n["name"] for n in cassandra.cluster_nodes()]
         for name in names:
             if clear:
                 cql_faults.clear_faults(cluster, name)

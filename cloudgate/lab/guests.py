@@ -49,6 +49,7 @@ GUEST_KERNEL = "5.15.0-91-generic"
 GUEST_KERNEL_VERSION = "#101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023"
 GUEST_COMMANDS = ("uname", "sysctl", "swapon", "chronyc", "cg-ulimit")
 DATA_DEVICE = "/dev/fioa"
+DATA_DIR = "/var/lib/cassandra"  # mounted from DATA_DEVICE at boot (standins/boot.sh)
 BOOT_TIMEOUT = 10.0
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 

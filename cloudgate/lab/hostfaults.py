@@ -118,16 +118,13 @@ def _render_guest(node: Node) -> None:
     guests.render_guest_files(node, hosts.read_state(node.state_file))
 
 
-DATA_DIR = "/var/lib/cassandra"
-
-
 def _mount_data_dir_elsewhere(node: Node) -> None:
     """Stack a mount named after the root disk over the data directory (as when the flash card
     was not mounted at boot and Cassandra wrote to the root filesystem); idempotent."""
     source = shlex.quote(hosts.read_state(node.state_file)["data_dir_source"])
     hosts.node_exec(node, ["/bin/sh", "-c",
-                           f'[ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" = {source} ] || '
-                           f"mount -t tmpfs -o mode=750,size=16m {source} {DATA_DIR}"],
+                           f'[ "$(findmnt -n -o SOURCE --target {guests.DATA_DIR} | tail -n 1)" = {source} ] || '
+                           f"mount -t tmpfs -o mode=750,size=16m {source} {guests.DATA_DIR}"],
                     what="mount the data directory off the flash device")
 
 
@@ -135,8 +132,8 @@ def _restore_data_dir(node: Node) -> None:
     """Pop every mount stacked over the boot-time one (the flash device)."""
     device = shlex.quote(hosts.read_state(node.state_file).get("data_device", guests.DATA_DEVICE))
     hosts.node_exec(node, ["/bin/sh", "-c",
-                           f'while [ "$(findmnt -n -o SOURCE --target {DATA_DIR} | tail -n 1)" != {device} ]; do '
-                           f"umount {DATA_DIR} || exit 1; done"],
+                           f'while [ "$(findmnt -n -o SOURCE --target {guests.DATA_DIR} | tail -n 1)" != {device} ]; do '
+                           f"umount {guests.DATA_DIR} || exit 1; done"],
                     what="put the data directory back on the flash device")
 
 
