@@ -1,18 +1,16 @@
-"""Cassandra from the suite's side: sessions, ring → replica sets → VM → physical host, latency load.
+"""Cassandra from the suite's side: sessions, and the ring's replica sets as the driver computes them.
 
 Everything goes through the real `cassandra-driver` (token-aware, DC-aware, as the applications
-use it) and the CloudStack API: the replicas of a token range are the driver's own computation
-from the ring and the keyspace's replication, and a node's physical host is what CloudStack says
-runs its VM. No knowledge of the lab is used.
+use it): the replicas of a token range are the driver's own computation from the ring and the
+keyspace's replication. Mapping nodes to VMs and hosts is the estate snapshot's job
+(cloudgate.snapshot); no knowledge of the lab is used.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import cast
 
 from cassandra import ConsistencyLevel
@@ -20,11 +18,9 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.metadata import NetworkTopologyStrategy
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from cloudgate.cloud import CloudStackClient
 from cloudgate.cqlguard import ReadOnlyCluster, ReadOnlySession
-from cloudgate.hosts import discover_hypervisors
+from cloudgate.estate import TokenRange
 from cloudgate.target import Target, require_env
-from cloudgate.topology import read_vms
 
 
 class CassandraError(Exception):
@@ -93,29 +89,7 @@ def _short(err: object) -> str:
     return text.splitlines()[0][:120] if text else type(err).__name__
 
 
-# --------------------------------------------------------------------------- ring → replicas → hosts
-@dataclass(frozen=True)
-class NodePlacement:
-    address: str
-    cassandra_dc: str
-    cassandra_rack: str
-    vm: str | None
-    host: str | None
-    host_rack: str | None
-    host_dc: str | None
-
-
-@dataclass(frozen=True)
-class TokenRange:
-    start: object
-    end: object
-    replicas: tuple[str, ...]  # node addresses
-
-    def __str__(self) -> str:
-        return f"({self.start.value if hasattr(self.start, 'value') else self.start}, " \
-               f"{self.end.value if hasattr(self.end, 'value') else self.end}]"
-
-
+# --------------------------------------------------------------------------- the ring, as the driver computes it
 def replication_of(cluster: Cluster, target: Target) -> dict[str, int]:
     """The probe keyspace's NTS factors, or the target's RF per DC if the keyspace does not exist yet."""
     cfg = target.cassandra
@@ -132,6 +106,11 @@ def replication_of(cluster: Cluster, target: Target) -> dict[str, int]:
     return {dc: int(rf) for dc, rf in strategy.dc_replication_factors.items()}
 
 
+def _token_value(token: object) -> int | str:
+    value = getattr(token, "value", token)
+    return value if isinstance(value, int) else str(value)
+
+
 def token_ranges(cluster: Cluster, replication: dict[str, int]) -> list[TokenRange]:
     """Every range of the ring with its replicas, computed by the driver's own NTS implementation."""
     token_map = cluster.metadata.token_map
@@ -141,71 +120,7 @@ def token_ranges(cluster: Cluster, replication: dict[str, int]) -> list[TokenRan
     replica_map = strategy.make_token_replica_map(token_map.token_to_host_owner, token_map.ring)
     ring = token_map.ring
     return [
-        TokenRange(ring[i - 1], token, tuple(h.address for h in replica_map.get(token, ())))
+        TokenRange(start=_token_value(ring[i - 1]), end=_token_value(token),
+                   replicas=tuple(h.address for h in replica_map.get(token, ())))
         for i, token in enumerate(ring)
     ]
-
-
-def place_nodes(cluster: Cluster, client: CloudStackClient, target: Target) -> dict[str, NodePlacement]:
-    """Node address → VM (by NIC address) → physical host → rack and DC, from CloudStack."""
-    hosts = {h.id: h for h in discover_hypervisors(client, target)}
-    vm_by_ip = {vm.ip: vm for vm in read_vms(client) if vm.ip}
-    placements = {}
-    for node in cluster.metadata.all_hosts():
-        vm = vm_by_ip.get(node.address)
-        host = hosts.get(vm.host_id) if vm and vm.host_id else None
-        placements[node.address] = NodePlacement(
-            address=node.address, cassandra_dc=node.datacenter, cassandra_rack=node.rack,
-            vm=vm.name if vm else None, host=host.name if host else (vm.host_name if vm else None),
-            host_rack=host.rack if host else None, host_dc=host.datacenter if host else None,
-        )
-    return placements
-
-
-def quorum(rf: int) -> int:
-    return rf // 2 + 1
-
-
-def describe_replicas(rng: TokenRange, placements: dict[str, NodePlacement]) -> str:
-    parts = []
-    for address in rng.replicas:
-        p = placements.get(address)
-        parts.append(f"{address}={p.vm}@{p.host}" if p else address)
-    return f"range {rng}: {', '.join(parts)}"
-
-
-def shared_hosts(rng: TokenRange, placements: dict[str, NodePlacement]) -> dict[str, list[str]]:
-    """Physical hosts holding more than one replica of the range → the VMs there."""
-    by_host: dict[str, list[str]] = {}
-    for address in rng.replicas:
-        p = placements.get(address)
-        if p and p.host:
-            by_host.setdefault(p.host, []).append(p.vm or address)
-    return {h: vms for h, vms in by_host.items() if len(vms) > 1}
-
-
-def replicas_per_dc(rng: TokenRange, placements: dict[str, NodePlacement]) -> Counter[str]:
-    return Counter(placements[a].cassandra_dc for a in rng.replicas if a in placements)
-
-
-@dataclass(frozen=True)
-class RingView:
-    """What the dispersion checks read once per run: ranges, their replicas, and where nodes run."""
-
-    replication: dict[str, int]
-    ranges: list[TokenRange]
-    placements: dict[str, NodePlacement]
-    racks_per_dc: dict[str, int]  # racks with an enabled hypervisor, per datacenter
-
-
-def read_ring(target: Target, client: CloudStackClient) -> RingView:
-    racks: dict[str, set[str]] = {}
-    for h in discover_hypervisors(client, target):
-        if h.state == "Up" and h.resourcestate == "Enabled":
-            racks.setdefault(h.datacenter, set()).add(h.rack)
-    with session(target) as (cluster, _):
-        replication = replication_of(cluster, target)
-        return RingView(
-            replication, token_ranges(cluster, replication), place_nodes(cluster, client, target),
-            {dc: len(r) for dc, r in racks.items()},
-        )

@@ -24,6 +24,8 @@ import requests
 from cs import CloudStack, CloudStackApiException, CloudStackException
 from pydantic import SecretStr
 
+from cloudgate.target import LoadedTarget
+
 READ_PREFIXES = ("list", "query", "get")
 MUTATING_DESPITE_PREFIX = ("getUploadParams",)  # get* commands that create records
 
@@ -80,6 +82,17 @@ class CloudStackClient:
             # POST: the API key and signature travel in the body, never in a URL a proxy or a
             # DEBUG log (urllib3) could record
             method="post",
+        )
+
+    @classmethod
+    def for_target(cls, loaded: LoadedTarget, *, allow_mutations: bool = False) -> CloudStackClient:
+        """The client a target file describes (its secrets from the variables it names)."""
+        cs = loaded.target.cloudstack
+        key, secret = loaded.api_credentials()
+        return cls(
+            target_name=loaded.target.name, endpoint=cs.endpoint, api_key=key, secret=secret,
+            timeout=cs.timeout_seconds, job_timeout=cs.job_timeout_seconds, verify_tls=cs.verify_tls,
+            allow_mutations=allow_mutations, key_variable=cs.api_key_env,
         )
 
     def __repr__(self) -> str:  # never print the key or the secret

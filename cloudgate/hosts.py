@@ -1,7 +1,7 @@
-"""Hosts of the target: discovered from CloudStack, reached over SSH through testinfra.
+"""Hosts of the target, reached over SSH through testinfra.
 
-- Hosts come from listHosts (type Routing), never from a hand-kept list: the suite checks the
-  cloud CloudStack actually manages.
+- Which hosts: the estate snapshot's (listHosts, type Routing), never a hand-kept list: the suite
+  checks the cloud CloudStack actually manages (cloudgate.snapshot).
 - SSH goes through testinfra's paramiko backend, with three fixes for an estate of thousands:
   TCP_NODELAY on the socket (without it every command stalls ~40 ms, see
   shared/reference/ssh-fanout.md), host keys checked against known_hosts outside the lab, and a
@@ -13,78 +13,19 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import socket
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 import paramiko
 import testinfra.host
 from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
-from cloudgate.cloud import CloudStackClient
-from cloudgate.target import RackRule, RackSource, Target
+from cloudgate.target import Target
 
 
 class HostUnreachable(Exception):
     """SSH to a host failed; str() is one line naming the host and the cause."""
-
-
-@dataclass(frozen=True)
-class HostRef:
-    """A physical host as CloudStack knows it, plus where it sits."""
-
-    id: str
-    name: str
-    ip: str
-    zone: str
-    datacenter: str
-    rack: str
-    cluster: str
-    state: str
-    resourcestate: str
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.ip})"
-
-
-def rack_of(record: dict[str, Any], rule: RackRule) -> str:
-    """A host's rack, by the target's rule: its pod, a 'rack:<x>' host tag, or its name."""
-    if rule.source is RackSource.pod:
-        return str(record.get("podname") or record.get("podid") or "?")
-    if rule.source is RackSource.host_tag:
-        for tag in str(record.get("hosttags") or "").split(","):
-            tag = tag.strip()
-            if tag.startswith(rule.tag_prefix):
-                return tag[len(rule.tag_prefix):]
-        return "?"
-    match = re.search(rule.pattern or "", str(record.get("name", "")))
-    return match.group("rack") if match else "?"
-
-
-def discover_hypervisors(client: CloudStackClient, target: Target) -> list[HostRef]:
-    """Routing hosts of the target's zones, sorted by name so test ids are stable."""
-    zones = {dc.zone: dc.name for dc in target.datacenters}
-    refs = []
-    for record in client.list("listHosts", type="Routing"):
-        zone = str(record.get("zonename", ""))
-        if zone not in zones:
-            continue
-        refs.append(
-            HostRef(
-                id=str(record.get("id")),
-                name=str(record.get("name")),
-                ip=str(record.get("ipaddress")),
-                zone=zone,
-                datacenter=zones[zone],
-                rack=rack_of(record, target.racks),
-                cluster=str(record.get("clustername", "")),
-                state=str(record.get("state", "")),
-                resourcestate=str(record.get("resourcestate", "")),
-            )
-        )
-    return sorted(refs, key=lambda r: r.name)
 
 
 @dataclass(frozen=True)

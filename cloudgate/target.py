@@ -245,7 +245,8 @@ class LoadedTarget:
     def api_credentials(self) -> tuple[str, SecretStr]:
         """(api key, secret) from the environment; one clear line if a variable is missing."""
         cs = self.target.cloudstack
-        return require_env(cs.api_key_env, self.path), SecretStr(require_env(cs.secret_key_env, self.path))
+        hint = LAB_SECRETS_HINT if self.target.environment is Environment.lab else ""
+        return require_env(cs.api_key_env, self.path, hint), SecretStr(require_env(cs.secret_key_env, self.path, hint))
 
     def check_environment(self) -> None:
         """Every secret variable set and every file the target names readable, before anything runs."""
@@ -268,10 +269,16 @@ class LoadedTarget:
         return str(p if p.is_absolute() else (self.path.parent / p))
 
 
-def require_env(variable: str, source: Path | str) -> str:
+# The lab writes its own API key at `lab up`: a newcomer who has not exported it needs the command, not a riddle.
+LAB_SECRETS_HINT = ': for the lab run `eval "$(cloudgate lab env)"` (or `cloudgate lab up` first)'
+
+
+def require_env(variable: str, source: Path | str, hint: str = "") -> str:
     value = os.environ.get(variable)
     if not value:
-        raise TargetError(f"{source}: environment variable {variable} is not set (the target file names it as a secret)")
+        raise TargetError(
+            f"{source}: environment variable {variable} is not set (the target file names it as a secret){hint}"
+        )
     return value
 
 

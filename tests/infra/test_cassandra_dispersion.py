@@ -12,7 +12,8 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from cloudgate.cassandra import RingView, TokenRange, describe_replicas, quorum, replicas_per_dc, shared_hosts
+from cloudgate.estate import TokenRange
+from cloudgate.ring import RingView, describe_replicas, quorum, replicas_per_dc, shared_hosts
 
 pytestmark = pytest.mark.smoke
 
@@ -56,7 +57,7 @@ def test_replicas_of_a_range_sit_on_distinct_racks_where_a_dc_has_enough_racks(c
         for dc, rf in ring.replication.items():
             if ring.racks_per_dc.get(dc, 0) < rf:
                 continue  # fewer racks than replicas: sharing a rack is unavoidable there
-            racks = Counter(ring.placements[a].host_rack for a in rng.replicas if ring.placements[a].cassandra_dc == dc)
+            racks = Counter(ring.placements[a].host_rack for a in rng.replicas if ring.placements[a].datacenter == dc)
             for rack, n in racks.items():
                 if n > 1:
                     found[f"rack {rack} ({dc}, {ring.racks_per_dc[dc]} racks) holds {n} replicas"].append(rng)
@@ -81,7 +82,7 @@ def test_losing_any_single_physical_host_keeps_every_range_at_local_quorum(cassa
     found: dict[str, list[TokenRange]] = defaultdict(list)
     for host in sorted({p.host for p in ring.placements.values() if p.host}):
         for rng in ring.ranges:
-            survivors = Counter(ring.placements[a].cassandra_dc for a in rng.replicas if ring.placements[a].host != host)
+            survivors = Counter(ring.placements[a].datacenter for a in rng.replicas if ring.placements[a].host != host)
             for dc, rf in ring.replication.items():
                 if rf and survivors.get(dc, 0) < quorum(rf):
                     found[f"losing host {host} leaves {dc} {survivors.get(dc, 0)}/{rf} replicas (< LOCAL_QUORUM)"].append(rng)

@@ -232,7 +232,7 @@ def test_a_run_that_checked_nothing_is_not_green(pytester, make_target):
     result = pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     summary = json.loads((pytester.path / "r" / "latest" / "summary.json").read_text())
-    assert summary["counts"] == {"passed": 0, "failed": 0, "error": 0, "waived": 0, "not_run": 1}
+    assert summary["counts"] == {"passed": 0, "failed": 0, "error": 0, "waived": 0, "not_applicable": 0, "not_run": 1}
 
 
 @pytest.mark.usefixtures("secrets_set")

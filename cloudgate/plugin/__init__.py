@@ -1,0 +1,17 @@
+"""The cloudgate pytest plugin, registered through the `pytest11` entry point.
+
+`pytest --help` shows its options wherever the package is installed. It is split by job, each
+part a plugin of its own that pytest registers from the list below:
+- options:  --target, --profile, destructive gating, timeouts, measurements alone under xdist;
+- outcomes: one-line errors, waivers, passed / failed / error / waived / not applicable / not run;
+- reports:  reports/<run-id>/ (junit, HTML, metrics, summary, estate provenance), reports/latest;
+- fixtures: the estate snapshot, the CloudStack client, SSH handles, figures.
+The parts share only cloudgate.plugin.state, never each other.
+"""
+
+pytest_plugins = [
+    "cloudgate.plugin.options",
+    "cloudgate.plugin.outcomes",
+    "cloudgate.plugin.reports",
+    "cloudgate.plugin.fixtures",
+]

@@ -1,0 +1,260 @@
+"""Fixtures that reach the target: the estate snapshot, the CloudStack client, SSH host handles.
+
+The estate is read once per run (cloudgate.snapshot) and shared by every process of the run, so
+hypervisor checks are parametrized by the hosts CloudStack lists — one test id per host, and one
+failing host fails its own tests only — and every worker collects the same ids.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cloudgate.cloud import CloudStackClient, Tracker
+from cloudgate.estate import ESTATE_FILE, CassandraNode, EstateSnapshot, HostRecord
+from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+from cloudgate.plugin.state import (
+    NOT_APPLICABLE,
+    NOT_RUN,
+    RUN_KEY,
+    destructive_refusal,
+    is_worker,
+    loaded_target_of,
+    reports_root_of,
+    shared_run_dir,
+)
+from cloudgate.report.metrics import USER_PROPERTY, Better, Metric
+from cloudgate.ring import RingView
+from cloudgate.snapshot import last_good_path, load_last_good, take_snapshot
+from cloudgate.target import LoadedTarget
+
+ESTATE_KEY = pytest.StashKey["EstateSnapshot | str"]()
+
+
+# --------------------------------------------------------------------------- the estate, once per run
+def _run_dir(config: pytest.Config) -> Path | None:
+    state = config.stash.get(RUN_KEY, None)
+    if state is not None:
+        return state.run_dir
+    return shared_run_dir() if is_worker(config) else None
+
+
+def estate_of(config: pytest.Config) -> EstateSnapshot | str:
+    """The run's estate snapshot, or why there is none ("not run: ..."). Taken at most once per run.
+
+    Under xdist the first process to need it takes it and writes the run's estate.json; the others
+    read that file, so every worker collects the same test ids (xdist aborts the run otherwise).
+    """
+    cached = config.stash.get(ESTATE_KEY, None)
+    if cached is not None:
+        return cached
+    loaded = loaded_target_of(config)
+    if loaded is None:
+        value: EstateSnapshot | str = f"{NOT_RUN}no --target given"
+    else:
+        value = _shared_snapshot(config, loaded)
+    config.stash[ESTATE_KEY] = value
+    return value
+
+
+def _shared_snapshot(config: pytest.Config, loaded: LoadedTarget) -> EstateSnapshot:
+    last_good = last_good_path(reports_root_of(config), loaded.target.name)
+    run_dir = _run_dir(config)
+    if run_dir is None:
+        return take_snapshot(loaded, last_good)
+    path = run_dir / ESTATE_FILE
+    with open(run_dir / ".estate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        shared = load_last_good(path)
+        if shared is not None:
+            return shared
+        snapshot = take_snapshot(loaded, last_good)
+        tmp = path.with_name(f".{ESTATE_FILE}.tmp")
+        tmp.write_text(snapshot.model_dump_json(indent=1))
+        os.replace(tmp, path)
+        return snapshot
+
+
+def _hypervisor_params(estate: EstateSnapshot | str) -> tuple[list[object], list[str]]:
+    if isinstance(estate, str):
+        return [estate], ["discovery"]
+    if not estate.hosts:
+        problem = estate.cloudstack.problem or f"{estate.target}: listHosts returned no Routing host in the target's zones"
+        return [f"host discovery failed: {problem}"], ["discovery"]
+    return list(estate.hosts), [h.name for h in estate.hosts]
+
+
+def _cassandra_params(estate: EstateSnapshot | str) -> tuple[list[object], list[str]]:
+    if isinstance(estate, str):
+        return [estate], ["discovery"]
+    if estate.cassandra is None:
+        return [f"{NOT_APPLICABLE}{estate.target} has no cassandra section"], ["discovery"]
+    if not estate.cassandra.nodes:
+        return [estate.cassandra.source.problem or f"{estate.target}: the driver lists no Cassandra node"], ["discovery"]
+    return list(estate.cassandra.nodes), [n.label for n in estate.cassandra.nodes]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `hypervisor` by the snapshot's hosts, `cassandra_node` by the ring's nodes."""
+    for name, params_of in (("cassandra_node", _cassandra_params), ("hypervisor", _hypervisor_params)):
+        if name in metafunc.fixturenames:
+            values, ids = params_of(estate_of(metafunc.config))
+            metafunc.parametrize(name, values, ids=ids, indirect=True)
+
+
+def _discovered(request: pytest.FixtureRequest):  # noqa: ANN202 - the parametrized record
+    """A discovered item, or its discovery problem turned into a skip (not run) or a one-line failure."""
+    value = request.param
+    if isinstance(value, str):
+        if value.startswith(NOT_RUN):
+            pytest.skip(value)
+        pytest.fail(value, pytrace=False)
+    return value
+
+
+# --------------------------------------------------------------------------- target and estate
+@pytest.fixture(scope="session")
+def loaded_target(pytestconfig: pytest.Config) -> LoadedTarget:
+    """The validated target; a test that needs one is not run without --target."""
+    loaded = loaded_target_of(pytestconfig)
+    if loaded is None:
+        pytest.skip(f"{NOT_RUN}no --target given")
+    return loaded
+
+
+@pytest.fixture(scope="session")
+def target(loaded_target: LoadedTarget):  # noqa: ANN201 - returns cloudgate.target.Target
+    return loaded_target.target
+
+
+@pytest.fixture(scope="session")
+def thresholds(target):  # noqa: ANN001, ANN201
+    return target.thresholds
+
+
+@pytest.fixture(scope="session")
+def estate(pytestconfig: pytest.Config, loaded_target: LoadedTarget) -> EstateSnapshot:
+    """The run's estate snapshot (live, or parts from the last good one; each part says which)."""
+    value = estate_of(pytestconfig)
+    if isinstance(value, str):
+        pytest.skip(value)
+    return value
+
+
+@pytest.fixture(scope="session")
+def live_estate(estate: EstateSnapshot) -> EstateSnapshot:
+    """The snapshot, for checks *of CloudStack*: they fail, naming the cause, when it was not read live."""
+    if not estate.cloudstack.live:
+        problem = estate.cloudstack.problem
+        pytest.fail(f"{problem}" if problem else f"{estate.target}: CloudStack was not read live", pytrace=False)
+    return estate
+
+
+@pytest.fixture(scope="session")
+def cassandra_ring(estate: EstateSnapshot) -> RingView:
+    """The Cassandra ring with each node mapped to its VM and physical host (read once per run)."""
+    if estate.cassandra is None:
+        pytest.skip(f"{NOT_APPLICABLE}{estate.target} has no cassandra section")
+    view = RingView.of(estate)
+    if isinstance(view, str):
+        pytest.fail(view, pytrace=False)
+    return view
+
+
+@pytest.fixture
+def hypervisor(request: pytest.FixtureRequest) -> HostRecord:
+    """One hypervisor host (parametrized by the estate snapshot)."""
+    return _discovered(request)
+
+
+@pytest.fixture
+def cassandra_node(request: pytest.FixtureRequest) -> CassandraNode:
+    """One Cassandra node (parametrized by the estate snapshot)."""
+    return _discovered(request)
+
+
+# --------------------------------------------------------------------------- reaching the target
+@pytest.fixture(scope="session")
+def cloudstack(loaded_target: LoadedTarget) -> CloudStackClient:
+    """Read-only CloudStack client: mutating commands raise MutationRefused."""
+    return CloudStackClient.for_target(loaded_target)
+
+
+@pytest.fixture
+def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -> Iterator[Tracker]:
+    """A mutating client, only for tests marked destructive in a destructive run.
+
+    Yields a Tracker: register an undo for everything created; all undos run at teardown, and a
+    failed cleanup makes the test error, naming what was left behind.
+    """
+    if request.node.get_closest_marker("destructive") is None:
+        pytest.fail("cloudstack_rw used by a test not marked destructive", pytrace=False)
+    refusal = destructive_refusal(request.config)
+    if refusal:
+        pytest.skip(refusal)
+    tracker = Tracker(CloudStackClient.for_target(loaded_target, allow_mutations=True), run_tag=_run_tag())
+    yield tracker
+    problems = tracker.cleanup()
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+def _run_tag() -> str:
+    run_dir = os.environ.get("CLOUDGATE_RUN_DIR", "")
+    return os.path.basename(run_dir) or f"pid{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
+    pool = HostPool(SshSettings.from_target(loaded_target.target))
+    yield pool
+    pool.close()
+
+
+def _ssh(host_pool: HostPool, ip: str, label: str):  # noqa: ANN202 - testinfra Host
+    try:
+        return host_pool.get(ip)
+    except HostUnreachable as exc:
+        problem = f"{label}: SSH unreachable: {exc}"
+    pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback
+
+
+@pytest.fixture
+def hypervisor_host(hypervisor: HostRecord, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
+    """testinfra Host for the parametrized hypervisor; an unreachable host fails in one line."""
+    if hypervisor.in_maintenance:
+        pytest.skip(f"{NOT_APPLICABLE}{hypervisor.name} is in {hypervisor.resourcestate}")
+    return _ssh(host_pool, hypervisor.ip, hypervisor.name)
+
+
+@pytest.fixture
+def cassandra_host(cassandra_node: CassandraNode, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
+    """testinfra Host for the Cassandra VM of the parametrized node."""
+    return _ssh(host_pool, cassandra_node.address, str(cassandra_node))
+
+
+# --------------------------------------------------------------------------- artifacts and figures
+@pytest.fixture(scope="session")
+def run_dir(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where checks write artifacts (plots, histograms): the run's report dir, or a temp dir."""
+    return _run_dir(pytestconfig) or shared_run_dir() or tmp_path_factory.mktemp("cloudgate-artifacts")
+
+
+@pytest.fixture
+def metric(request: pytest.FixtureRequest) -> Iterator[object]:
+    """Record a measured figure: metric(name, value, unit, threshold=None, better="lower").
+
+    The one way a test writes a figure to metrics.json; returns the judged Metric so the test can
+    assert on its verdict with a message that quotes the figure.
+    """
+
+    def record(name: str, value: float, unit: str, threshold: float | None = None, better: Better = "lower") -> Metric:
+        m = Metric.measure(name, value, unit, threshold, better, test=request.node.nodeid)
+        request.node.user_properties.append((USER_PROPERTY, m.model_dump_json()))
+        return m
+
+    yield record

@@ -1,0 +1,104 @@
+"""Outcomes, waivers and accounting: what each check's result *means* to an operator.
+
+- Errors that already say everything (unreachable host, API error) are shown as one line.
+- A failure under an unexpired waiver is reported as waived, never as passed.
+- A skipped check is "not run", or "not applicable" when the target has nothing for it to check
+  (a host in maintenance, a cloud with no Cassandra); neither is ever counted with the passes.
+- A test's outcome is its worst phase: an error in teardown is not hidden by a passing call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cloudgate.cassandra import CassandraError
+from cloudgate.cloud import CloudStackError
+from cloudgate.cqlguard import CassandraReadOnlyError
+from cloudgate.hosts import HostUnreachable
+from cloudgate.plugin.state import NOT_APPLICABLE, RUN_KEY, WAIVERS_KEY, RunState
+from cloudgate.report.metrics import USER_PROPERTY, Metric
+from cloudgate.report.rundir import utc_now
+from cloudgate.target import TargetError
+from cloudgate.waivers import find as find_waiver
+
+ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, CassandraReadOnlyError, TargetError)
+OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
+_RANK = {"passed": 0, "not_applicable": 1, "not_run": 2, "waived": 3, "failed": 4, "error": 5}
+WAIVED = "waived until"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and report.failed and isinstance(call.excinfo.value, ONE_LINE_ERRORS):
+        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+    if report.failed and report.when in ("setup", "call"):  # an unreachable host fails at setup
+        _apply_waiver(item, report)
+
+
+def _apply_waiver(item: pytest.Item, report: pytest.TestReport) -> None:
+    check = item.get_closest_marker("check")
+    check_id = check.kwargs.get("id") if check else None
+    callspec = getattr(item, "callspec", None)
+    waiver = find_waiver(item.config.stash.get(WAIVERS_KEY, []), check_id, callspec.id if callspec else None)
+    if waiver is None:
+        return
+    if waiver.expires >= utc_now().date():
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), 0, f"{WAIVED} {waiver.expires}: {waiver.justification}")
+    else:
+        report.sections.append(("cloudgate waiver", f"waiver for {check_id} expired on {waiver.expires}: {waiver.justification}"))
+        if isinstance(report.longrepr, str):
+            report.longrepr += f" (waiver expired on {waiver.expires})"
+
+
+def skip_kind(reason: str) -> str:
+    """The outcome a skip reason stands for: waived, not_applicable or not_run."""
+    if reason.startswith(WAIVED):
+        return "waived"
+    if reason.startswith(NOT_APPLICABLE):
+        return "not_applicable"
+    return "not_run"
+
+
+_SESSION_CONFIG: list[pytest.Config] = []
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _SESSION_CONFIG[:] = [session.config]
+
+
+def _state() -> RunState | None:
+    if not _SESSION_CONFIG:
+        return None
+    return _SESSION_CONFIG[0].stash.get(RUN_KEY, None)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    state = _state()
+    if state is None:
+        return
+    if report.when == "teardown":
+        for name, value in report.user_properties:
+            if name == USER_PROPERTY:
+                state.metrics.append(Metric.model_validate_json(value))
+    if report.skipped:
+        reason = str(report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr).removeprefix("Skipped: ")
+        outcome = skip_kind(reason)
+        state.not_run[report.nodeid] = reason
+    elif report.failed:
+        outcome = "failed" if report.when == "call" else "error"
+    else:
+        outcome = "passed"
+    previous = state.outcomes.get(report.nodeid, "passed")
+    state.outcomes[report.nodeid] = max(previous, outcome, key=_RANK.__getitem__)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A module that fails to import is an error of the run, not a silent zero."""
+    state = _state()
+    if state is not None and report.failed:
+        state.outcomes[report.nodeid or "collection"] = "error"

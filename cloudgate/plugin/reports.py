@@ -1,0 +1,201 @@
+"""Report writing: reports/<run-id>/{junit.xml, report.html, metrics.json, summary.json, estate.json}.
+
+Every run with a target gets its own directory, stamped with target, profile, git revision and
+times, and reports/latest is repointed at it. Every report says where the estate (hosts, VMs,
+Cassandra nodes) came from: read live, or a last good snapshot of a given age when the CloudStack
+API did not answer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudgate.estate import ESTATE_FILE, EstateSnapshot
+from cloudgate.plugin.outcomes import OUTCOMES
+from cloudgate.plugin.state import RUN_KEY, RunState, configured_target, is_worker, reports_root_of
+from cloudgate.report.metrics import Metric
+from cloudgate.report.rundir import (
+    RunStamp,
+    create_run_dir,
+    git_revision,
+    make_run_id,
+    point_latest,
+    stamp_junit,
+    utc_now,
+    write_json,
+)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """The run directory, made by the controller before junitxml and pytest-html open their files."""
+    config.stash[RUN_KEY] = None
+    loaded = configured_target(config)
+    if loaded is None or is_worker(config) or config.option.collectonly:
+        return
+    profile = config.getoption("profile")
+    started = utc_now()
+    reports_root = reports_root_of(config)
+    reports_root.mkdir(parents=True, exist_ok=True)
+    run_id = make_run_id(loaded.target.name, profile, started)
+    run_dir = create_run_dir(reports_root, run_id)
+    stamp = RunStamp(
+        run_id=run_id,
+        target=loaded.target.name,
+        environment=loaded.target.environment.value,
+        profile=profile,
+        revision=git_revision(Path(__file__).resolve().parent),
+        started=started,
+        extra={"target_file": str(loaded.path), "allow_destructive": bool(config.getoption("allow_destructive"))},
+    )
+    config.stash[RUN_KEY] = RunState(stamp, run_dir, reports_root, metrics=_extra_metrics())
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(run_dir / "junit.xml")
+    if hasattr(config.option, "htmlpath") and not config.option.htmlpath:
+        config.option.htmlpath = str(run_dir / "report.html")
+        config.option.self_contained_html = True
+    _html_metadata(config, stamp)
+    os.environ["CLOUDGATE_RUN_DIR"] = str(run_dir)  # xdist workers inherit it for artifacts
+    announce = os.environ.get("CLOUDGATE_RUN_DIR_FILE")
+    if announce:  # a wrapper (cloudgate lab run) learns which directory is this run's, not "latest"
+        Path(announce).write_text(str(run_dir))
+
+
+def _extra_metrics() -> list[Metric]:
+    """Figures measured before this pytest run by its wrapper (lab bring-up, benchmarks), if any."""
+    path = os.environ.get("CLOUDGATE_EXTRA_METRICS")
+    if not path or not Path(path).exists():
+        return []
+    return [Metric.model_validate(m) for m in json.loads(Path(path).read_text())]
+
+
+def _html_metadata(config: pytest.Config, stamp: RunStamp) -> None:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pytest-html absent: the other reports still carry the stamp
+        return
+    meta = config.stash.get(metadata_key, None)
+    if meta is None:
+        return
+    for key in ("Python", "Platform", "Packages", "Plugins"):
+        meta.pop(key, None)
+    for key, value in stamp.as_dict().items():
+        if value is not None:
+            meta[f"cloudgate {key}"] = str(value)
+
+
+def _estate_of_run(state: RunState) -> EstateSnapshot | None:
+    """The run's estate snapshot, if a check asked for one (any process of the run may have taken it)."""
+    path = state.run_dir / ESTATE_FILE
+    if not path.exists():
+        return None
+    try:
+        return EstateSnapshot.model_validate_json(path.read_text())
+    except ValueError:
+        return None
+
+
+def _counts(state: RunState) -> dict[str, int]:
+    counts = Counter(state.outcomes.values())
+    return {k: counts.get(k, 0) for k in OUTCOMES}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    state.stamp.ended = utc_now()
+    counts = _counts(state)
+    if exitstatus == 0 and not counts["passed"] and not session.config.option.collectonly:
+        # nothing was checked (everything skipped or deselected): never report that as green
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
+        exitstatus = int(session.exitstatus)
+    estate = _estate_of_run(state)
+    if estate is not None:
+        state.stamp.extra["estate"] = estate.provenance()
+    write_json(
+        state.run_dir / "metrics.json",
+        {
+            **state.stamp.as_dict(),
+            "metrics": [m.model_dump() for m in state.metrics],
+            "failed_metrics": [m.name for m in state.metrics if m.verdict == "fail"],
+        },
+    )
+    write_json(
+        state.run_dir / "summary.json",
+        {
+            **state.stamp.as_dict(),
+            "exitstatus": int(exitstatus),
+            "counts": counts,
+            "outcomes": state.outcomes,
+            "not_run": state.not_run,
+        },
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    stamp_junit(state.run_dir / "junit.xml", state.stamp, _counts(state))
+    point_latest(state.reports_root, state.run_dir)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    counts = _counts(state)
+    tr = terminalreporter
+    tr.section("cloudgate")
+    tr.write_line(
+        f"target {state.stamp.target} ({state.stamp.environment}), profile {state.stamp.profile}: "
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, "
+        f"{counts['not_run']} not run (a check not run is not a pass)"
+        + (f", {counts['not_applicable']} not applicable" if counts["not_applicable"] else "")
+        + (f", {counts['waived']} waived" if counts["waived"] else "")
+    )
+    estate = _estate_of_run(state)
+    if estate is not None:
+        for line in estate.provenance_lines():
+            tr.write_line(f"  estate: {line}")
+    for reason, n in Counter(state.not_run.values()).most_common(8):
+        kind = "waived" if reason.startswith("waived until") else "not run"
+        tr.write_line(f"  {kind} x{n}: {reason}")
+    for m in state.metrics:
+        limit = "" if m.threshold is None else f" (threshold {m.threshold:g} {m.unit}, {m.verdict})"
+        tr.write_line(f"  metric {m.name} = {m.value:.4g} {m.unit}{limit}")
+    tr.write_line(f"reports: {state.run_dir}")
+
+
+def pytest_html_results_summary(prefix: list[str], summary: list[str], postfix: list[str], session: Any) -> None:
+    from html import escape
+
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is None:
+        return
+    counts = _counts(state)
+    prefix.append(
+        f"<p><b>cloudgate</b>: target <b>{escape(state.stamp.target)}</b> ({escape(state.stamp.environment)}), "
+        f"profile <b>{escape(state.stamp.profile)}</b>, revision {escape(state.stamp.revision)}. "
+        f"Not run: {counts['not_run']}, not applicable: {counts['not_applicable']} (skipped checks are not passes).</p>"
+    )
+    estate = _estate_of_run(state)
+    if estate is not None:
+        prefix.append("".join(f"<p>estate: {escape(line)}</p>" for line in estate.provenance_lines()))
+    if state.metrics:
+        rows = "".join(
+            f"<tr><td>{escape(m.name)}</td><td>{m.value:.4g}</td><td>{escape(m.unit)}</td>"
+            f"<td>{'' if m.threshold is None else f'{m.threshold:g}'}</td><td>{m.verdict}</td></tr>"
+            for m in state.metrics
+        )
+        prefix.append(
+            "<table><tr><th>metric</th><th>value</th><th>unit</th><th>threshold</th><th>verdict</th></tr>"
+            f"{rows}</table>"
+        )

@@ -1,0 +1,95 @@
+"""What the plugin's parts share: the stash keys, the run's state, and the destructive rule.
+
+No hooks live here. Every other part of the plugin imports this module and none imports another
+part, so the plugin has no import cycle (options, outcomes, reports and fixtures each stand alone).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from cloudgate.report.metrics import Metric
+from cloudgate.report.rundir import RunStamp
+from cloudgate.target import LoadedTarget, TargetError, load_target
+from cloudgate.waivers import Waiver, load_waivers
+
+PROFILES = ("smoke", "nightly", "gate")
+NOT_RUN = "not run: "
+NOT_APPLICABLE = "not run: not applicable, "
+
+TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()
+WAIVERS_KEY = pytest.StashKey["list[Waiver]"]()
+RUN_KEY = pytest.StashKey["RunState | None"]()
+
+
+@dataclass
+class RunState:
+    """What the controller process collects while the run goes on."""
+
+    stamp: RunStamp
+    run_dir: Path
+    reports_root: Path
+    metrics: list[Metric] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """A pytest-xdist worker (the controller writes the reports, workers run the checks)."""
+    return hasattr(config, "workerinput")
+
+
+def configured_target(config: pytest.Config) -> LoadedTarget | None:
+    """Load --target and its waivers once (whichever part's pytest_configure comes first).
+
+    A bad target file, an unset secret variable or a missing file it names stops the run here,
+    in one line, before anything runs.
+    """
+    if TARGET_KEY in config.stash:
+        return config.stash[TARGET_KEY]
+    loaded: LoadedTarget | None = None
+    waivers: list[Waiver] = []
+    target_path = config.getoption("target")
+    if target_path:
+        try:
+            loaded = load_target(target_path)
+            loaded.check_environment()
+            if loaded.target.waivers:
+                waivers = load_waivers(loaded.resolve(loaded.target.waivers))
+        except TargetError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[WAIVERS_KEY] = waivers
+    config.stash[TARGET_KEY] = loaded
+    return loaded
+
+
+def loaded_target_of(config: pytest.Config) -> LoadedTarget | None:
+    return config.stash.get(TARGET_KEY, None)
+
+
+def reports_root_of(config: pytest.Config) -> Path:
+    """reports/ of this run (--reports-dir), where the last good estate snapshot of each target lives."""
+    return Path(config.getoption("reports_dir") or "reports").resolve()
+
+
+def shared_run_dir() -> Path | None:
+    """The run's report directory as every process of the run sees it (xdist workers inherit it)."""
+    env = os.environ.get("CLOUDGATE_RUN_DIR")
+    return Path(env) if env and Path(env).is_dir() else None
+
+
+def destructive_refusal(config: pytest.Config) -> str | None:
+    """Why destructive tests may not run in this session, or None when they may."""
+    loaded = loaded_target_of(config)
+    if loaded is None:
+        return f"{NOT_RUN}destructive check needs a --target (lab or preproduction)"
+    env = loaded.target.environment
+    if not env.allows_destructive:
+        return f"{NOT_RUN}destructive check refused on an environment: {env.value} target ({loaded.target.name})"
+    if not config.getoption("allow_destructive"):
+        return f"{NOT_RUN}destructive check needs --allow-destructive"
+    return None

@@ -1,0 +1,59 @@
+"""Reading the ring for dispersion: which physical hosts, racks and datacenters hold a range's replicas.
+
+Pure functions over the estate snapshot (cloudgate.estate), shared by the dispersion checks so
+each check asserts one promise and the arithmetic lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from cloudgate.estate import CassandraNode, EstateSnapshot, TokenRange
+
+
+@dataclass(frozen=True)
+class RingView:
+    """What the dispersion checks read: ranges, their replicas, and where each node runs."""
+
+    replication: dict[str, int]
+    ranges: tuple[TokenRange, ...]
+    placements: dict[str, CassandraNode]  # node address -> node with its VM and host
+    racks_per_dc: dict[str, int]  # racks with an enabled hypervisor, per datacenter
+
+    @classmethod
+    def of(cls, estate: EstateSnapshot) -> RingView | str:
+        """The view, or the one-line reason there is none (no Cassandra part, no ring)."""
+        cass = estate.cassandra
+        if cass is None:
+            return f"{estate.target}: the target file has no cassandra section"
+        if cass.ring is None:
+            return cass.ring_problem or f"{estate.target}: no ring was read"
+        return cls(dict(cass.ring.replication), cass.ring.ranges, {n.address: n for n in cass.nodes},
+                   estate.racks_per_dc())
+
+
+def quorum(rf: int) -> int:
+    return rf // 2 + 1
+
+
+def describe_replicas(rng: TokenRange, placements: dict[str, CassandraNode]) -> str:
+    parts = []
+    for address in rng.replicas:
+        p = placements.get(address)
+        parts.append(f"{address}={p.vm}@{p.host}" if p else address)
+    return f"range {rng}: {', '.join(parts)}"
+
+
+def shared_hosts(rng: TokenRange, placements: dict[str, CassandraNode]) -> dict[str, list[str]]:
+    """Physical hosts holding more than one replica of the range → the VMs there."""
+    by_host: dict[str, list[str]] = {}
+    for address in rng.replicas:
+        p = placements.get(address)
+        if p and p.host:
+            by_host.setdefault(p.host, []).append(p.vm or address)
+    return {h: vms for h, vms in by_host.items() if len(vms) > 1}
+
+
+def replicas_per_dc(rng: TokenRange, placements: dict[str, CassandraNode]) -> Counter[str]:
+    return Counter(placements[a].datacenter for a in rng.replicas if a in placements)
