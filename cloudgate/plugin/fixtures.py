@@ -137,6 +137,14 @@ def thresholds(target):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="session")
+def cassandra_config(target):  # noqa: ANN001, ANN201 - cloudgate.target.CassandraSection
+    """The target's cassandra section; every Cassandra check is not applicable without one."""
+    if target.cassandra is None:
+        pytest.skip(f"{NOT_APPLICABLE}{target.name} has no cassandra section")
+    return target.cassandra
+
+
+@pytest.fixture(scope="session")
 def estate(pytestconfig: pytest.Config, loaded_target: LoadedTarget) -> EstateSnapshot:
     """The run's estate snapshot (live, or parts from the last good one; each part says which)."""
     value = estate_of(pytestconfig)

@@ -106,5 +106,6 @@ def stamp_junit(path: Path, stamp: RunStamp, outcomes: dict[str, int]) -> None:
             props = ET.Element("properties")
             suite.insert(0, props)
         for name, value in values.items():
-            ET.SubElement(props, "property", name=name, value=str(value))
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            ET.SubElement(props, "property", name=name, value=text)
     tree.write(path, encoding="utf-8", xml_declaration=True)

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.smoke
 
 
 @pytest.fixture(scope="session")
-def wanted(target):
-    return target.cassandra.node_settings
+def wanted(cassandra_config):
+    return cassandra_config.node_settings
 
 
 @pytest.mark.check(id="CG-NODE-001", severity="major")

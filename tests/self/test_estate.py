@@ -1,0 +1,88 @@
+"""The estate snapshot: one read per run, and the last good one when the CloudStack API is down.
+
+No lab here: the endpoint is loopback port 9, which refuses, as a stopped management server does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from selfcheck import write_target
+
+from cloudgate import snapshot
+from cloudgate.estate import EstateSnapshot, HostRecord, Source, VmRecord
+from cloudgate.report.rundir import iso
+from cloudgate.target import load_target
+
+pytestmark = pytest.mark.usefixtures("secrets_set")
+
+
+def _host(name: str, rack: str = "r1", state: str = "Up", resourcestate: str = "Enabled") -> HostRecord:
+    return HostRecord(id=f"id-{name}", name=name, ip="198.18.1.10", zone="zone-1", datacenter="dc1", rack=rack,
+                      state=state, resourcestate=resourcestate, cpu_mhz=64000, memory_mib=131072)
+
+
+def _good(hours_old: float) -> EstateSnapshot:
+    taken = iso(datetime.now(UTC) - timedelta(hours=hours_old))
+    return EstateSnapshot(
+        target="selftest", taken_at=taken, cloudstack=Source(live=True, taken_at=taken),
+        hosts=(_host("h1"), _host("h2", rack="r2")),
+        vms=(VmRecord(id="v1", name="cass-1", state="Running", host_id="id-h1", ips=("198.18.1.201",),
+                      affinity_groups=("ring",), cpu_mhz=8000, memory_mib=16384),),
+    )
+
+
+def test_with_the_api_down_the_hosts_come_from_the_last_good_snapshot_which_says_how_old(tmp_path):
+    loaded = load_target(write_target(tmp_path / "t.yaml"))
+    last_good = snapshot.last_good_path(tmp_path / "reports", "selftest")
+    snapshot.save_snapshot(_good(hours_old=3), last_good)
+    taken = snapshot.take_snapshot(loaded, last_good)
+    assert [h.name for h in taken.hosts] == ["h1", "h2"]
+    assert not taken.cloudstack.live
+    assert "CloudStack API unreachable at http://127.0.0.1:9" in (taken.cloudstack.problem or "")
+    line = taken.provenance_lines()[0]
+    assert str(last_good) in line and "(3 h 00 min old)" in line and "unreachable" in line
+    assert json.loads(last_good.read_text())["cloudstack"]["live"] is True, "a fallback must not replace the last good one"
+
+
+def test_with_the_api_down_and_no_earlier_snapshot_the_problem_says_both(tmp_path):
+    loaded = load_target(write_target(tmp_path / "t.yaml"))
+    taken = snapshot.take_snapshot(loaded, snapshot.last_good_path(tmp_path / "reports", "selftest"))
+    assert taken.hosts == ()
+    assert "unreachable" in taken.cloudstack.problem and "no earlier snapshot of selftest" in taken.cloudstack.problem
+
+
+def test_a_corrupt_last_good_snapshot_counts_as_none(tmp_path):
+    path = snapshot.last_good_path(tmp_path, "selftest")
+    path.parent.mkdir(parents=True)
+    path.write_text('{"target": "selftest", "hosts": [')
+    assert snapshot.load_last_good(path) is None
+
+
+def test_only_a_snapshot_read_wholly_live_becomes_the_last_good_one(tmp_path, monkeypatch):
+    loaded = load_target(write_target(tmp_path / "t.yaml"))
+    good = _good(hours_old=0)
+    monkeypatch.setattr(snapshot, "read_cloudstack", lambda client, target: {"hosts": good.hosts, "vms": good.vms})
+    last_good = snapshot.last_good_path(tmp_path / "reports", "selftest")
+    taken = snapshot.take_snapshot(loaded, last_good)
+    assert taken.cloudstack.live and taken.complete_and_live
+    assert EstateSnapshot.model_validate_json(last_good.read_text()).hosts == good.hosts
+
+
+def test_the_placement_engine_sees_running_vms_on_their_hosts_and_hosts_in_maintenance():
+    estate = _good(hours_old=0).model_copy(update={"hosts": (_host("h1"), _host("h2", resourcestate="Maintenance"))})
+    placement = estate.placement_estate()
+    by_id = {h.id: h for h in placement.hosts}
+    assert [vm.group for vm in by_id["id-h1"].vms] == ["ring"]
+    assert by_id["id-h2"].state == "maintenance"
+
+
+def test_rack_rules_read_pod_tag_or_name():
+    from cloudgate.target import RackRule
+
+    record = {"podname": "dc1-r2", "hosttags": "fio, rack:B7", "name": "xen-b7-04"}
+    assert snapshot.rack_of(record, RackRule(source="pod")) == "dc1-r2"
+    assert snapshot.rack_of(record, RackRule(source="host_tag", tag_prefix="rack:")) == "B7"
+    assert snapshot.rack_of(record, RackRule(source="name_pattern", pattern=r"xen-(?P<rack>[a-z]\d+)-")) == "b7"
