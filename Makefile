@@ -21,7 +21,7 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip >/dev/null
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,lab]'
 	@touch $(STAMP)
 
 # Debian packages the lab needs (sshd for the hosts, iptables for partitions, ip for namespaces).
@@ -33,14 +33,19 @@ system-deps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# Style, then layering: import-linter's contracts (pyproject.toml [tool.importlinter]; run from the
+# repository root, which puts tests/infra in its graph), then what a graph cannot show
+# (tools/check_layers.py: the product reaches the lab only through a lazy import).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/python tools/check_layers.py
 
-# The project's own tests: lint, placement properties, lab components, self-tests of the suite.
+# The project's own tests: lint, unit tests, placement properties, lab components, self-tests of the suite.
 # Fails when no test ran or when one was skipped for lack of something CI must provide.
 test: setup lint
 	@mkdir -p build
-	$(BIN)/pytest tests/placement tests/lab tests/self -p no:cacheprovider -q \
+	$(BIN)/pytest tests/unit tests/placement tests/lab tests/self -p no:cacheprovider -q \
 	  --junitxml=$(TEST_JUNIT) -o junit_family=xunit1
 	$(BIN)/python -m cloudgate.report.junitcheck $(TEST_JUNIT)
 
@@ -56,4 +61,4 @@ lab-down: $(STAMP)
 	$(CG) lab down
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache .hypothesis
+	rm -rf build .pytest_cache .ruff_cache .import_linter_cache .hypothesis

@@ -13,13 +13,12 @@ extra processes), so a guest restarted after a host failure brings its node back
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import paths
+from cloudgate.lab import guests, hosts, paths
+from cloudgate.lab.clusterfile import cluster_file, node_command_for
 from cloudgate.lab.topology import LabTopology
 from cloudgate.placement import place
 from cloudgate.placement.model import GroupRequest, Request, Size
@@ -33,17 +32,6 @@ FIRST_IP = 201
 
 class CassandraDeployError(Exception):
     """One line for the operator."""
-
-
-def cluster_file() -> Path:
-    return paths.lab_dir() / "cassandra" / "cluster.json"
-
-
-def cluster_nodes() -> list[dict[str, Any]]:
-    """The nodes of the deployed cluster file (name, address, dc, rack, ports), [] if none."""
-    if not cluster_file().exists():
-        return []
-    return list(json.loads(cluster_file().read_text()).get("nodes", []))
 
 
 def node_names(target: Target) -> dict[str, list[str]]:
@@ -64,9 +52,12 @@ def _one(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
 
 def plan_hosts(client: Any, target: Target, names: dict[str, list[str]], offering: dict[str, Any]) -> dict[str, str]:
     """VM name -> host id from the placement engine, over the estate CloudStack reports."""
-    from cloudgate.topology import read_estate
+    from cloudgate.estate import EstateSnapshot, Source
+    from cloudgate.snapshot import read_cloudstack
 
-    estate = read_estate(client, target)
+    parts = read_cloudstack(client, target)
+    estate = EstateSnapshot(target=target.name, taken_at="", cloudstack=Source(live=True, taken_at=""),
+                            hosts=parts["hosts"], vms=parts["vms"]).placement_estate()
     request = Request(groups=[GroupRequest(
         group=GROUP,
         size=Size(cpu=int(offering["cpunumber"]) * int(offering["cpuspeed"]), memory_mib=int(offering["memory"])),
@@ -143,19 +134,8 @@ def write_cluster(topology: LabTopology, vms: list[dict[str, Any]]) -> Path:
     return path
 
 
-def node_command_for(vm_name: str, template: str) -> list[str] | None:
-    """What the "cassandra" template starts at boot, or None (not a Cassandra VM, or no cluster yet)."""
-    if template != "cassandra" or not any(n["name"] == vm_name for n in cluster_nodes()):
-        return None
-    from cloudgate.lab.cql.cluster import node_command
-
-    return node_command(str(cluster_file()), vm_name, python=sys.executable, exit_with_parent=False)
-
-
 def start_nodes(vms: list[dict[str, Any]]) -> None:
     """Boot the CQL node of each Cassandra VM (the template does it on later guest restarts)."""
-    from cloudgate.lab import guests, hosts
-
     for vm in vms:
         node = guests.guest_node_by_name(vm["name"])
         command = node_command_for(vm["name"], "cassandra")

@@ -9,7 +9,6 @@ cleans first.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -23,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import paths
+from cloudgate.lab import clusterfile, extra, paths
 from cloudgate.lab.topology import NETNS_PREFIX, LabTopology, build_topology
-from cloudgate.target import Environment, TargetError, load_target
+from cloudgate.target import Environment, load_target
 
 
 class LabControlError(Exception):
@@ -185,6 +184,7 @@ def leftovers() -> list[str]:
 
 def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> dict[str, Any]:
     """Build the lab; returns timings. Cleans a previous (possibly crashed) lab first."""
+    extra.require()  # before anything is built or cleaned: a lab without its extra measures the wrong thing
     _require_root()
     t0 = time.monotonic()
     loaded = load_target(target_path)
@@ -308,11 +308,10 @@ def status() -> int:
 
 
 def _print_cassandra_status() -> None:
-    from cloudgate.lab import cassandra
     from cloudgate.lab.cql.cluster import probe_native
     from cloudgate.lab.cql.tuning import idle_polling_holders
 
-    nodes = cassandra.cluster_nodes()
+    nodes = clusterfile.cluster_nodes()
     if not nodes:
         print("Cassandra: none deployed")
         return
@@ -377,11 +376,10 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
             command = client.cancelHostMaintenance if clear else client.prepareHostForMaintenance
             command(id=h["id"], fetch_result=True)
     elif fault == "cql-write-delay":
-        from cloudgate.lab import cassandra
         from cloudgate.lab.cql import faults as cql_faults
 
-        cluster = str(cassandra.cluster_file())
-        names = [params["node"]] if "node" in params else [n["name"] for n in cassandra.cluster_nodes()]
+        cluster = str(clusterfile.cluster_file())
+        names = [params["node"]] if "node" in params else [n["name"] for n in clusterfile.cluster_nodes()]
         for name in names:
             if clear:
                 cql_faults.clear_faults(cluster, name)
@@ -444,33 +442,3 @@ def fault(host: str | None, name: str | None, params: dict[str, str], clear: boo
         if not name:
             raise LabControlError("which fault? `cloudgate lab fault --list`")
         hostfaults.apply_fault(topology, host, name, **params)
-
-
-# --------------------------------------------------------------------------- CLI glue
-def main(args: argparse.Namespace) -> int:
-    try:
-        if args.lab_command == "run":
-            from cloudgate.lab.nightly import run
-
-            return run(args.target, args.reports_dir, args.placement)
-        if args.lab_command == "up":
-            up(args.target, args.placement)
-        elif args.lab_command == "down":
-            down()
-        elif args.lab_command == "status":
-            return status()
-        elif args.lab_command == "env":
-            sys.stdout.write(env_exports(str(Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml")))
-        elif args.lab_command == "fault":
-            if args.list:
-                print(list_faults())
-                return 0
-            params = dict(p.split("=", 1) for p in args.param if "=" in p)
-            fault(args.host, args.fault, params, args.clear)
-        return 0
-    except (LabControlError, TargetError) as exc:
-        print(f"cloudgate lab: error: {exc}", file=sys.stderr)
-        return 2
-    except FileNotFoundError as exc:
-        print(f"cloudgate lab: error: the lab is not up ({exc.filename} missing); run `cloudgate lab up`", file=sys.stderr)
-        return 2

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudgate.lab import hosts, net, paths
+from cloudgate.lab.clusterfile import node_command_for
 from cloudgate.lab.hosts import Node
 from cloudgate.lab.net import LabError
 from cloudgate.lab.standins import STANDINS_DIR
@@ -201,8 +202,6 @@ def extra_processes_for_template(spec: GuestSpec) -> list[list[str]]:
 
     Each runs detached in the guest's namespaces and is killed with the guest.
     """
-    from cloudgate.lab.cassandra import node_command_for
-
     command = node_command_for(spec.name, spec.template)
     return [command] if command else []
 

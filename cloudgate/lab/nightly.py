@@ -1,7 +1,8 @@
 """`cloudgate lab run` (what `make run` calls): the nightly profile against a fresh lab, then down.
 
 Order: lab up (timed) → smoke profile (timed: the after-incident promise is "under a minute") →
-placement benchmark → nightly profile with destructive drills (reports/latest), which records the
+placement benchmark → suite start-up (plugin import, --collect-only on the lab; startup.py) →
+nightly profile with destructive drills (reports/latest), which records the
 lab and benchmark figures beside its own (metrics.json and the HTML table) and receives the
 benchmark's files → lab down, whatever happened before.
 The exit status is the nightly run's, or 1 if a later step failed.
@@ -17,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from cloudgate.lab import control
+from cloudgate.lab import control, startup
+from cloudgate.lab.extra import require as require_lab_extra
 from cloudgate.report.metrics import Metric
 from cloudgate.report.rundir import write_json
 
@@ -77,6 +79,7 @@ def machine_floor_figures(rate: float = 500.0, count: int = 2000) -> list[Metric
 
 def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate") -> int:
     reports = Path(reports_dir).resolve()
+    require_lab_extra()  # before the try: a refusal must not tear down a lab someone else has up
     reports.mkdir(parents=True, exist_ok=True)
     rc = 1
     try:
@@ -95,7 +98,9 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
         bench_dir.mkdir()
         bench_rc = run_bench(str(bench_dir))
         floor = machine_floor_figures()
+        print("\n== suite start-up (plugin import, collection against the lab) ==", flush=True)
         figures = [
+            *startup.startup_figures(target, env),
             *floor,
             Metric.measure("lab.up.seconds", timings["lab_up_seconds"], "s", LAB_UP_BUDGET_S, test="cloudgate lab up"),
             Metric.measure("lab.hosts", timings["hosts"], "hosts", test="cloudgate lab up"),

@@ -6,7 +6,8 @@ Public API (pure functions unless noted):
 * ``check(estate) -> list[Violation]``
 * ``plan_to_json(result, estate, request)``, ``plan_to_table(result, estate, request)``,
   ``apply_result(estate, result) -> Estate``
-* ``solve_exact(estate, request, ...) -> ExactResult`` (OR-Tools CP-SAT reference solver)
+* ``solve_exact(estate, request, ...) -> ExactResult`` (OR-Tools CP-SAT reference solver; OR-Tools,
+  and the pandas it brings, load on the first solve, not with this package)
 * ``load_estate(path)``, ``load_request(path, estate=None)`` (file I/O, raise PlacementInputError)
 * baselines in ``cloudgate.placement.baselines``; benchmark in ``cloudgate.placement.bench``
 """

@@ -22,16 +22,18 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from ortools.sat.python import cp_model
 from pydantic import BaseModel, Field
 
 from .bounds import hosts_in_use, lower_bound_opened
 from .expand import expand_request, validate_request
 from .model import Estate, Request, VMSpec
 from .problem import DCProblem, build_problems
+
+if TYPE_CHECKING:  # at run time OR-Tools is imported by solve_dc alone, see there
+    from ortools.sat.python import cp_model
 
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
 
@@ -83,6 +85,11 @@ def solve_dc(
     hint: dict[str, int] | None = None,
 ) -> DCSolve:
     """Solve one DC. ``spread_groups``/``aa_groups`` (default: all) let diagnostics relax rules."""
+    # OR-Tools is imported on first use, not with the package: it brings pandas and costs ~0.5 s,
+    # paid by every `import cloudgate.placement` (hence by the pytest plugin and every suite run)
+    # although only this solver needs it, and the engine calls it only when its greedy passes fail.
+    from ortools.sat.python import cp_model
+
     start = time.perf_counter()
     groups = p.groups_of_new_vms()
     spread_on = set(groups) if spread_groups is None else set(spread_groups)

@@ -1,0 +1,48 @@
+"""`cloudgate lab ACTION`: the lab's command-line glue, from parsed arguments to an exit status.
+
+Why apart from control.py: `lab run` (nightly.py) drives control.py, so a dispatcher living in
+control.py had to import nightly.py from inside a function to dodge the control <-> nightly
+import cycle. Here, above both, it imports them plainly, and the lab layers contract keeps it so.
+This is also the lab's only entry from the product: cloudgate/cli.py imports this module inside
+`cmd_lab` (the one import the product contract lets cross into cloudgate.lab).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cloudgate.lab import control, nightly
+from cloudgate.lab.extra import LabExtraMissing
+from cloudgate.target import TargetError
+
+LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml"
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run one `cloudgate lab` action; operator errors are one line on stderr and exit status 2."""
+    try:
+        if args.lab_command == "run":
+            return nightly.run(args.target, args.reports_dir, args.placement)
+        if args.lab_command == "up":
+            control.up(args.target, args.placement)
+        elif args.lab_command == "down":
+            control.down()
+        elif args.lab_command == "status":
+            return control.status()
+        elif args.lab_command == "env":
+            sys.stdout.write(control.env_exports(str(LAB_TARGET)))
+        elif args.lab_command == "fault":
+            if args.list:
+                print(control.list_faults())
+                return 0
+            params = dict(p.split("=", 1) for p in args.param if "=" in p)
+            control.fault(args.host, args.fault, params, args.clear)
+        return 0
+    except (control.LabControlError, LabExtraMissing, TargetError) as exc:
+        print(f"cloudgate lab: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"cloudgate lab: error: the lab is not up ({exc.filename} missing); run `cloudgate lab up`", file=sys.stderr)
+        return 2
