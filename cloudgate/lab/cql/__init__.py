@@ -16,6 +16,9 @@ internode  node-to-node TCP protocol, heartbeats, failure detection
 coordinator  consistency levels, fan-out, hinted handoff, read repair
 metrics    latency histograms behind system_views.*_latency
 virtual    system.local/peers, system_schema, system_views tables
+tableopts  table options as Cassandra 4.1 stores them (defaults, canonical class names)
+cqltext    CREATE KEYSPACE/TABLE text exactly as Cassandra 4.1's DESCRIBE prints it
+describe   server-side DESCRIBE (what cqlsh 6.x sends): KEYSPACES, KEYSPACE, TABLE(S), SCHEMA, CLUSTER
 executor   statement semantics and RESULT encoding
 server     native protocol connections, events
 faults     runtime fault knobs via a polled control file; ``set_fault``
@@ -38,6 +41,10 @@ Latency tables (metrics.py): ``system_views.coordinator_{write,read,scan}_latenc
 ``system_views.local_{write,read}_latency`` with keyspace_name, table_name, count, max_ms,
 p50th_ms, p99th_ms, per_second (Cassandra 4.1) plus p999th_ms, mean_ms, hdr (extensions);
 node-local, reset with ``TRUNCATE system_views.<table>``.
+
+cqlsh (PyPI ``cqlsh`` 6.1, the one matching Cassandra 4.1) works against any node, DESCRIBE
+included: ``cqlsh 127.0.0.11 9042 -e "DESCRIBE KEYSPACE ks"`` prints CREATE statements that
+recreate the keyspace on the emulator (``cqlsh -f``), byte for byte the same on a second DESCRIBE.
 
 Known limits: no paging (a result is one page), no TTL, LWT, counters, collections in user
 tables, secondary indexes, ALTER, range deletions; full scans merge every live node's data

@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "cluster_name": "cloudgate-lab",
     "seed": "cloudgate",
     "num_tokens": 16,
-    "release_version": "4.1.3",
+    "release_version": "4.1.4",  # what cqlsh 6.1.x was built against: no version warning
     "cql_version": "3.4.6",
     "write_request_timeout_ms": 2000,
     "read_request_timeout_ms": 5000,

@@ -171,6 +171,22 @@ class Select:
 
 
 @dataclass(slots=True)
+class Describe:
+    """A server-side DESCRIBE (Cassandra 4.0+), which cqlsh >= 6 sends as plain CQL.
+
+    kind is one of cluster, schema, keyspaces, keyspace, tables, table, index, view, types, type,
+    functions, function, aggregates, aggregate, or generic (``DESCRIBE name``: keyspace, then table).
+    """
+
+    kind: str
+    keyspace: str | None = None
+    name: str | None = None
+    full: bool = False  # DESCRIBE FULL SCHEMA: system keyspaces too
+    only: bool = False  # DESCRIBE ONLY KEYSPACE: no tables
+    internals: bool = False  # WITH INTERNALS: table ids
+
+
+@dataclass(slots=True)
 class Batch:
     kind: str  # LOGGED / UNLOGGED / COUNTER
     statements: list[Insert | Update | Delete]
@@ -179,6 +195,7 @@ class Batch:
 
 Statement = (
     Use | CreateKeyspace | DropKeyspace | CreateTable | DropTable | Truncate | Insert | Update | Delete | Select | Batch
+    | Describe
 )
 
 
@@ -193,8 +210,13 @@ class Parsed:
 # -- parser ----------------------------------------------------------------------------------------
 
 _UNSUPPORTED_STARTS = {
-    "ALTER", "GRANT", "REVOKE", "LIST", "DESCRIBE", "DESC",
+    "ALTER", "GRANT", "REVOKE", "LIST",
 }
+# DESCRIBE <word> forms whose argument is a (possibly keyspace-qualified) element name
+_DESCRIBE_ELEMENT = {"COLUMNFAMILY": "table", "TABLE": "table", "INDEX": "index", "TYPE": "type",
+                     "FUNCTION": "function", "AGGREGATE": "aggregate"}
+_DESCRIBE_LISTING = {"KEYSPACES": "keyspaces", "TABLES": "tables", "COLUMNFAMILIES": "tables", "TYPES": "types",
+                     "FUNCTIONS": "functions", "AGGREGATES": "aggregates", "CLUSTER": "cluster"}
 _UNSUPPORTED_CREATE = {"INDEX", "CUSTOM", "TYPE", "FUNCTION", "AGGREGATE", "MATERIALIZED", "TRIGGER", "ROLE", "USER",
                        "OR"}
 
@@ -296,9 +318,46 @@ class Parser:
             self.accept_kw("TABLE", "COLUMNFAMILY")
             ks, name = self.qualified()
             return Truncate(ks, name)
+        if w in ("DESCRIBE", "DESC"):
+            return self.describe()
         if w in _UNSUPPORTED_STARTS:
             raise InvalidRequest(f"{w} statements are not supported by the cloudgate CQL emulator")
         raise self.error()
+
+    def describe(self) -> Describe:
+        """Cassandra 4.x's describeStatement rule: keywords first, else a generic [ks.]name."""
+        self.next()
+        w = self.peek().upper
+        if w in _DESCRIBE_LISTING:
+            self.next()
+            st = Describe(_DESCRIBE_LISTING[w])
+        elif w in ("FULL", "SCHEMA"):
+            full = self.accept_kw("FULL")
+            self.expect_kw("SCHEMA")
+            st = Describe("schema", full=full)
+        elif w in ("ONLY", "KEYSPACE"):
+            only = self.accept_kw("ONLY")
+            self.expect_kw("KEYSPACE")
+            name = None
+            if self.peek().kind == "qident" or (self.peek().kind == "ident" and self.peek().upper != "WITH"):
+                name = self.ident()
+            st = Describe("keyspace", keyspace=name, only=only)
+        elif w == "MATERIALIZED":
+            self.next()
+            self.expect_kw("VIEW")
+            ks, name = self.qualified()
+            st = Describe("view", ks, name)
+        elif w in _DESCRIBE_ELEMENT:
+            self.next()
+            ks, name = self.qualified()
+            st = Describe(_DESCRIBE_ELEMENT[w], ks, name)
+        else:
+            ks, name = self.qualified()
+            st = Describe("generic", ks, name)
+        if self.accept_kw("WITH"):
+            self.expect_kw("INTERNALS")
+            st.internals = True
+        return st
 
     # DDL
     def create(self) -> Statement:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import cql
 from .coordinator import Slice
 from .cqltypes import BIGINT, INT, CqlType, parse_type
+from .describe import Describer
 from .errors import InvalidRequest, SyntaxError_, Unprepared
 from .schema import SYSTEM_KEYSPACES, Change, TableDef
 from .storage import NO_TS, Mutation, Partition, RowOp
@@ -231,6 +232,7 @@ class Executor:
         self.prepared: dict[bytes, Prepared] = {}
         self._last_ts = 0
         self._parse_cache: dict[str, cql.Parsed] = {}
+        self.describer = Describer(node)
 
     def now_micros(self) -> int:
         ts = time.time_ns() // 1000
@@ -352,6 +354,9 @@ class Executor:
             return Outcome(Writer().int(SET_KEYSPACE).string(st.keyspace).getvalue())
         if isinstance(st, cql.Truncate):
             return await self.truncate(st, st.keyspace or ks)
+        if isinstance(st, cql.Describe):
+            specs, rows = self.describer.run(st, ks)
+            return Outcome(rows_body(specs, rows))
         return await self.ddl(st, ks)
 
     # -- DDL ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from .cqltypes import parse_type
 from .metrics import KINDS
 from .ring import token_of
 from .schema import ColumnDef, TableDef
+from .tableopts import TABLE_DEFAULTS, effective_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from .node import Node
@@ -137,26 +138,6 @@ SYSTEM_KS_REPLICATION = {
     "system_auth": {"class": "org.apache.cassandra.locator.SimpleStrategy", "replication_factor": "1"},
     "system_distributed": {"class": "org.apache.cassandra.locator.SimpleStrategy", "replication_factor": "3"},
     "system_traces": {"class": "org.apache.cassandra.locator.SimpleStrategy", "replication_factor": "2"},
-}
-_TABLE_DEFAULTS: dict[str, Any] = {
-    "additional_write_policy": "99p",
-    "bloom_filter_fp_chance": 0.01,
-    "caching": {"keys": "ALL", "rows_per_partition": "NONE"},
-    "cdc": False,
-    "comment": "",
-    "compaction": {"class": "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy",
-                   "max_threshold": "32", "min_threshold": "4"},
-    "compression": {"chunk_length_in_kb": "16", "class": "org.apache.cassandra.io.compress.LZ4Compressor"},
-    "crc_check_chance": 1.0,
-    "default_time_to_live": 0,
-    "extensions": {},
-    "flags": ["compound"],
-    "gc_grace_seconds": 864000,
-    "max_index_interval": 2048,
-    "memtable_flush_period_in_ms": 0,
-    "min_index_interval": 128,
-    "read_repair": "BLOCKING",
-    "speculative_retry": "99p",
 }
 
 
@@ -278,8 +259,7 @@ class SystemTables:
     def tables(self) -> list[dict[str, Any]]:
         out = []
         for t in self._all_tables():
-            row = dict(_TABLE_DEFAULTS)
-            row.update({k: v for k, v in t.options.items() if k in _TABLE_DEFAULTS})
+            row = {k: v for k, v in effective_options(t.options).items() if k in TABLE_DEFAULTS}
             row.update({"keyspace_name": t.keyspace, "table_name": t.name, "id": t.id})
             out.append(row)
         return out
