@@ -1,54 +1,33 @@
-"""Every infrastructure check has a self-test that makes it fail.
+"""Every infrastructure check has a row in the proofs table, so a lab fault is seen to make it fail.
 
-A check nobody has seen fail may be unable to fail. This test reads the suite's checks (the
-functions decorated ``@pytest.mark.check(id=...)``, parsed, not grepped) and requires each one's
-name to appear as a string in the self-tests' code (a comment does not count): that is where a
-fault is injected into the lab and the check is asserted to fail with its message.
+A check nobody has seen fail may be unable to fail. The table (tests/self/proofs.py) names, for
+each check id, the lab fault that breaks it and the words its failure message must contain;
+test_lab_faults.py injects each fault and asserts each of its checks *failed* with those words.
+This guard needs no lab: it keeps the table and the suite in step.
 """
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from proofs import FAULTS, PROOFS, infra_checks
+from selfcheck import REPO
 
 
-def _check_id(decorator: ast.expr) -> str | None:
-    """The id of a ``pytest.mark.check(id=...)`` decorator, else None."""
-    if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.check":
-        for kw in decorator.keywords:
-            if kw.arg == "id" and isinstance(kw.value, ast.Constant):
-                return str(kw.value.value)
-        if decorator.args and isinstance(decorator.args[0], ast.Constant):
-            return str(decorator.args[0].value)
-    return None
-
-
-def _checks() -> list[tuple[str, str]]:
-    found = []
-    for path in sorted((ROOT / "tests" / "infra").glob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.FunctionDef):
-                found += [(cid, node.name) for d in node.decorator_list if (cid := _check_id(d))]
-    return found
-
-
-def _strings_in_self_tests() -> list[str]:
-    strings = []
-    for path in (ROOT / "tests" / "self").glob("*.py"):
-        if path.name != Path(__file__).name:
-            strings += [n.value for n in ast.walk(ast.parse(path.read_text()))
-                        if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-    return strings
-
-
-def test_every_infrastructure_check_is_made_to_fail_by_a_self_test() -> None:
-    checks = _checks()
-    source = "".join(p.read_text() for p in (ROOT / "tests" / "infra").glob("test_*.py"))
+def test_the_check_parser_sees_every_check_decorator_and_ids_are_unique() -> None:
+    checks = infra_checks()
+    source = "".join(p.read_text() for p in (REPO / "tests" / "infra").glob("test_*.py"))
     assert len(checks) == source.count("@pytest.mark.check("), "a check decorator the parser missed"
-    ids = [cid for cid, _ in checks]
+    ids = [c.check_id for c in checks]
     assert len(ids) == len(set(ids)), f"check ids used twice: {sorted({i for i in ids if ids.count(i) > 1})}"
-    strings = _strings_in_self_tests()
-    unproven = [f"{cid} {fn}" for cid, fn in checks if not any(fn in s for s in strings)]
-    assert not unproven, f"checks no self-test makes fail: {unproven}"
+
+
+def test_every_infrastructure_check_has_a_lab_fault_that_must_make_it_fail() -> None:
+    proven = {p.check_id for p in PROOFS}
+    unproven = [f"{c.check_id} {c.function}" for c in infra_checks() if c.check_id not in proven]
+    assert not unproven, f"checks no lab fault is proven to fail (add a row to tests/self/proofs.py): {unproven}"
+
+
+def test_every_proof_names_a_real_check_a_known_fault_and_words_to_find() -> None:
+    ids = {c.check_id for c in infra_checks()}
+    assert not [p for p in PROOFS if p.check_id not in ids], "a proof for a check that does not exist"
+    assert not [p for p in PROOFS if p.fault not in FAULTS], "a proof whose fault is not in FAULTS"
+    assert all(len(p.words) >= 6 for p in PROOFS), "each proof must name what the message says, not a letter"

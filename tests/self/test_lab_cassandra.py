@@ -1,10 +1,9 @@
-"""The Cassandra checks proven able to fail, and the lab's Cassandra behaving like one.
+"""The Cassandra checks on the healthy lab, their one-line errors, and the lab's Cassandra behaving like one.
 
-- dispersion: the lab deployed with CloudStack's FirstFit stacks replicas on one host → the check
-  names the VMs and the host; deployed with the placement engine → it passes;
-- node settings: swap on one node (and each other bad setting) → the check names that node;
-- a node whose VM CloudStack's database has lost → the check names its address;
-- latency: a 3 ms delay in the nodes' write path → the latency check fails;
+(Each Cassandra check's lab fault — FirstFit placement, swap on a node, a slow write path... — is
+in the proofs table, tests/self/proofs.py, run by test_lab_faults.py.)
+- dispersion: deployed with the placement engine → it passes;
+- bad contact points, a wrong local DC, a probe keyspace without NTS → one line naming the cause;
 - the real driver reconnects to a node whose VM was stopped and started, and no write is lost.
 """
 
@@ -13,11 +12,9 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
 from selfcheck import LAB_TARGET
 
-from cloudgate.lab import control, hostfaults
-from cloudgate.lab.topology import build_topology
+from cloudgate.lab import control
 from cloudgate.target import load_target
 
 DISPERSION = "tests/infra/test_cassandra_dispersion.py"
@@ -32,63 +29,6 @@ def test_dispersion_passes_when_the_placement_engine_placed_the_cassandra_vms(ru
     run = run_suite(DISPERSION, paths=())
     assert run.returncode == 0 and not run.failed(), run.failed()
     assert len(run.cases) == 5
-
-
-def test_dispersion_fails_naming_vms_and_host_when_cloudstack_firstfit_placed_them(run_suite, lab):
-    try:
-        control.up(str(LAB_TARGET), placement="firstfit", quiet=True)
-        lab["env"].update(_env())
-        run = run_suite(DISPERSION, paths=())
-    finally:
-        control.up(str(LAB_TARGET), placement="cloudgate", quiet=True)  # the other self-tests expect this lab
-        lab["env"].update(_env())
-    failing = run.failed()
-    assert SHARED in failing and QUORUM in failing and RACKS in failing, sorted(failing)
-    assert "holds 3 replicas" in failing[RACKS] and "(dc1, 3 racks)" in failing[RACKS], failing[RACKS]
-    message = failing[SHARED]
-    assert "host dc1-r1-h1 holds replicas cass-dc1-1+cass-dc1-2+cass-dc1-3" in message, message
-    assert "losing host dc1-r1-h1 leaves dc1 0/3 replicas" in failing[QUORUM]
-
-
-def _env() -> dict[str, str]:
-    exports = control.env_exports(str(LAB_TARGET))
-    return dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
-
-
-@pytest.mark.parametrize(
-    ("fault", "check", "cause"),
-    [
-        ("swap-on", "test_cassandra_node_has_swap_off", "swap is on"),
-        ("max-map-count-low", "test_cassandra_node_vm_max_map_count", "vm.max_map_count is 65530"),
-        ("thp-enabled", "test_cassandra_node_transparent_huge_pages_are_off", "transparent huge pages"),
-        ("nofile-low", "test_cassandra_node_open_files_and_memlock_limits", "nofile 4096"),
-        ("ntp-unsync", "test_cassandra_node_clock_is_synchronised", "clock not synchronised"),
-        ("data-dir-off-flash", "test_cassandra_data_directory_is_on_the_fast_device",
-         "/var/lib/cassandra is on /dev/xvda1, not on /dev/fioa"),
-    ],
-)
-def test_a_bad_setting_on_one_cassandra_node_fails_its_check_naming_that_node(run_suite, fault, check, cause):
-    topology = build_topology(load_target(LAB_TARGET).target)
-    hostfaults.apply_fault(topology, "cass-dc1-2", fault)
-    try:
-        run = run_suite(NODES, paths=())
-    finally:
-        hostfaults.clear_fault(topology, "cass-dc1-2", fault)
-    failing = run.failed()
-    assert list(failing) == [f"{check}[cass-dc1-2]"], sorted(failing)
-    message = failing[f"{check}[cass-dc1-2]"]
-    assert "Cassandra node cass-dc1-2 (198.18.1.202" in message and cause in message, message
-
-
-def test_a_3ms_write_path_delay_fails_the_latency_check(run_suite, tmp_path):
-    control.cloud_fault("cql-write-delay", {"ms": "3"})
-    try:
-        run = run_suite(LATENCY, "--allow-destructive", paths=())
-    finally:
-        control.cloud_fault("cql-write-delay", {}, clear=True)
-    name = "test_cassandra_coordinator_write_p99_is_under_the_promise"
-    assert run.outcome(name) == "failed", run.cases
-    assert "coordinator write p99" in run.message(name) and "> 1 ms" in run.message(name)
 
 
 def test_the_driver_reconnects_to_a_restarted_node_and_no_acknowledged_write_is_lost(lab):
@@ -159,32 +99,3 @@ def test_a_probe_keyspace_without_network_topology_strategy_gives_one_line(run_s
             sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
     message = run.message(SHARED)
     assert "keyspace cloudgate_probe uses SimpleStrategy, not NetworkTopologyStrategy" in message, message
-
-
-def test_a_datacenter_with_fewer_nodes_than_its_replication_factor_fails_naming_it(run_suite):
-    from cloudgate.cassandra import session
-
-    target = load_target(LAB_TARGET).target
-    with session(target, writes=True) as (_, sess):
-        sess.execute("CREATE KEYSPACE cloudgate_probe WITH replication = "
-                     "{'class': 'NetworkTopologyStrategy', 'dc1': 4, 'dc2': 3}")
-    try:
-        run = run_suite(DISPERSION, paths=())
-    finally:
-        with session(target, writes=True) as (_, sess):
-            sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
-    message = run.message("test_each_datacenter_holds_its_replication_factor")
-    assert run.outcome("test_each_datacenter_holds_its_replication_factor") == "failed"
-    assert "dc1 has 3 of 4 replicas" in message, message
-
-
-def test_a_cassandra_node_whose_vm_cloudstack_has_lost_fails_naming_its_address(run_suite):
-    control.cloud_fault("vm-orphaned", {"vm": "cass-dc1-3"})
-    try:
-        run = run_suite(DISPERSION, paths=())
-    finally:
-        control.cloud_fault("vm-orphaned", {"vm": "cass-dc1-3"}, clear=True)
-    check = "test_every_cassandra_node_runs_on_a_vm_known_to_cloudstack"
-    assert run.outcome(check) == "failed", run.failed()
-    message = run.message(check)
-    assert "Cassandra node(s) ['198.18.1.203'] match no VM NIC in CloudStack" in message, message

@@ -1,0 +1,245 @@
+"""The proofs: check id → lab fault → the words its failure message must contain.
+
+"Every check is proven able to fail" rests on this one table. test_every_check_is_proven.py
+requires a row for every check in tests/infra; test_lab_faults.py injects each fault into the
+lab, runs the checks it must break, and asserts each of them *failed* with its words (and, for a
+fault on one host, that no other host failed). A check that has never been seen failing may be
+unable to fail.
+
+A fault is a context manager over the lab yielding how to run the suite under it (extra pytest
+arguments, a derived target, environment); leaving it heals the lab for the next test.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selfcheck import LAB_TARGET, REPO, derived_target
+
+HOST = "dc1-r2-h1"  # the victim of host faults
+NODE = "cass-dc1-2"  # the victim of Cassandra node faults
+# The lab's own write-latency promise (fixtures/targets/lab.yaml) is a few ms; the injected delay
+# is well above it, so the latency check fails because of the fault, not because of a slow machine.
+WRITE_DELAY_MS = "40"
+
+
+@dataclass(frozen=True)
+class Proof:
+    check_id: str
+    fault: str  # a key of FAULTS
+    words: str  # what the failure message must say
+    victim: str | None = None  # the host or node the failing test is parametrized by, if any
+    alone: bool = True  # with a victim: no other host or node may fail (False: the fault hits them all)
+
+
+@dataclass
+class RunSpec:
+    """How to run the suite while a fault is in place."""
+
+    args: tuple[str, ...] = ()
+    target: Path = LAB_TARGET
+    env: dict[str, str] = field(default_factory=dict)
+
+
+PROOFS: tuple[Proof, ...] = (
+    # hypervisors and Fusion-IO (tests/infra/test_hypervisors.py)
+    Proof("CG-HOST-001", "baseline-os-drift", "OS is xenenterprise 8.2.1, baseline is xenenterprise 8.3.0", HOST,
+          alone=False),  # the baseline moved, not a host: every host fails
+    Proof("CG-HOST-002", "host:wrong-kernel", "running kernel 4.4.52-4.0.12, baseline 4.19.0+1", HOST),
+    Proof("CG-HOST-003", "host:xapi-down", "Connection refused", HOST),
+    Proof("CG-HOST-004", "host:ntp-unsync", "clock not synchronised by NTP", HOST),
+    Proof("CG-FIO-001", "host:fio-driver-missing", "driver iomemory_vsl not loaded", HOST),
+    Proof("CG-FIO-002", "host:fio-degraded", "Fusion-IO card not healthy", HOST),
+    Proof("CG-FIO-003", "host:fio-firmware-drift", "firmware 7.1.13", HOST),
+    Proof("CG-FIO-004", "host:fio-hot", "degC (limit 78)", HOST),
+    Proof("CG-FIO-004", "host:fio-low-reserve", "reserve 5.0% (minimum 10%)", HOST),
+    Proof("CG-FIO-005", "host:fio-driver-missing", "/dev/fioa missing", HOST),
+    # CloudStack (tests/infra/test_cloudstack.py)
+    Proof("CG-CS-001", "api-secret-wrong", "API credentials refused (401"),
+    Proof("CG-CS-002", "cloud:mgmt-down", "is Down"),
+    Proof("CG-CS-003", "cloud:zone-disabled", "zone lab-dc2"),
+    Proof("CG-CS-004", "cloud:host-maintenance", f"{HOST} (state Up, resourcestate Maintenance)"),
+    Proof("CG-CS-005", "cloud:systemvm-stopped", "is Stopped"),
+    Proof("CG-CS-006", "capacity-threshold-1", "capacity above 1%: "),
+    # deploy time (tests/infra/test_deploy_time.py)
+    Proof("CG-DEPLOY-001", "boot-slower-than-promise", "not usable within 2 s"),
+    # dispersion (tests/infra/test_cassandra_dispersion.py)
+    Proof("CG-CASS-001", "vm-orphaned", "Cassandra node(s) ['198.18.1.203'] match no VM NIC in CloudStack"),
+    Proof("CG-CASS-002", "firstfit-placement", "host dc1-r1-h1 holds replicas cass-dc1-1+cass-dc1-2+cass-dc1-3"),
+    Proof("CG-CASS-003", "firstfit-placement", "rack dc1-r1 (dc1, 3 racks) holds 3 replicas"),
+    Proof("CG-CASS-004", "probe-rf-above-nodes", "dc1 has 3 of 4 replicas"),
+    Proof("CG-CASS-005", "firstfit-placement", "losing host dc1-r1-h1 leaves dc1 0/3 replicas"),
+    # write latency (tests/infra/test_cassandra_latency.py)
+    Proof("CG-CASS-010", "cql-write-delay", "coordinator write p99"),
+    # Cassandra node settings (tests/infra/test_cassandra_nodes.py)
+    Proof("CG-NODE-001", "node:ntp-unsync", "clock not synchronised", NODE),
+    Proof("CG-NODE-002", "node:swap-on", "swap is on", NODE),
+    Proof("CG-NODE-003", "node:nofile-low", "nofile 4096", NODE),
+    Proof("CG-NODE-004", "node:max-map-count-low", "vm.max_map_count is 65530", NODE),
+    Proof("CG-NODE-005", "node:thp-enabled", "transparent huge pages", NODE),
+    Proof("CG-NODE-006", "node:data-dir-off-flash", "/var/lib/cassandra is on /dev/xvda1, not on /dev/fioa", NODE),
+)
+
+
+# --------------------------------------------------------------------------- the faults
+Fault = Callable[[Path, dict], contextlib.AbstractContextManager[RunSpec]]
+
+
+def _topology():  # noqa: ANN202 - cloudgate.lab.topology.LabTopology
+    from cloudgate.lab.topology import build_topology
+    from cloudgate.target import load_target
+
+    return build_topology(load_target(LAB_TARGET).target)
+
+
+@contextlib.contextmanager
+def _host_fault(victim: str, name: str) -> Iterator[RunSpec]:
+    from cloudgate.lab import hostfaults
+
+    hostfaults.apply_fault(_topology(), victim, name)
+    try:
+        yield RunSpec()
+    finally:
+        hostfaults.clear_fault(_topology(), victim, name)
+
+
+@contextlib.contextmanager
+def _cloud_fault(name: str, **params: str) -> Iterator[RunSpec]:
+    from cloudgate.lab import control
+
+    control.cloud_fault(name, params)
+    try:
+        yield RunSpec()
+    finally:
+        control.cloud_fault(name, params, clear=True)
+
+
+@contextlib.contextmanager
+def _baseline_os_drift(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    baselines = tmp_path / "baselines"
+    shutil.copytree(LAB_TARGET.parent.parent / "baselines", baselines)
+    path = baselines / "hypervisor.yaml"
+    path.write_text(path.read_text().replace('version_id: "8.2.1"', 'version_id: "8.3.0"'))
+    yield RunSpec(target=derived_target(tmp_path, baselines=str(baselines)))
+
+
+@contextlib.contextmanager
+def _api_secret_wrong(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    yield RunSpec(env={"CLOUDGATE_LAB_SECRET_KEY": "not-the-secret"})
+
+
+@contextlib.contextmanager
+def _capacity_threshold(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    yield RunSpec(target=derived_target(tmp_path, thresholds={"capacity_percent": 1}))  # the lab uses ~4-7 %
+
+
+@contextlib.contextmanager
+def _boot_slower_than_promise(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    with _cloud_fault("boot-delay", seconds="5"):
+        yield RunSpec(args=("--allow-destructive",), target=derived_target(tmp_path, thresholds={"deploy_seconds": 2}))
+
+
+def _lab_env() -> dict[str, str]:
+    from cloudgate.lab import control
+
+    exports = control.env_exports(str(LAB_TARGET))
+    return dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
+
+
+@contextlib.contextmanager
+def _firstfit_placement(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    """The lab rebuilt with its Cassandra VMs placed by CloudStack's FirstFit alone, then rebuilt back."""
+    from cloudgate.lab import control
+
+    try:
+        control.up(str(LAB_TARGET), placement="firstfit", quiet=True)
+        lab["env"].update(_lab_env())
+        yield RunSpec()
+    finally:
+        control.up(str(LAB_TARGET), placement="cloudgate", quiet=True)  # the other self-tests expect this lab
+        lab["env"].update(_lab_env())
+
+
+@contextlib.contextmanager
+def _probe_keyspace(replication: str) -> Iterator[RunSpec]:
+    from cloudgate.cassandra import session
+    from cloudgate.target import load_target
+
+    target = load_target(LAB_TARGET).target
+    with session(target, writes=True) as (_, sess):
+        sess.execute(f"CREATE KEYSPACE cloudgate_probe WITH replication = {replication}")
+    try:
+        yield RunSpec()
+    finally:
+        with session(target, writes=True) as (_, sess):
+            sess.execute("DROP KEYSPACE IF EXISTS cloudgate_probe")
+
+
+@contextlib.contextmanager
+def _write_path_delay(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    with _cloud_fault("cql-write-delay", ms=WRITE_DELAY_MS):
+        yield RunSpec(args=("--allow-destructive",))
+
+
+FAULTS: dict[str, Fault] = {
+    "baseline-os-drift": _baseline_os_drift,
+    "api-secret-wrong": _api_secret_wrong,
+    "capacity-threshold-1": _capacity_threshold,
+    "boot-slower-than-promise": _boot_slower_than_promise,
+    "firstfit-placement": _firstfit_placement,
+    "vm-orphaned": lambda tmp_path, lab: _cloud_fault("vm-orphaned", vm="cass-dc1-3"),
+    "probe-rf-above-nodes": lambda tmp_path, lab: _probe_keyspace(
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 4, 'dc2': 3}"),
+    "cql-write-delay": _write_path_delay,
+    "cloud:host-maintenance": lambda tmp_path, lab: _cloud_fault("host-maintenance", host=HOST),
+    "cloud:zone-disabled": lambda tmp_path, lab: _cloud_fault("zone-disabled", zone="lab-dc2"),
+    **{f"cloud:{name}": (lambda tmp_path, lab, name=name: _cloud_fault(name)) for name in ("mgmt-down", "systemvm-stopped")},
+}
+for _proof in PROOFS:  # host and node faults are the lab's own, applied to the row's victim
+    kind, _, name = _proof.fault.partition(":")
+    if kind in ("host", "node"):
+        FAULTS[_proof.fault] = lambda tmp_path, lab, v=_proof.victim, n=name: _host_fault(v, n)
+
+
+def faults_in_order() -> list[str]:
+    """Each fault once, in table order (a fault proving several checks is injected once)."""
+    return list(dict.fromkeys(p.fault for p in PROOFS))
+
+
+def proofs_of(fault: str) -> list[Proof]:
+    return [p for p in PROOFS if p.fault == fault]
+
+
+# --------------------------------------------------------------------------- the checks, parsed
+@dataclass(frozen=True)
+class CheckRef:
+    check_id: str
+    module: str  # path relative to the repository, e.g. tests/infra/test_hypervisors.py
+    function: str
+
+
+def _check_id(decorator: ast.expr) -> str | None:
+    """The id of a ``pytest.mark.check(id=...)`` decorator, else None."""
+    if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.check":
+        for kw in decorator.keywords:
+            if kw.arg == "id" and isinstance(kw.value, ast.Constant):
+                return str(kw.value.value)
+        if decorator.args and isinstance(decorator.args[0], ast.Constant):
+            return str(decorator.args[0].value)
+    return None
+
+
+def infra_checks() -> list[CheckRef]:
+    """Every check of the suite, parsed (not grepped) from tests/infra."""
+    found = []
+    for path in sorted((REPO / "tests" / "infra").glob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                found += [CheckRef(cid, str(path.relative_to(REPO)), node.name)
+                          for d in node.decorator_list if (cid := _check_id(d))]
+    return found
