@@ -73,3 +73,11 @@ def test_cli_target_check_prints_one_line_and_exits_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert str(bad) in proc.stderr
+
+
+def test_the_lab_target_without_its_secrets_says_how_to_get_them(tmp_path, make_target, monkeypatch):
+    monkeypatch.delenv("CG_SELFTEST_KEY", raising=False)
+    message = one_line_error(make_target(tmp_path / "lab.yaml", environment="lab"))
+    assert "CG_SELFTEST_KEY is not set" in message and 'eval "$(cloudgate lab env)"' in message, message
+    other = one_line_error(make_target(tmp_path / "pp.yaml", environment="preproduction"))
+    assert "cloudgate lab" not in other, "a real cloud's missing secret is not a lab matter"
