@@ -59,12 +59,15 @@ def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
 
     loaded = load_target(args.target)
     try:
-        lines = sweep(loaded, CloudStackClient.for_target(loaded, allow_mutations=not args.dry_run), dry_run=args.dry_run,
-                      older_than=timedelta(minutes=args.older_than_minutes))
+        result = sweep(loaded, CloudStackClient.for_target(loaded, allow_mutations=not args.dry_run), dry_run=args.dry_run,
+                       older_than=timedelta(minutes=args.older_than_minutes), reports_root=Path(args.reports_dir))
     except CloudStackError as exc:
         raise CliError(str(exc)) from None
-    print("\n".join(lines) if lines else f"{loaded.target.name}: nothing left behind by cloudgate")
-    return 0
+    if result.lines or not result.problems:
+        print("\n".join(result.lines) if result.lines else f"{loaded.target.name}: nothing left behind by cloudgate")
+    for problem in result.problems:
+        print(f"cloudgate: error: {problem}", file=sys.stderr)
+    return 1 if result.problems else 0
 
 
 # --------------------------------------------------------------------------- lab
@@ -81,7 +84,26 @@ def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
 def cmd_place(args: argparse.Namespace, _extra: list[str]) -> int:
     from cloudgate.placement.cli import run_place
 
-    return int(run_place(args.estate, args.request, fmt=args.format, out=args.out))
+    return int(run_place(args.estate, args.request, fmt=args.format, out=args.out, estate=_snapshot_estate(args.estate)))
+
+
+def _snapshot_estate(path: str):  # noqa: ANN202 - cloudgate.placement.model.Estate | None
+    """A run's estate.json (or a target's last good snapshot) as the engine's estate; None for other files.
+
+    So an operator plans onto the cloud exactly as the last run saw it, with no hand-kept inventory.
+    """
+    from cloudgate.estate import EstateSnapshot
+
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return None  # run_place names the unreadable file
+    if not path.endswith(".json") or '"cloudstack"' not in text:
+        return None
+    try:
+        return EstateSnapshot.model_validate_json(text).placement_estate()
+    except ValueError:
+        return None
 
 
 def cmd_bench(args: argparse.Namespace, _extra: list[str]) -> int:
@@ -116,11 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("file")
     chk.set_defaults(func=cmd_target_check)
 
-    jan = sub.add_parser("janitor", help="destroy VMs a killed run left behind (found by name prefix)")
+    jan = sub.add_parser("janitor", help="undo what killed runs left behind (from the run ledgers, then by name prefix)")
     jan.add_argument("--target", required=True)
     jan.add_argument("--dry-run", action="store_true")
+    jan.add_argument("--reports-dir", default="reports",
+                     help="where the runs' ledgers are (reports/*/ledger*.jsonl); entries of a live process are left alone")
     jan.add_argument("--older-than-minutes", type=float, default=60.0,
-                     help="only VMs created longer ago than this (a running check's VMs are younger)")
+                     help="for probe VMs no ledger names: only those created longer ago than this")
     jan.set_defaults(func=cmd_janitor)
 
     lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env")

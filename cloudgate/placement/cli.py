@@ -12,6 +12,7 @@ from pathlib import Path
 from .engine import place
 from .errors import PlacementInputError
 from .loading import load_estate, load_request
+from .model import Estate
 from .plan import plan_to_json, plan_to_table
 
 EXIT_PLACED = 0
@@ -19,13 +20,14 @@ EXIT_INFEASIBLE = 1
 EXIT_BAD_INPUT = 2
 
 
-def run_place(estate_path: str, request_path: str, fmt: str = "table", out: str | None = None) -> int:
-    """Place a request file onto an estate file; print (or write to ``out``) the plan."""
+def run_place(estate_path: str, request_path: str, fmt: str = "table", out: str | None = None,
+              estate: Estate | None = None) -> int:
+    """Place a request file onto an estate file (or an estate the caller read); print or write the plan."""
     if fmt not in ("table", "json"):
         print(f"cloudgate place: --format must be 'table' or 'json', not {fmt!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
     try:
-        estate = load_estate(estate_path)
+        estate = estate if estate is not None else load_estate(estate_path)
         request = load_request(request_path, estate)
         result = place(estate, request)
     except PlacementInputError as exc:

@@ -86,3 +86,20 @@ def test_rack_rules_read_pod_tag_or_name():
     assert snapshot.rack_of(record, RackRule(source="pod")) == "dc1-r2"
     assert snapshot.rack_of(record, RackRule(source="host_tag", tag_prefix="rack:")) == "B7"
     assert snapshot.rack_of(record, RackRule(source="name_pattern", pattern=r"xen-(?P<rack>[a-z]\d+)-")) == "b7"
+
+
+def test_cloudgate_place_plans_onto_a_runs_estate_json_one_vm_per_host(tmp_path):
+    import subprocess
+    import sys
+
+    hosts = tuple(_host(f"h{i}", rack=f"r{i % 3}") for i in range(4))
+    path = tmp_path / "estate.json"
+    path.write_text(_good(hours_old=0).model_copy(update={"hosts": hosts}).model_dump_json())
+    request = tmp_path / "request.yaml"
+    request.write_text("groups:\n  - group: ring2\n    size: {cpu: 8000, memory_mib: 16384}\n    per_dc: {dc1: 3}\n")
+    out = subprocess.run([sys.executable, "-m", "cloudgate.cli", "place", "--estate", str(path), "--request", str(request),
+                          "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    plan = json.loads(out.stdout)
+    assert plan["feasible"] and plan["summary"] == {"vms": 3, "placed": 3, "hosts": 3}, plan
+    assert {d["hostid"] for d in plan["deploy"]} <= {h.id for h in hosts}
