@@ -4,19 +4,25 @@ The operators' promise is "a VM deploys in under 5 minutes", and the time that m
 when the guest answers SSH, not when CloudStack says Running. Each phase is timed separately so a
 regression points at its cause: the API (accepted), the planner and hypervisor (job done, Running),
 or the guest's boot (SSH answers).
+
+Every VM is written to the run ledger before its deploy call (cloudgate.ledger, through the
+Tracker), and the workers stop between steps once the run is interrupted, so Ctrl-C or a crash at
+any moment leaves nothing the teardown or `cloudgate janitor` cannot find.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
 from cloudgate.hosts import HostUnreachable, SshSettings, open_client
 from cloudgate.target import Target
+from cloudgate.undo import refusing_sigint
 
 
 @dataclass
@@ -87,10 +93,16 @@ def vm_name_tag(run_tag: str) -> str:
     return f"{when}-{pid}" if pid else when
 
 
-def wait_for_ssh(ip: str, settings: SshSettings, deadline: float) -> None:
-    """Retry SSH (connect + auth + `true`) until it works or the deadline passes."""
+class Interrupted(Exception):
+    """The run was interrupted: a deploy worker stops before its next step."""
+
+
+def wait_for_ssh(ip: str, settings: SshSettings, deadline: float, cancel: threading.Event | None = None) -> None:
+    """Retry SSH (connect + auth + `true`) until it works, the deadline passes or the run is interrupted."""
     last = "never tried"
     while time.monotonic() < deadline:
+        if cancel is not None and cancel.is_set():
+            raise Interrupted(f"stopped waiting for SSH on {ip}: the run was interrupted")
         try:
             client = open_client(ip, settings, new_machine=True)
             try:
@@ -109,26 +121,34 @@ def deploy_one(
     tracker: Tracker, plan: DeployPlan, name: str, settings: SshSettings, budget: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> DeployTiming:
-    """Deploy one VM, registering its destruction before anything else can fail."""
-    client = tracker.client
+    """Deploy one VM: its ledger entry is written before the deploy call, each step checks for an interrupt."""
+    client, cancel = tracker.client, tracker.cancel
     timing = DeployTiming(name)
+    if cancel.is_set():
+        timing.error = "not deployed: the run was interrupted"
+        return timing
     t0 = clock()
     deadline = t0 + budget
     try:
-        started = client.call(
-            "deployVirtualMachine", zoneid=plan.zone_id, serviceofferingid=plan.offering_id,
-            templateid=plan.template_id, name=name, displayname=name,
-        )
+        with tracker.creating(
+            "vm", name, attrs={"zoneid": plan.zone_id, "serviceofferingid": plan.offering_id, "templateid": plan.template_id},
+            undo={"action": "destroyVirtualMachine", "expunge": True},
+        ) as entry:
+            started = client.call(
+                "deployVirtualMachine", zoneid=plan.zone_id, serviceofferingid=plan.offering_id,
+                templateid=plan.template_id, name=name, displayname=name,
+            )
+            tracker.created(entry, started.get("id"), started.get("jobid"))
         timing.accepted = clock() - t0
         vm_id = started.get("id")
         timing.vm_id = vm_id
-        if vm_id:
-            tracker.add(f"VM {name} ({vm_id})", lambda: client.call("destroyVirtualMachine", id=vm_id, expunge=True, fetch_result=True))
-        result = client.wait_job(started["jobid"], timeout=budget)
+        result = client.wait_job(started["jobid"], timeout=budget, stop=cancel.is_set)
         timing.job_done = clock() - t0
         vm = result.get("virtualmachine", {})
         vm_id = vm_id or vm.get("id")
         while vm.get("state") != "Running":
+            if cancel.is_set():
+                raise Interrupted(f"VM {name}: the run was interrupted")
             if clock() > deadline:
                 raise CloudStackError(f"VM {name} still {vm.get('state')} after {budget:g} s")
             time.sleep(0.2)
@@ -140,19 +160,40 @@ def deploy_one(
         timing.ip = nics[0].get("ipaddress") if nics else None
         if not timing.ip:
             raise CloudStackError(f"VM {name} is Running but has no NIC address")
-        wait_for_ssh(timing.ip, settings, deadline)
+        wait_for_ssh(timing.ip, settings, deadline, cancel)
         timing.ssh_ready = clock() - t0
-    except (CloudStackError, HostUnreachable) as exc:
+    except (CloudStackError, HostUnreachable, Interrupted) as exc:
         timing.error = str(exc)
     return timing
+
+
+def in_flight_bound(tracker: Tracker, settings: SshSettings) -> float:
+    """How long a deploy worker can take to notice an interrupt: one API call or one SSH attempt, plus a margin."""
+    return max(tracker.client.timeout, settings.connect_timeout + settings.command_timeout) + 2.0
 
 
 def deploy_concurrently(
     tracker: Tracker, plan: DeployPlan, settings: SshSettings, budget: float
 ) -> list[DeployTiming]:
-    with ThreadPoolExecutor(max_workers=len(plan.names)) as pool:
-        futures = [pool.submit(deploy_one, tracker, plan, name, settings, budget) for name in plan.names]
+    """Deploy plan.names at once, one thread each.
+
+    On an interrupt (Ctrl-C reaches only this, the main thread) the workers are told to stop before
+    their next step and the calls already in flight are waited for (bounded, Ctrl-C refused
+    meanwhile), so the teardown that follows undoes every VM a deploy call created.
+    """
+    pool = ThreadPoolExecutor(max_workers=len(plan.names), thread_name_prefix="cloudgate-deploy")
+    futures: list[Future[DeployTiming]] = []
+    try:
+        for name in plan.names:
+            futures.append(pool.submit(deploy_one, tracker, plan, name, settings, budget))
         return [f.result() for f in futures]
+    except BaseException:
+        tracker.cancel.set()
+        with refusing_sigint(lambda: len(tracker.pending())):
+            wait(futures, timeout=in_flight_bound(tracker, settings))
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,17 +1,37 @@
-"""Sweep what a killed run left behind: VMs whose name carries the suite's prefix.
+"""Sweep what a killed run left behind: first what the run ledgers name, then, by age, unnamed probe VMs.
 
-The deploy probe names every VM `<deploy.name_prefix>-<run>-<n>` before creating it, so leftovers
-are found by name, never by "looks unused" guessing; only VMs older than a deploy check can last
-are taken, so a janitor run never destroys the VMs of a check still going. Refuses production targets: the suite never
-creates anything there, so there is nothing of ours to remove.
+The ledgers (reports/*/ledger*.jsonl, cloudgate.ledger) say what each run was about to create,
+with the pid and start time of the process creating it. An entry not undone whose process is gone
+(no such pid, or the pid now belongs to a process started at another time) is a leftover and is
+undone at once, whatever its age; an entry of a process still running is that run's business and
+is only listed ("in use by pid N"). So a janitor run never races a check still going, and needs no
+age guess for anything a ledger names.
+
+The age rule (VMs named `<deploy.name_prefix>-...` older than `older_than`) remains for what no
+ledger names: runs of a cloudgate without ledgers, or a reports directory that was removed.
+Refuses production targets: the suite never creates anything there, so there is nothing of ours
+to remove.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.ledger import Entry, ledgers_under, mark_undone, pending
+from cloudgate.ledger import read as ledger_read
 from cloudgate.target import LoadedTarget
+from cloudgate.undo import Undoer, UndoError
+
+
+@dataclass
+class SweepResult:
+    """One line per resource handled; `problems` are the ones that could not be undone."""
+
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
 
 
 def _created(vm: dict) -> datetime | None:
@@ -21,12 +41,14 @@ def _created(vm: dict) -> datetime | None:
         return None
 
 
-def find_leftovers(client: CloudStackClient, prefix: str, older_than: timedelta) -> list[dict]:
-    """Probe VMs older than `older_than`: a run still going has younger ones (a deploy check lasts minutes)."""
+def find_leftovers(client: CloudStackClient, prefix: str, older_than: timedelta,
+                   named: frozenset[str] = frozenset()) -> list[dict]:
+    """Probe VMs no ledger names, older than `older_than` (a run still going has younger ones)."""
     cutoff = datetime.now(UTC) - older_than
     found = []
     for vm in client.list("listVirtualMachines", listall=True):
-        if not str(vm.get("name", "")).startswith(f"{prefix}-"):
+        name = str(vm.get("name", ""))
+        if not name.startswith(f"{prefix}-") or name in named:
             continue
         created = _created(vm)
         if created is None or created <= cutoff:
@@ -34,16 +56,49 @@ def find_leftovers(client: CloudStackClient, prefix: str, older_than: timedelta)
     return found
 
 
-def sweep(loaded: LoadedTarget, client: CloudStackClient, dry_run: bool, older_than: timedelta = timedelta(hours=1)) -> list[str]:
-    """Destroy (expunge) leftover VMs; returns one line per VM handled."""
+def ledger_entries(reports_root: Path, target_name: str) -> list[Entry]:
+    """Every entry of `target_name` in the ledgers under reports_root, oldest first per file."""
+    return [e for path in ledgers_under(reports_root) for e in ledger_read(path) if e.target == target_name]
+
+
+def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult) -> None:
+    for entry in reversed(pending(entries)):  # newest first: a VM goes before the group it is in
+        alive = entry.writer_alive()
+        origin = f"run {entry.run}, pid {entry.pid}"
+        if alive:
+            out.lines.append(f"left alone {entry.describe()}: in use by pid {entry.pid} ({entry.run})")
+            continue
+        if alive is None:
+            out.lines.append(f"left alone {entry.describe()}: written on {entry.host} by pid {entry.pid}, "
+                             "which this machine cannot check; run the janitor there")
+            continue
+        if dry_run:
+            out.lines.append(f"would {undoer.plan(entry)} ({origin}, gone)")
+            continue
+        try:
+            how = undoer.undo(entry)
+        except UndoError as exc:
+            out.problems.append(f"could not undo {exc} ({origin}; ledger {entry.path})")
+            continue
+        mark_undone(entry, how)
+        out.lines.append(f"{how} {entry.describe()} ({origin}, gone)")
+
+
+def sweep(loaded: LoadedTarget, client: CloudStackClient, dry_run: bool,
+          older_than: timedelta = timedelta(hours=1), reports_root: Path = Path("reports")) -> SweepResult:
+    """Undo dead runs' ledger entries, then destroy unnamed probe VMs older than `older_than`."""
     target = loaded.target
     if not target.environment.allows_destructive:
         raise CloudStackError(f"{target.name}: janitor refuses an environment: {target.environment.value} target")
-    lines = []
-    for vm in find_leftovers(client, target.deploy.name_prefix, older_than):
+    out = SweepResult()
+    entries = ledger_entries(reports_root, target.name)
+    client.list("listZones")  # an unreachable API is one error line before anything else
+    _sweep_ledgers(entries, Undoer(client, target), dry_run, out)
+    named = frozenset(e.name for e in entries if e.kind == "vm")
+    for vm in find_leftovers(client, target.deploy.name_prefix, older_than, named):
         if dry_run:
-            lines.append(f"would destroy {vm.get('name')} ({vm.get('id')}, {vm.get('state')})")
+            out.lines.append(f"would destroy {vm.get('name')} ({vm.get('id')}, {vm.get('state')}; no ledger names it)")
             continue
         client.call("destroyVirtualMachine", id=vm["id"], expunge=True, fetch_result=True)
-        lines.append(f"destroyed {vm.get('name')} ({vm.get('id')})")
-    return lines
+        out.lines.append(f"destroyed {vm.get('name')} ({vm.get('id')}; no ledger names it, older than {older_than})")
+    return out

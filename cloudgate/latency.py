@@ -9,6 +9,9 @@ The promise (write_p99_ms) is judged on the coordinators' own histograms, read o
 Cassandra 4.1's system_views.coordinator_write_latency for a table created for this run only, so
 no reset is needed and nothing but this run's writes is counted. The client-side figures are
 reported beside it: the difference is the network and the client.
+
+The run's keyspace is written to the run ledger before it is created (`probe_keyspace`), so a run
+interrupted or killed between CREATE and DROP leaves nothing no one can name.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +29,9 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster, Session
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
+
+from cloudgate.ledger import Ledger
+from cloudgate.undo import refusing_sigint
 
 MAX_IN_FLIGHT = 2000
 US = 1_000_000
@@ -59,6 +67,30 @@ class ServerLatency:
 def probe_keyspace_name(prefix: str) -> str:
     """A keyspace of this run only: two runs (nightly and gate) never drop each other's."""
     return f"{prefix}_{time.strftime('%Y%m%d%H%M%S', time.gmtime())}_{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def probe_keyspace(ledger: Ledger, session: Session, keyspace: str, replication: dict[str, int]) -> Iterator[str]:
+    """This run's keyspace and table (yields the table), written to the ledger before CREATE, dropped after.
+
+    The ledger entry comes first so an interrupt or a kill between CREATE and DROP leaves a keyspace
+    the session's safety net or `cloudgate janitor` can name; the DROP runs with Ctrl-C refused,
+    and a DROP that fails leaves the entry pending for them.
+    """
+    entry = ledger.intend("keyspace", keyspace, attrs={"replication": replication},
+                          undo={"cql": f"DROP KEYSPACE IF EXISTS {keyspace}"})
+    try:
+        try:
+            table = create_probe_table(session, keyspace, replication)
+        except BaseException as exc:
+            ledger.settled(entry, f"{type(exc).__name__}: {exc}")
+            raise
+        ledger.created(entry, keyspace)
+        yield table
+    finally:
+        with refusing_sigint(lambda: 1):
+            session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=30)
+            ledger.undone(entry, "dropped")
 
 
 def create_probe_table(session: Session, keyspace: str, replication: dict[str, int]) -> str:

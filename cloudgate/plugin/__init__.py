@@ -5,7 +5,8 @@ part a plugin of its own that pytest registers from the list below:
 - options:  --target, --profile, destructive gating, timeouts, measurements alone under xdist;
 - outcomes: one-line errors, waivers, passed / failed / error / waived / not applicable / not run;
 - reports:  reports/<run-id>/ (junit, HTML, metrics, summary, estate provenance), reports/latest;
-- fixtures: the estate snapshot, the CloudStack client, SSH handles, figures.
+- fixtures: the estate snapshot, the CloudStack client, SSH handles, figures;
+- cleanup:  the run ledger's safety net (undo at session end what this process left pending).
 The parts share only cloudgate.plugin.state, never each other.
 """
 
@@ -14,4 +15,5 @@ pytest_plugins = [
     "cloudgate.plugin.outcomes",
     "cloudgate.plugin.reports",
     "cloudgate.plugin.fixtures",
+    "cloudgate.plugin.cleanup",
 ]

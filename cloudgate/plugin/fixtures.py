@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from cloudgate.cloud import CloudStackClient, Tracker
 from cloudgate.estate import ESTATE_FILE, CassandraNode, EstateSnapshot, HostRecord
 from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+from cloudgate.ledger import Ledger, current_run_id, run_ledger_path
 from cloudgate.plugin.state import (
     NOT_APPLICABLE,
     NOT_RUN,
@@ -31,6 +33,7 @@ from cloudgate.report.metrics import USER_PROPERTY, Better, Metric
 from cloudgate.ring import RingView
 from cloudgate.snapshot import last_good_path, load_last_good, take_snapshot
 from cloudgate.target import LoadedTarget
+from cloudgate.undo import Undoer
 
 ESTATE_KEY = pytest.StashKey["EstateSnapshot | str"]()
 
@@ -196,15 +199,23 @@ def cloudstack(loaded_target: LoadedTarget) -> CloudStackClient:
 def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -> Iterator[Tracker]:
     """A mutating client, only for tests marked destructive in a destructive run.
 
-    Yields a Tracker: register an undo for everything created; all undos run at teardown, and a
-    failed cleanup makes the test error, naming what was left behind.
+    Yields a Tracker on the run ledger: write each resource there before creating it
+    (`tracker.creating(kind, name)` / `intend`); at teardown — after a failure or Ctrl-C too (pytest
+    tears fixtures down at session finish after a KeyboardInterrupt) — creations still in flight
+    are waited for and every entry is undone, newest first. A failed undo makes the test error,
+    naming what was left behind; the entry stays pending for the session's safety net and the janitor.
     """
     if request.node.get_closest_marker("destructive") is None:
         pytest.fail("cloudstack_rw used by a test not marked destructive", pytrace=False)
     refusal = destructive_refusal(request.config)
     if refusal:
         pytest.skip(refusal)
-    tracker = Tracker(CloudStackClient.for_target(loaded_target, allow_mutations=True), run_tag=_run_tag())
+    client = CloudStackClient.for_target(loaded_target, allow_mutations=True)
+    run = _run_tag()
+    tracker = Tracker(
+        client, run_tag=run, ledger=Ledger(run_ledger_path(), run=run, target=loaded_target.target.name),
+        undoer=Undoer(client, loaded_target.target).undo, scope=f"{request.node.nodeid} {uuid.uuid4().hex[:8]}",
+    )
     yield tracker
     problems = tracker.cleanup()
     if problems:
@@ -212,8 +223,7 @@ def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -
 
 
 def _run_tag() -> str:
-    run_dir = os.environ.get("CLOUDGATE_RUN_DIR", "")
-    return os.path.basename(run_dir) or f"pid{os.getpid()}"
+    return current_run_id()
 
 
 @pytest.fixture(scope="session")

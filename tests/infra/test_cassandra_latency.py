@@ -2,9 +2,10 @@
 
 Destructive (it writes): an open-loop load of prepared INSERTs at LOCAL_QUORUM, bounded in count
 and time, into a keyspace made for this run only (`<probe_keyspace>_<time>_<id>`, the probe's
-NetworkTopologyStrategy factors) and dropped afterwards. The histogram (.hlog) and a percentile
-plot go into the run's reports. Marked ``measurement``: under pytest-xdist it runs while no other
-check runs (cloudgate.measurelock), since checks running beside it would be measured too.
+NetworkTopologyStrategy factors), written to the run ledger before it is created and dropped
+afterwards. The histogram (.hlog) and a percentile plot go into the run's reports. Marked
+``measurement``: under pytest-xdist it runs while no other check runs (cloudgate.measurelock),
+since checks running beside it would be measured too.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import pytest
 
 from cloudgate.cassandra import replication_of, session
 from cloudgate.latency import (
-    create_probe_table,
     open_loop_writes,
     plot_percentiles,
+    probe_keyspace,
     probe_keyspace_name,
     server_write_latency,
     write_hlog,
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 
 
 @pytest.mark.check(id="CG-CASS-010", severity="critical")
-def test_cassandra_coordinator_write_p99_is_under_the_promise(target, thresholds, metric, run_dir):
+def test_cassandra_coordinator_write_p99_is_under_the_promise(target, thresholds, metric, run_dir, run_ledger):
     cfg = target.cassandra
     if cfg is None:
         pytest.skip(f"not run: not applicable, {target.name} has no cassandra section")
@@ -33,12 +34,10 @@ def test_cassandra_coordinator_write_p99_is_under_the_promise(target, thresholds
     keyspace = probe_keyspace_name(cfg.probe_keyspace)
     with session(target, writes=True) as (cluster, sess):  # destructive: this check writes
         replication = replication_of(cluster, target)
-        try:
-            table = create_probe_table(sess, keyspace, replication)
+        # in the run ledger before CREATE KEYSPACE; dropped afterwards, after a failure or Ctrl-C too
+        with probe_keyspace(run_ledger, sess, keyspace, replication) as table:
             load = open_loop_writes(sess, keyspace, table, cfg.latency_rate_per_second, cfg.latency_seconds)
             server = server_write_latency(cluster, sess, keyspace, table, cfg.local_dc)
-        finally:
-            sess.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=30)
 
     write_hlog(load, run_dir / "cassandra-write-latency.hlog")
     plot_percentiles(load, server.p99_ms, limit, run_dir / "cassandra-write-latency.png")

@@ -1,7 +1,9 @@
 """VM deploy time against the promise: a VM is usable (answers SSH) in under deploy_seconds.
 
 Destructive: it deploys real VMs, and always destroys them — after a failure, a timeout or Ctrl-C
-too (the cloudstack_rw tracker registers each VM's destruction as soon as CloudStack names it).
+too: each VM is written to the run ledger before its deploy call (the cloudstack_rw tracker), an
+interrupt stops the deploy workers and waits for the calls in flight, and the teardown undoes every
+entry; after a kill -9, `cloudgate janitor` finds them in the ledger.
 """
 
 from __future__ import annotations

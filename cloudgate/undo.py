@@ -1,0 +1,210 @@
+"""Undo one ledger entry, whatever the moment its creation was interrupted at; refuse Ctrl-C meanwhile.
+
+Why a module of its own: three callers undo ledger entries — a check's teardown (Tracker), the
+plugin's end-of-session safety net, and `cloudgate janitor` in another process after a kill -9 —
+and they must agree on how each kind is undone:
+
+- vm: by id when CloudStack answered the deploy call, else by exact name (the call was in flight:
+  the VM may exist or not). A VM whose deploy job still runs is waited for (bounded) first: real
+  CloudStack refuses to stop a VM in Starting ("We cannot stop VM[...] when it is in state
+  Starting", VirtualMachineManagerImpl.advanceStop); the lab simulator queues the destroy behind
+  the deploy (per-VM work lock). Either way the destroy is sent once the VM has settled, with
+  expunge, and retried (bounded) if CloudStack still calls the state transient.
+- affinity_group: deleteAffinityGroup by id, or the group looked up by name.
+- keyspace: DROP KEYSPACE IF EXISTS through a writes session (the statement is idempotent, so an
+  in-flight CREATE needs no special case beyond the order: the caller waits for it first).
+
+Undo must not be cut short by an impatient second Ctrl-C, which is how a probe VM used to survive:
+`refusing_sigint` swaps SIGINT for a handler that prints one line and carries on, and puts the
+previous handler back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.ledger import Entry
+from cloudgate.target import Target
+
+TRANSIENT_VM_STATES = ("Starting", "Stopping", "Migrating")
+GONE_VM_STATES = ("Expunging",)
+_KEYSPACE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,47}$")
+
+
+class UndoError(Exception):
+    """An entry could not be undone; str() is one line naming the resource and the cause."""
+
+
+# --------------------------------------------------------------------------- Ctrl-C while undoing
+_notice_fd = 2
+_refusing = 0  # nesting depth: only the outermost refusal installs and restores the handler
+_refusal_lock = threading.Lock()
+
+
+def set_notice_fd(fd: int) -> None:
+    """Where the refusal line goes: pytest captures fd 2 during a test, so the plugin hands a dup of the terminal's."""
+    global _notice_fd
+    _notice_fd = fd
+
+
+def notice(line: str) -> None:
+    """One line to the operator's terminal (never raises: it runs inside a signal handler too)."""
+    with suppress(OSError):
+        os.write(_notice_fd, (line.rstrip("\n") + "\n").encode())
+
+
+def refusal_line(left: int) -> str:
+    return f"cloudgate: undoing what this run created ({left} left); Ctrl-C is ignored until that is done"
+
+
+@contextmanager
+def refusing_sigint(left: Callable[[], int]) -> Iterator[None]:
+    """While the block runs, Ctrl-C prints `refusal_line(left())` instead of interrupting it.
+
+    Only the main thread can set signal handlers; elsewhere (and when nested) this is a no-op, the
+    outermost refusal in the main thread being the one that holds the handler.
+    """
+    global _refusing
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def refuse(_signum: int, _frame: FrameType | None) -> None:
+        try:
+            count = left()
+        except Exception:  # noqa: BLE001 - a handler must not raise
+            count = 0
+        notice(refusal_line(count))
+
+    with _refusal_lock:
+        outermost = _refusing == 0
+        _refusing += 1
+    previous: Any = signal.getsignal(signal.SIGINT) if outermost else None
+    if outermost:
+        signal.signal(signal.SIGINT, refuse)
+    try:
+        yield
+    finally:
+        with _refusal_lock:
+            _refusing -= 1
+        if outermost:
+            signal.signal(signal.SIGINT, previous if previous is not None else signal.default_int_handler)
+
+
+# --------------------------------------------------------------------------- undoing entries
+@dataclass
+class Undoer:
+    """Undoes ledger entries on one target; every wait is bounded."""
+
+    client: CloudStackClient
+    target: Target | None = None
+    job_wait: float = 60.0  # a deploy job still running: how long to wait for it before destroying anyway
+    poll: float = 0.2
+
+    def undo(self, entry: Entry) -> str:
+        """Undo one entry; return how ("destroyed", "already gone", ...). Raises UndoError."""
+        action = {"vm": self._vm, "affinity_group": self._affinity_group, "keyspace": self._keyspace}.get(entry.kind)
+        if action is None:
+            raise UndoError(f"{entry.describe()}: no undo for kind {entry.kind!r} in this cloudgate")
+        try:
+            return action(entry)
+        except (CloudStackError, UndoError) as exc:
+            raise UndoError(f"{entry.describe()}: {exc}") from None
+
+    def plan(self, entry: Entry) -> str:
+        """What undo would do (for --dry-run), without changing anything."""
+        verb = {"vm": "destroy", "affinity_group": "delete", "keyspace": "drop"}.get(entry.kind, "undo")
+        return f"{verb} {entry.describe()}"
+
+    # -- vm ----------------------------------------------------------------------------------
+    def _listed(self, command: str, **params: Any) -> list[dict[str, Any]]:
+        try:
+            return self.client.list(command, **params)
+        except CloudStackError as exc:
+            if exc.errorcode == 431 and "id" in params:  # CloudStack's answer for an id that no longer exists
+                return []
+            raise
+
+    def _find_vm(self, entry: Entry) -> dict[str, Any] | None:
+        if entry.id:
+            listed = self._listed("listVirtualMachines", id=entry.id, listall=True)
+        else:  # name= is a substring match in CloudStack: keep the exact name only
+            listed = [v for v in self._listed("listVirtualMachines", name=entry.name, listall=True)
+                      if v.get("name") == entry.name]
+        return listed[0] if listed else None
+
+    def _wait_job(self, jobid: str, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            job = self.client.call("queryAsyncJobResult", jobid=jobid)
+            if int(job.get("jobstatus", 0)) != 0:
+                return
+            time.sleep(self.poll)
+
+    def _settled_vm(self, entry: Entry, deadline: float) -> dict[str, Any] | None:
+        """The VM once its deploy job has ended and it is in no transient state (or the deadline came)."""
+        if entry.job:
+            self._wait_job(entry.job, deadline)
+        vm = self._find_vm(entry)
+        while vm is not None and vm.get("state") in TRANSIENT_VM_STATES and time.monotonic() < deadline:
+            time.sleep(self.poll)
+            vm = self._find_vm(entry)
+        return vm
+
+    def _vm(self, entry: Entry) -> str:
+        deadline = time.monotonic() + self.job_wait
+        vm = self._settled_vm(entry, deadline)
+        if vm is None or vm.get("state") in GONE_VM_STATES:
+            return "already gone"
+        vm_id = str(vm["id"])
+        for attempt in range(3):
+            try:
+                if vm.get("state") == "Destroyed":  # destroyed without expunge earlier: finish the job
+                    self.client.call("expungeVirtualMachine", id=vm_id, fetch_result=True)
+                else:
+                    self.client.call("destroyVirtualMachine", id=vm_id, expunge=True, fetch_result=True)
+                return "destroyed"
+            except CloudStackError as exc:
+                if "in state" not in str(exc) or attempt == 2:
+                    raise
+                time.sleep(1.0)  # CloudStack still sees a transient state: settle and try again
+                vm = self._settled_vm(entry, time.monotonic() + self.job_wait) or {}
+                if not vm or vm.get("state") in GONE_VM_STATES:
+                    return "already gone"
+        return "destroyed"
+
+    # -- affinity group ----------------------------------------------------------------------
+    def _affinity_group(self, entry: Entry) -> str:
+        params = {"id": entry.id} if entry.id else {"name": entry.name}
+        found = [g for g in self._listed("listAffinityGroups", **params)
+                 if entry.id or g.get("name") == entry.name]
+        if not found:
+            return "already gone"
+        self.client.call("deleteAffinityGroup", id=found[0]["id"], fetch_result=True)
+        return "deleted"
+
+    # -- keyspace ----------------------------------------------------------------------------
+    def _keyspace(self, entry: Entry) -> str:
+        if not _KEYSPACE.match(entry.name):
+            raise UndoError(f"refused: {entry.name!r} is not a keyspace name cloudgate makes")
+        if self.target is None or self.target.cassandra is None:
+            raise UndoError("no cassandra section in the target to drop it through")
+        from cloudgate.cassandra import CassandraError, session
+
+        try:
+            with session(self.target, writes=True) as (_cluster, sess):
+                sess.execute(f"DROP KEYSPACE IF EXISTS {entry.name}", timeout=30)
+        except CassandraError as exc:
+            raise UndoError(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001 - a driver error becomes one line
+            raise UndoError(f"DROP KEYSPACE failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        return "dropped"
