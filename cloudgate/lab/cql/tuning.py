@@ -6,22 +6,30 @@ coordinator again, gets a CPU after a message wakes it, not by Python execution 
 
 * Event loop: uvloop when installed (libuv; roughly halves the per-message loop overhead of
   the pure-Python selector loop), else the standard asyncio loop.
-* Scheduling (``CLOUDGATE_CQL_SCHED``): ``fifo`` (default) runs the node under SCHED_FIFO at
+* Scheduling (``CLOUDGATE_CQL_SCHED``): ``fifo`` (default, and needed: see below) runs the node under SCHED_FIFO at
   low real-time priority: a node woken by a message then preempts ordinary (CFS) processes at
   once and is never time-sliced away by them, while nodes among themselves never preempt each
   other (same priority, so a woken replica goes to the other core instead of interrupting the
   coordinator that woke it). Safe because a node never busy-loops and the kernel's real-time
   throttling (95 %) still applies. ``nice`` uses nice -10 instead, ``none`` changes nothing.
   Without the privilege (not root) it falls back to ``nice``, then to nothing, silently.
-* Idle CPUs (``CLOUDGATE_CQL_IDLE``): ``poll`` (default) holds a PM QoS request
+  Why it stays the default (2026-12-01, the suite's latency check on the lab, 500 writes/s,
+  coordinator p99, A/B/C interleaved in one session, 2 rounds): CFS nodes gave 3.5 and 4.7 ms
+  idle and 26.5 and 9.0 ms beside one CPU-bound process; FIFO nodes 0.9-2.0 ms idle and
+  1.4-2.0 ms beside it. A shared 2-core machine always has someone else's process running.
+* Idle CPUs (``CLOUDGATE_CQL_IDLE``): ``halt`` (default) leaves the machine's idle states alone.
+  ``poll`` holds a PM QoS request
   (``/dev/cpu_dma_latency`` = 0, what tuned's latency-performance profile does) for as long as
   the node lives, so an idle CPU polls instead of halting. On a virtual machine a halted vCPU
   is woken through the hypervisor, which costs tens of microseconds per message hop; a
   LOCAL_QUORUM write makes several hops. Measured on this 2-core VM, loopback bench interleaved
   A/B: coordinator p99 0.45-0.58 ms polling vs 0.51-0.75 ms halted; on the lab (netns, veth,
   bridges) 24 runs of the suite's check at 0.56-0.95 ms vs 0.79-1.30 ms halted. The kernel drops
-  the request when the process exits, however it exits, so nothing outlives the lab. ``halt``
-  leaves idle alone.
+  the request when the process exits, however it exits, so nothing outlives the lab. It is no
+  longer the default: in the same interleaved session as above, FIFO nodes gave 0.9-2.0 ms
+  polling and 1.2-2.0 ms halted (4 pairs, within the noise), and the lab's own write promise
+  (fixtures/targets/lab.yaml) leaves room for the difference, so the lab does not make every idle
+  CPU of the host burn cycles.
 * GC: stored rows never form reference cycles but count as GC-tracked allocations; with the
   default thresholds a full collection walks the whole memtable every few thousand writes
   (milliseconds of pause). ``tune_gc`` freezes what startup/replay built and collects rarely
@@ -80,7 +88,7 @@ def tune_scheduling(mode: str | None = None) -> str:
 
 def hold_idle_polling(mode: str | None = None, device: str = PM_QOS_DEVICE) -> str:
     """Apply the idle mode; returns what was actually applied (for the log)."""
-    mode = mode or os.environ.get("CLOUDGATE_CQL_IDLE", "poll")
+    mode = mode or os.environ.get("CLOUDGATE_CQL_IDLE", "halt")
     if mode != "poll":
         return "halt"
     try:

@@ -207,3 +207,13 @@ def test_the_nightly_records_how_fast_the_machine_is_beside_the_lab_latency() ->
     p50, p99 = machine_floor_figures(rate=1000.0, count=50)
     assert (p50.name, p99.name) == ("lab.machine.echo_rtt.p50", "lab.machine.echo_rtt.p99")
     assert 0 < p50.value <= p99.value and p50.unit == "ms" and p50.verdict == "info"
+
+
+def test_by_default_a_node_leaves_the_machines_idle_states_alone(tmp_path, monkeypatch) -> None:
+    from cloudgate.lab.cql import tuning
+
+    monkeypatch.delenv("CLOUDGATE_CQL_IDLE", raising=False)
+    device = tmp_path / "cpu_dma_latency"
+    device.write_bytes(b"")
+    assert tuning.hold_idle_polling(device=str(device)) == "halt"
+    assert device.read_bytes() == b"" and tuning.idle_polling_holders(str(device)) == []
