@@ -14,8 +14,12 @@ import importlib.util
 import os
 
 EXTRA = "lab"
-# import name -> what it is for; keep in step with pyproject.toml's `lab` extra
-PACKAGES: dict[str, str] = {"uvloop": "the CQL nodes' event loop"}
+# distribution name -> what it is for; keep in step with pyproject.toml's `lab` extra
+PACKAGES: dict[str, str] = {"uvloop": "the CQL nodes' event loop", "cqlsh": "the operators' CQL shell, against the lab"}
+# what a package is imported as, where that differs from its name on PyPI
+IMPORT_NAMES: dict[str, str] = {"cqlsh": "cqlshlib"}
+# in the extra, but a lab comes up and runs without them (cqlsh is for people and tests/lab/cql)
+NOT_NEEDED_TO_RUN: frozenset[str] = frozenset({"cqlsh"})
 
 
 class LabExtraMissing(Exception):
@@ -24,7 +28,7 @@ class LabExtraMissing(Exception):
 
 def _installed(name: str) -> bool:
     try:
-        return importlib.util.find_spec(name) is not None
+        return importlib.util.find_spec(IMPORT_NAMES.get(name, name)) is not None
     except (ImportError, ValueError):  # a parent package missing, or sys.modules[name] = None
         return False
 
@@ -33,7 +37,8 @@ def needed(environ: dict[str, str] | None = None) -> list[str]:
     """The lab's packages this run needs: all of them unless the CQL nodes are told to use asyncio."""
     env = os.environ if environ is None else environ
     stdlib_loop = env.get("CLOUDGATE_CQL_LOOP", "uvloop") != "uvloop"
-    return [name for name in PACKAGES if not (stdlib_loop and name == "uvloop")]
+    return [name for name in PACKAGES
+            if name not in NOT_NEEDED_TO_RUN and not (stdlib_loop and name == "uvloop")]
 
 
 def missing(environ: dict[str, str] | None = None) -> list[str]:

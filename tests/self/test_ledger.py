@@ -168,6 +168,8 @@ def test_a_ctrl_c_during_undo_is_refused_with_one_line_and_the_handler_is_restor
     read_fd, write_fd = os.pipe()
     from cloudgate import undo as U
 
+    # a run started from a background shell inherits SIGINT ignored: make Ctrl-C mean Ctrl-C here
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
     old_fd = U._notice_fd
     U.set_notice_fd(write_fd)
@@ -182,6 +184,9 @@ def test_a_ctrl_c_during_undo_is_refused_with_one_line_and_the_handler_is_restor
         assert fh.read() == refusal_line(2) + "\n"
     assert signal.getsignal(signal.SIGINT) is before
     assert "(2 left); Ctrl-C is ignored until that is done" in refusal_line(2)
-    with pytest.raises(KeyboardInterrupt):
-        os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
