@@ -217,7 +217,8 @@ class Tracker:
 
     def __post_init__(self) -> None:
         if self.ledger is None:
-            self.ledger = Ledger(run_ledger_path(), run=self.run_tag, target=self.client.target_name)
+            self.ledger = Ledger(run_ledger_path(), run=self.run_tag, target=self.client.target_name,
+                                 endpoint=self.client.endpoint)
         if self.undoer is None:
             from cloudgate.undo import Undoer  # undo imports this module: bound late
 

@@ -51,17 +51,29 @@ def find_leftovers(client: CloudStackClient, prefix: str, older_than: timedelta,
         if not name.startswith(f"{prefix}-") or name in named:
             continue
         created = _created(vm)
-        if created is None or created <= cutoff:
+        if created is not None and created <= cutoff:  # an unreadable date could be a run's fresh VM
             found.append(vm)
     return found
 
 
-def ledger_entries(reports_root: Path, target_name: str) -> list[Entry]:
-    """Every entry of `target_name` in the ledgers under reports_root, oldest first per file."""
-    return [e for path in ledgers_under(reports_root) for e in ledger_read(path) if e.target == target_name]
+def ledger_entries(reports_root: Path, target_name: str, endpoint: str = "") -> list[Entry]:
+    """Every entry of this target (its name and, when recorded, its CloudStack endpoint) under reports_root.
+
+    The endpoint too: two target files may share a name, and one cloud's ids mean nothing on another."""
+    return [e for path in ledgers_under(reports_root) for e in ledger_read(path)
+            if e.target == target_name and (not e.endpoint or not endpoint or e.endpoint == endpoint)]
 
 
-def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult) -> None:
+def _landing_window_s(entry: Entry, grace_s: float) -> float:
+    """Seconds left before a create call in flight can no longer land (0: it cannot any more)."""
+    try:
+        at = datetime.strptime(entry.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return 0.0
+    return max(0.0, grace_s - (datetime.now(UTC) - at).total_seconds())
+
+
+def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult, grace_s: float) -> None:
     for entry in reversed(pending(entries)):  # newest first: a VM goes before the group it is in
         alive = entry.writer_alive()
         origin = f"run {entry.run}, pid {entry.pid}"
@@ -80,6 +92,12 @@ def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: Swe
         except UndoError as exc:
             out.problems.append(f"could not undo {exc} ({origin}; ledger {entry.path})")
             continue
+        if how == "already gone" and entry.in_flight and (left := _landing_window_s(entry, grace_s)) > 0:
+            # its create call may still be landing: the server can create the VM a moment after
+            # this lookup by name found nothing, so the entry stays open for the next janitor run
+            out.lines.append(f"not found yet {entry.describe()}: its create call may still land for "
+                             f"{left:.0f} s; run the janitor again after that ({origin}, gone)")
+            continue
         mark_undone(entry, how)
         out.lines.append(f"{how} {entry.describe()} ({origin}, gone)")
 
@@ -91,10 +109,11 @@ def sweep(loaded: LoadedTarget, client: CloudStackClient, dry_run: bool,
     if not target.environment.allows_destructive:
         raise CloudStackError(f"{target.name}: janitor refuses an environment: {target.environment.value} target")
     out = SweepResult()
-    entries = ledger_entries(reports_root, target.name)
+    entries = ledger_entries(reports_root, target.name, target.cloudstack.endpoint)
     client.list("listZones")  # an unreachable API is one error line before anything else
-    _sweep_ledgers(entries, Undoer(client, target), dry_run, out)
-    named = frozenset(e.name for e in entries if e.kind == "vm")
+    _sweep_ledgers(entries, Undoer(client, target), dry_run, out, grace_s=2 * target.cloudstack.timeout_seconds + 5)
+    # only entries still pending shield a VM from the age rule: one an undo missed is swept by age
+    named = frozenset(e.name for e in pending(entries) if e.kind == "vm")
     for vm in find_leftovers(client, target.deploy.name_prefix, older_than, named):
         if dry_run:
             out.lines.append(f"would destroy {vm.get('name')} ({vm.get('id')}, {vm.get('state')}; no ledger names it)")

@@ -111,6 +111,7 @@ class Entry:
     boot: str = ""
     host: str = ""
     at: str = ""
+    endpoint: str = ""  # the CloudStack endpoint of the target: two targets may share a name
     attrs: dict[str, Any] = field(default_factory=dict)
     undo: dict[str, Any] = field(default_factory=dict)
     id: str | None = None
@@ -152,17 +153,21 @@ class Ledger:
     this process, so what was written survives a kill -9 at the next instruction.
     """
 
-    def __init__(self, path: Path, *, run: str, target: str, proc: ProcessId | None = None) -> None:
+    def __init__(self, path: Path, *, run: str, target: str, proc: ProcessId | None = None,
+                 endpoint: str = "") -> None:
         self.path = Path(path)
         self.run = run
         self.target = target
+        self.endpoint = endpoint
         self.proc = proc or ProcessId.current()
 
     def _append(self, record: dict[str, Any]) -> None:
         line = (json.dumps({"v": VERSION, **record}, separators=(",", ":"), default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         try:
+            if _ends_torn(fd):  # a writer killed mid-line: start on a line of our own, or ours is lost too
+                line = b"\n" + line
             written = os.write(fd, line)
             if written != len(line):  # a short write to a regular file: disk full; say so, do not tear silently
                 raise OSError(f"ledger {self.path}: short write ({written} of {len(line)} bytes)")
@@ -175,12 +180,12 @@ class Ledger:
         entry = Entry(
             key=uuid.uuid4().hex, kind=kind, name=name, target=self.target, run=self.run, scope=scope,
             pid=self.proc.pid, pid_start=self.proc.start, boot=self.proc.boot, host=self.proc.host, at=_now(),
-            attrs=dict(attrs or {}), undo=dict(undo or {}), path=self.path,
+            endpoint=self.endpoint, attrs=dict(attrs or {}), undo=dict(undo or {}), path=self.path,
         )
         self._append({
             "event": "intend", "key": entry.key, "kind": kind, "name": name, "target": self.target, "run": self.run,
             "scope": scope, "pid": entry.pid, "pid_start": entry.pid_start, "boot": entry.boot, "host": entry.host,
-            "at": entry.at, "attrs": entry.attrs, "undo": entry.undo,
+            "at": entry.at, "endpoint": entry.endpoint, "attrs": entry.attrs, "undo": entry.undo,
         })
         return entry
 
@@ -203,7 +208,13 @@ class Ledger:
 def mark_undone(entry: Entry, how: str) -> None:
     """Append `undone` for an entry read from a file (the janitor closing a dead run's entry)."""
     assert entry.path is not None
-    Ledger(entry.path, run=entry.run, target=entry.target).undone(entry, how)
+    Ledger(entry.path, run=entry.run, target=entry.target, endpoint=entry.endpoint).undone(entry, how)
+
+
+def _ends_torn(fd: int) -> bool:
+    """Does the file end inside a line (its writer was killed between the bytes of one write)?"""
+    size = os.fstat(fd).st_size
+    return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
 
 
 # --------------------------------------------------------------------------- where
@@ -255,8 +266,8 @@ def _fold(entries: dict[str, Entry], rec: dict[str, Any], path: Path) -> None:
                 key=key, kind=str(rec["kind"]), name=str(rec["name"]), target=str(rec.get("target", "")),
                 run=str(rec.get("run", "")), scope=str(rec.get("scope", "")), pid=int(rec["pid"]),
                 pid_start=rec.get("pid_start"), boot=str(rec.get("boot", "")), host=str(rec.get("host", "")),
-                at=str(rec.get("at", "")), attrs=dict(rec.get("attrs") or {}), undo=dict(rec.get("undo") or {}),
-                path=path,
+                at=str(rec.get("at", "")), endpoint=str(rec.get("endpoint", "")),
+                attrs=dict(rec.get("attrs") or {}), undo=dict(rec.get("undo") or {}), path=path,
             )
         except (KeyError, TypeError, ValueError):
             return
@@ -266,6 +277,8 @@ def _fold(entries: dict[str, Entry], rec: dict[str, Any], path: Path) -> None:
         return
     if event == "created":
         entry.id, entry.job, entry.settled = rec.get("id") or entry.id, rec.get("job") or entry.job, True
+        if entry.undone is not None and rec.get("id"):
+            entry.undone = None  # the create call landed after an undo that found nothing: pending again
     elif event == "settled":
         entry.settled, entry.error = True, rec.get("error") or None
     elif event == "undone":

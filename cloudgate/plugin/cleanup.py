@@ -52,7 +52,8 @@ def run_ledger(request: pytest.FixtureRequest) -> Ledger:
     """This process's run ledger, for checks that create outside CloudStack (a Cassandra keyspace)."""
     loaded = loaded_target_of(request.config)
     target = loaded.target.name if loaded is not None else ""
-    return Ledger(run_ledger_path(), run=current_run_id(), target=target)
+    endpoint = loaded.target.cloudstack.endpoint if loaded is not None else ""
+    return Ledger(run_ledger_path(), run=current_run_id(), target=target, endpoint=endpoint)
 
 
 _configs: list[pytest.Config] = []  # pytest_keyboard_interrupt is given no config; pytester nests sessions
@@ -108,7 +109,8 @@ def _safety_net(config: pytest.Config) -> None:
     from cloudgate.cloud import CloudStackClient, CloudStackError
     from cloudgate.undo import Undoer
 
-    ledger = Ledger(run_ledger_path(), run=current_run_id(), target=loaded.target.name)
+    ledger = Ledger(run_ledger_path(), run=current_run_id(), target=loaded.target.name,
+                    endpoint=loaded.target.cloudstack.endpoint)
     with refusing_sigint(lambda: len(mine_pending())):
         try:
             undoer = Undoer(CloudStackClient.for_target(loaded, allow_mutations=True), loaded.target)

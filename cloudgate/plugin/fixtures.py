@@ -213,7 +213,8 @@ def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -
     client = CloudStackClient.for_target(loaded_target, allow_mutations=True)
     run = _run_tag()
     tracker = Tracker(
-        client, run_tag=run, ledger=Ledger(run_ledger_path(), run=run, target=loaded_target.target.name),
+        client, run_tag=run, ledger=Ledger(run_ledger_path(), run=run, target=loaded_target.target.name,
+                      endpoint=loaded_target.target.cloudstack.endpoint),
         undoer=Undoer(client, loaded_target.target).undo, scope=f"{request.node.nodeid} {uuid.uuid4().hex[:8]}",
     )
     yield tracker
