@@ -198,11 +198,14 @@ class EstateSnapshot(_Record):
     # -- views -------------------------------------------------------------------------------
     @property
     def complete_and_live(self) -> bool:
-        """Every part read live without a problem: good enough to be the target's last good snapshot."""
+        """Every part read live, without a problem, and not empty: good enough to be the last good snapshot.
+
+        Not empty: a live answer with no host (agents reconnecting, a database restored) or no
+        ring must not replace the snapshot an incident will need."""
         cass = self.cassandra
-        return self.cloudstack.live and self.cloudstack.problem is None and (
-            cass is None or (cass.source.live and cass.source.problem is None)
-        )
+        return (self.cloudstack.live and self.cloudstack.problem is None and bool(self.hosts) and bool(self.zones)
+                and (cass is None or (cass.source.live and cass.source.problem is None
+                                      and bool(cass.nodes) and cass.ring is not None)))
 
     def host_by_id(self) -> dict[str, HostRecord]:
         return {h.id: h for h in self.hosts}
@@ -241,11 +244,13 @@ class EstateSnapshot(_Record):
         """Where the hosts and nodes came from, for summary.json, metrics.json and junit."""
         out: dict[str, object] = {
             "taken_at": self.taken_at, "hosts": len(self.hosts), "vms": len(self.vms),
-            "cloudstack": self.cloudstack.model_dump(exclude_none=True),
+            "cloudstack": {**self.cloudstack.model_dump(exclude_none=True),
+                           "age_seconds": round(self.cloudstack.age_seconds(), 1)},
         }
         if self.cassandra is not None:
             out["cassandra_nodes"] = len(self.cassandra.nodes)
-            out["cassandra"] = self.cassandra.source.model_dump(exclude_none=True)
+            out["cassandra"] = {**self.cassandra.source.model_dump(exclude_none=True),
+                                "age_seconds": round(self.cassandra.source.age_seconds(), 1)}
         return out
 
     def provenance_lines(self) -> list[str]:

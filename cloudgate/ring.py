@@ -33,6 +33,22 @@ class RingView:
                    estate.racks_per_dc())
 
 
+def unplaced_replica_holders(ring: RingView) -> list[str]:
+    """Nodes holding replicas whose physical host is unknown: with them, "no two replicas share a
+    host" would pass on no evidence at all (a node with no host shares nothing)."""
+    holders = {a for rng in ring.ranges for a in rng.replicas}
+    return sorted(a for a in holders if a not in ring.placements or not ring.placements[a].host)
+
+
+def unplaced_problem(ring: RingView, target_name: str) -> str | None:
+    """One line naming the nodes whose host is unknown (a host-level check cannot be verified), or None."""
+    unknown = unplaced_replica_holders(ring)
+    if not unknown:
+        return None
+    return (f"{target_name}: physical host unknown for Cassandra node(s) {unknown} (no VM NIC in CloudStack "
+            "matches their address): where their replicas sit cannot be verified")
+
+
 def quorum(rf: int) -> int:
     return rf // 2 + 1
 

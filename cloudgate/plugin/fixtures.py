@@ -157,15 +157,6 @@ def estate(pytestconfig: pytest.Config, loaded_target: LoadedTarget) -> EstateSn
 
 
 @pytest.fixture(scope="session")
-def live_estate(estate: EstateSnapshot) -> EstateSnapshot:
-    """The snapshot, for checks *of CloudStack*: they fail, naming the cause, when it was not read live."""
-    if not estate.cloudstack.live:
-        problem = estate.cloudstack.problem
-        pytest.fail(f"{problem}" if problem else f"{estate.target}: CloudStack was not read live", pytrace=False)
-    return estate
-
-
-@pytest.fixture(scope="session")
 def cassandra_ring(estate: EstateSnapshot) -> RingView:
     """The Cassandra ring with each node mapped to its VM and physical host (read once per run)."""
     if estate.cassandra is None:

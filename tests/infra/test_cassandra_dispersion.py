@@ -13,7 +13,14 @@ from collections import Counter, defaultdict
 import pytest
 
 from cloudgate.estate import TokenRange
-from cloudgate.ring import RingView, describe_replicas, quorum, replicas_per_dc, shared_hosts
+from cloudgate.ring import (
+    RingView,
+    describe_replicas,
+    quorum,
+    replicas_per_dc,
+    shared_hosts,
+    unplaced_problem,
+)
 
 pytestmark = pytest.mark.smoke
 
@@ -38,6 +45,7 @@ def test_every_cassandra_node_runs_on_a_vm_known_to_cloudstack(cassandra_ring, t
 
 @pytest.mark.check(id="CG-CASS-002", severity="critical")
 def test_no_two_replicas_of_a_token_range_share_a_physical_host(cassandra_ring, target):
+    assert not (problem := unplaced_problem(cassandra_ring, target.name)), problem
     found: dict[str, list[TokenRange]] = defaultdict(list)
     for rng in cassandra_ring.ranges:
         for host, vms in shared_hosts(rng, cassandra_ring.placements).items():
@@ -48,6 +56,7 @@ def test_no_two_replicas_of_a_token_range_share_a_physical_host(cassandra_ring, 
 @pytest.mark.check(id="CG-CASS-003", severity="major")
 def test_replicas_of_a_range_sit_on_distinct_racks_where_a_dc_has_enough_racks(cassandra_ring, target):
     ring = cassandra_ring
+    assert not (problem := unplaced_problem(ring, target.name)), problem
     unknown = sorted({p.host for p in ring.placements.values() if p.host and p.host_rack in (None, "?")})
     assert not unknown, (
         f"{target.name}: rack unknown for host(s) {unknown}: fix the target's racks rule (source/tag_prefix/pattern)"
@@ -79,6 +88,7 @@ def test_each_datacenter_holds_its_replication_factor(cassandra_ring, target):
 @pytest.mark.check(id="CG-CASS-005", severity="critical")
 def test_losing_any_single_physical_host_keeps_every_range_at_local_quorum(cassandra_ring, target):
     ring = cassandra_ring
+    assert not (problem := unplaced_problem(ring, target.name)), problem
     found: dict[str, list[TokenRange]] = defaultdict(list)
     for host in sorted({p.host for p in ring.placements.values() if p.host}):
         for rng in ring.ranges:

@@ -1,9 +1,9 @@
 """CloudStack health, read-only: the management plane is up and every resource is in service.
 
 All of it is in the smoke profile: it is what an operator wants to know first after an incident,
-and it changes nothing. Zones, pods, clusters and hosts come from the run's estate snapshot, read
-live (`live_estate`): when the API did not answer, these checks fail naming the cause, while the
-hypervisor and Cassandra checks go on from the last good snapshot.
+and it changes nothing. Zones, pods, clusters and hosts come from the run's estate snapshot, which
+must have been read live: when the API did not answer, these checks fail naming the cause, while
+the hypervisor and Cassandra checks go on from the last good snapshot.
 """
 
 from __future__ import annotations
@@ -32,19 +32,21 @@ def test_every_management_server_is_up(cloudstack, target):
 
 
 @pytest.mark.check(id="CG-CS-003", severity="major")
-def test_zones_pods_and_clusters_of_the_target_are_enabled(live_estate, target):
+def test_zones_pods_and_clusters_of_the_target_are_enabled(estate, target):
+    assert estate.cloudstack.live, estate.cloudstack.problem
     wanted = {dc.zone for dc in target.datacenters}
-    missing = sorted(wanted - {z.name for z in live_estate.zones})
+    missing = sorted(wanted - {z.name for z in estate.zones})
     assert not missing, f"{target.name}: zone(s) named in the target file not found in CloudStack: {missing}"
-    disabled = [f"zone {z.name}" for z in sorted(live_estate.zones, key=lambda z: z.name) if z.allocationstate != "Enabled"]
-    for kind, items in (("pod", live_estate.pods), ("cluster", live_estate.clusters)):
+    disabled = [f"zone {z.name}" for z in sorted(estate.zones, key=lambda z: z.name) if z.allocationstate != "Enabled"]
+    for kind, items in (("pod", estate.pods), ("cluster", estate.clusters)):
         disabled += [f"{kind} {i.name} ({i.allocationstate})" for i in items if i.allocationstate != "Enabled"]
     assert not disabled, f"{target.name}: not Enabled, new VMs cannot land there: {', '.join(disabled)}"
 
 
 @pytest.mark.check(id="CG-CS-004", severity="critical")
-def test_every_hypervisor_host_is_up_and_enabled(live_estate, target):
-    hosts = live_estate.hosts
+def test_every_hypervisor_host_is_up_and_enabled(estate, target):
+    assert estate.cloudstack.live, estate.cloudstack.problem
+    hosts = estate.hosts
     assert hosts, f"{target.name}: listHosts lists no Routing host in zones {sorted(dc.zone for dc in target.datacenters)}"
     bad = [f"{h.name} (state {h.state}, resourcestate {h.resourcestate})" for h in hosts if not h.enabled]
     assert not bad, f"{target.name}: {len(bad)} of {len(hosts)} hypervisor host(s) not Up+Enabled: {', '.join(bad)}"

@@ -12,7 +12,7 @@ import pytest
 from selfcheck import write_target
 
 from cloudgate import snapshot
-from cloudgate.estate import EstateSnapshot, HostRecord, Source, VmRecord
+from cloudgate.estate import CassandraNode, EstateSnapshot, HostRecord, Source, TokenRange, VmRecord, Zone
 from cloudgate.report.rundir import iso
 from cloudgate.target import load_target
 
@@ -64,10 +64,18 @@ def test_a_corrupt_last_good_snapshot_counts_as_none(tmp_path):
 def test_only_a_snapshot_read_wholly_live_becomes_the_last_good_one(tmp_path, monkeypatch):
     loaded = load_target(write_target(tmp_path / "t.yaml"))
     good = _good(hours_old=0)
-    monkeypatch.setattr(snapshot, "read_cloudstack", lambda client, target: {"hosts": good.hosts, "vms": good.vms})
+    zones = (Zone(id="z1", name="zone-1", datacenter="dc1", allocationstate="Enabled"),)
+    monkeypatch.setattr(snapshot, "read_cloudstack",
+                        lambda client, target: {"zones": zones, "hosts": good.hosts, "vms": good.vms})
     last_good = snapshot.last_good_path(tmp_path / "reports", "selftest")
     taken = snapshot.take_snapshot(loaded, last_good)
     assert taken.cloudstack.live and taken.complete_and_live
+    assert EstateSnapshot.model_validate_json(last_good.read_text()).hosts == good.hosts
+
+    # the API answers but lists no host (agents reconnecting, a restored database): keep the good one
+    monkeypatch.setattr(snapshot, "read_cloudstack", lambda client, target: {"zones": zones, "hosts": (), "vms": ()})
+    empty = snapshot.take_snapshot(loaded, last_good)
+    assert empty.cloudstack.live and not empty.complete_and_live
     assert EstateSnapshot.model_validate_json(last_good.read_text()).hosts == good.hosts
 
 
@@ -103,3 +111,14 @@ def test_cloudgate_place_plans_onto_a_runs_estate_json_one_vm_per_host(tmp_path)
     plan = json.loads(out.stdout)
     assert plan["feasible"] and plan["summary"] == {"vms": 3, "placed": 3, "hosts": 3}, plan
     assert {d["hostid"] for d in plan["deploy"]} <= {h.id for h in hosts}
+
+
+def test_dispersion_cannot_pass_when_a_replica_holders_host_is_unknown():
+    from cloudgate.ring import RingView, shared_hosts, unplaced_problem
+
+    nodes = {"198.18.1.201": CassandraNode(address="198.18.1.201", datacenter="dc1", rack="r1", vm="cass-1", host="h1"),
+             "198.18.1.202": CassandraNode(address="198.18.1.202", datacenter="dc1", rack="r2")}  # its VM is unknown
+    ring = RingView({"dc1": 2}, (TokenRange(start=0, end=10, replicas=tuple(nodes)),), nodes, {"dc1": 2})
+    assert shared_hosts(ring.ranges[0], ring.placements) == {}, "on its own, an unknown host shares nothing"
+    problem = unplaced_problem(ring, "selftest")
+    assert problem and "198.18.1.202" in problem and "cannot be verified" in problem
