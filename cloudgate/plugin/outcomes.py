@@ -17,14 +17,13 @@ from cloudgate.cassandra import CassandraError
 from cloudgate.cloud import CloudStackError
 from cloudgate.cqlguard import CassandraReadOnlyError
 from cloudgate.hosts import HostUnreachable
-from cloudgate.plugin.state import NOT_APPLICABLE, RUN_KEY, WAIVERS_KEY, RunState
+from cloudgate.plugin.state import NOT_APPLICABLE, NOT_RUN, RUN_KEY, WAIVERS_KEY, RunState
 from cloudgate.report.metrics import USER_PROPERTY, Metric
 from cloudgate.report.rundir import utc_now
 from cloudgate.target import TargetError
 from cloudgate.waivers import find as find_waiver
 
 ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, CassandraReadOnlyError, TargetError)
-OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
 _RANK = {"passed": 0, "not_applicable": 1, "not_run": 2, "waived": 3, "failed": 4, "error": 5}
 WAIVED = "waived until"
 
@@ -93,6 +92,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         outcome = "failed" if report.when == "call" else "error"
     else:
         outcome = "passed"
+    state.phases.setdefault(report.nodeid, set()).add(report.when)
     previous = state.outcomes.get(report.nodeid, "passed")
     state.outcomes[report.nodeid] = max(previous, outcome, key=_RANK.__getitem__)
 
@@ -102,3 +102,22 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
     state = _state()
     if state is not None and report.failed:
         state.outcomes[report.nodeid or "collection"] = "error"
+
+
+INTERRUPTED = f"{NOT_RUN}interrupted (Ctrl-C, a timeout or a crash) before it finished"
+
+
+def close_interrupted(state: RunState) -> None:
+    """A check whose setup passed but whose call never reported was cut short: not run, never passed."""
+    for nodeid, phases in state.phases.items():
+        if "setup" in phases and "call" not in phases and state.outcomes.get(nodeid) == "passed":
+            state.outcomes[nodeid] = "not_run"
+            state.not_run[nodeid] = INTERRUPTED
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest's own teardown (the undo of an interrupted run), before the reports are written."""
+    state = session.config.stash.get(RUN_KEY, None)
+    if state is not None:
+        close_interrupted(state)

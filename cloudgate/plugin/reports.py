@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cloudgate.estate import ESTATE_FILE, EstateSnapshot
-from cloudgate.plugin.outcomes import OUTCOMES
-from cloudgate.plugin.state import RUN_KEY, RunState, configured_target, is_worker, reports_root_of
+from cloudgate.plugin.state import OUTCOMES, RUN_KEY, RunState, configured_target, is_worker, reports_root_of
 from cloudgate.report.metrics import Metric
 from cloudgate.report.rundir import (
     RunStamp,
@@ -106,7 +106,17 @@ def _counts(state: RunState) -> dict[str, int]:
     return {k: counts.get(k, 0) for k in OUTCOMES}
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    """The outermost sessionfinish: summary and metrics are written after everything else has run,
+    the undo of an interrupted run and the ledger's safety net included."""
+    try:
+        return (yield)
+    finally:
+        _write_summary(session, int(session.exitstatus))
+
+
+def _write_summary(session: pytest.Session, exitstatus: int) -> None:
     state = session.config.stash.get(RUN_KEY, None)
     if state is None:
         return

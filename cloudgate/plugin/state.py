@@ -18,6 +18,7 @@ from cloudgate.target import LoadedTarget, TargetError, load_target
 from cloudgate.waivers import Waiver, load_waivers
 
 PROFILES = ("smoke", "nightly", "gate")
+OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
 NOT_RUN = "not run: "
 NOT_APPLICABLE = "not run: not applicable, "
 
@@ -36,7 +37,7 @@ class RunState:
     metrics: list[Metric] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     not_run: dict[str, str] = field(default_factory=dict)
-
+    phases: dict[str, set[str]] = field(default_factory=dict)  # nodeid -> phases that reported
 
 def is_worker(config: pytest.Config) -> bool:
     """A pytest-xdist worker (the controller writes the reports, workers run the checks)."""

@@ -300,3 +300,14 @@ def test_under_xdist_a_measurement_runs_while_no_other_check_runs(pytester, make
     overlapping = [n for n, (s, e) in spans.items() if s < m_end and e > m_start]
     assert not overlapping, f"ran beside the measurement: {overlapping}"
     assert len(spans) == 12
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_a_check_cut_short_by_ctrl_c_is_not_run_never_passed(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", environment="lab")
+    pytester.makepyfile(test_i="def test_ok():\n    pass\n\ndef test_cut_short():\n    raise KeyboardInterrupt\n")
+    pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
+    summary = json.loads((pytester.path / "r" / "latest" / "summary.json").read_text())
+    assert summary["outcomes"]["test_i.py::test_cut_short"] == "not_run"
+    assert summary["not_run"]["test_i.py::test_cut_short"].startswith("not run: interrupted")
+    assert summary["counts"]["passed"] == 1
