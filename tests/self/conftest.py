@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from selfcheck import LAB_TARGET, REPO, SuiteRun, parse_junit, write_target
+from selfcheck import LAB_TARGET, REPO, SuiteRun, failure_headlines, parse_junit, write_target
 
 pytest_plugins = ["pytester"]
 
@@ -60,8 +60,11 @@ def run_suite(lab, tmp_path):
             cwd=REPO, env=environ, capture_output=True, text=True, timeout=600,
         )
         latest = reports / "latest"
-        cases = parse_junit(latest / "junit.xml") if (latest / "junit.xml").exists() else {}
+        junit = latest / "junit.xml"
+        cases = parse_junit(junit) if junit.exists() else {}
+        headlines = failure_headlines(junit) if junit.exists() else {}
         summary = json.loads((latest / "summary.json").read_text()) if (latest / "summary.json").exists() else {}
-        return SuiteRun(proc.returncode, proc.stdout, proc.stderr, cases, summary, latest.resolve() if latest.exists() else None)
+        return SuiteRun(proc.returncode, proc.stdout, proc.stderr, cases, summary,
+                        latest.resolve() if latest.exists() else None, headlines)
 
     return run

@@ -51,7 +51,7 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-HOST-001", "baseline-os-drift", "OS is xenenterprise 8.2.1, baseline is xenenterprise 8.3.0", HOST,
           alone=False),  # the baseline moved, not a host: every host fails
     Proof("CG-HOST-002", "host:wrong-kernel", "running kernel 4.4.52-4.0.12, baseline 4.19.0+1", HOST),
-    Proof("CG-HOST-003", "host:xapi-down", "Connection refused", HOST),
+    Proof("CG-HOST-003", "host:xapi-down", "`xe host-list` failed (rc", HOST),
     Proof("CG-HOST-004", "host:ntp-unsync", "clock not synchronised by NTP", HOST),
     Proof("CG-FIO-001", "host:fio-driver-missing", "driver iomemory_vsl not loaded", HOST),
     Proof("CG-FIO-002", "host:fio-degraded", "Fusion-IO card not healthy", HOST),
@@ -75,7 +75,7 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-CASS-004", "probe-rf-above-nodes", "dc1 has 3 of 4 replicas"),
     Proof("CG-CASS-005", "firstfit-placement", "losing host dc1-r1-h1 leaves dc1 0/3 replicas"),
     # write latency (tests/infra/test_cassandra_latency.py)
-    Proof("CG-CASS-010", "cql-write-delay", "coordinator write p99"),
+    Proof("CG-CASS-010", "cql-write-delay", "ms > 10 ms at 500 writes/s"),
     # Cassandra node settings (tests/infra/test_cassandra_nodes.py)
     Proof("CG-NODE-001", "node:ntp-unsync", "clock not synchronised", NODE),
     Proof("CG-NODE-002", "node:swap-on", "swap is on", NODE),

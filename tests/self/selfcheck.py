@@ -47,6 +47,7 @@ class SuiteRun:
     cases: dict[str, tuple[str, str]]  # test name with params -> (outcome, message)
     summary: dict
     reports: Path | None = None  # the run's report directory
+    headlines: dict[str, str] | None = None  # failed test -> its failure's message attribute (the E line)
 
     def outcome(self, name: str) -> str:
         return self.cases[name][0]
@@ -71,6 +72,18 @@ def parse_junit(path: Path) -> dict[str, tuple[str, str]]:
                 break
         cases[case.get("name")] = (outcome, message)
     return cases
+
+
+def failure_headlines(path: Path) -> dict[str, str]:
+    """Failed test -> the message of its <failure>/<error>: what the check said, without the source
+    lines pytest prints above it (a literal in the source must not count as the check's message)."""
+    out = {}
+    for case in ET.parse(path).getroot().iter("testcase"):
+        for tag in ("failure", "error"):
+            node = case.find(tag)
+            if node is not None:
+                out[case.get("name")] = node.get("message") or ""
+    return out
 
 
 def derived_target(tmp_path: Path, name: str = "lab-derived.yaml", **overrides: dict) -> Path:
