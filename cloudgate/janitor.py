@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
-from cloudgate.ledger import Entry, ledgers_under, mark_undone, pending
+from cloudgate.ledger import Entry, ledgers_under, mark_undone, pending, process_start
 from cloudgate.ledger import read as ledger_read
 from cloudgate.target import LoadedTarget
 from cloudgate.undo import Undoer, UndoError
@@ -41,14 +41,24 @@ def _created(vm: dict) -> datetime | None:
         return None
 
 
+def _run_pid(name: str, prefix: str) -> int | None:
+    """The pid a probe VM's name carries (`<prefix>-<when>-<pid>-<n>`, see deploy.vm_name_tag), if any."""
+    parts = name[len(prefix) + 1:].split("-")
+    return int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+
+
 def find_leftovers(client: CloudStackClient, prefix: str, older_than: timedelta,
                    named: frozenset[str] = frozenset()) -> list[dict]:
-    """Probe VMs no ledger names, older than `older_than` (a run still going has younger ones)."""
+    """Probe VMs no ledger names, older than `older_than` (a run still going has younger ones), whose
+    run's process is not alive on this machine (a run with its ledger elsewhere is still a run)."""
     cutoff = datetime.now(UTC) - older_than
     found = []
     for vm in client.list("listVirtualMachines", listall=True):
         name = str(vm.get("name", ""))
         if not name.startswith(f"{prefix}-") or name in named:
+            continue
+        pid = _run_pid(name, prefix)
+        if pid is not None and process_start(pid) is not None:
             continue
         created = _created(vm)
         if created is not None and created <= cutoff:  # an unreadable date could be a run's fresh VM

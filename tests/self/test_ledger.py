@@ -234,3 +234,18 @@ def test_the_age_rule_never_takes_a_probe_vm_whose_creation_date_it_cannot_read(
                     {"name": "cg-probe-x-1", "id": "2", "created": "2020-01-01T00:00:00+0000"}]
 
     assert [vm["id"] for vm in find_leftovers(Listing(), "cg-probe", timedelta(0))] == ["2"]
+
+
+def test_the_age_rule_never_takes_a_probe_vm_of_a_run_whose_process_is_alive():
+    from datetime import timedelta
+
+    from cloudgate.janitor import find_leftovers
+
+    mine = f"cg-probe-20260101t000000-{os.getpid()}-0"
+
+    class Listing:
+        def list(self, command, **params):
+            return [{"name": mine, "id": "1", "created": "2020-01-01T00:00:00+0000"},
+                    {"name": "cg-probe-20260101t000000-999999999-0", "id": "2", "created": "2020-01-01T00:00:00+0000"}]
+
+    assert [vm["id"] for vm in find_leftovers(Listing(), "cg-probe", timedelta(0))] == ["2"]
