@@ -177,6 +177,8 @@ def take_snapshot(loaded: LoadedTarget, last_good: Path | None) -> EstateSnapsho
     started = time.monotonic()
     now = iso(utc_now())
     previous = load_last_good(last_good)
+    if previous is not None and previous.target != target.name:
+        previous = None  # another target's file under this name: no evidence about this one
     try:
         parts = read_cloudstack(CloudStackClient.for_target(loaded), target)
         cs_source = Source(live=True, taken_at=now)
