@@ -74,16 +74,7 @@ def ledger_entries(reports_root: Path, target_name: str, endpoint: str = "") -> 
             if e.target == target_name and (not e.endpoint or not endpoint or e.endpoint == endpoint)]
 
 
-def _landing_window_s(entry: Entry, grace_s: float) -> float:
-    """Seconds left before a create call in flight can no longer land (0: it cannot any more)."""
-    try:
-        at = datetime.strptime(entry.at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-    except ValueError:
-        return 0.0
-    return max(0.0, grace_s - (datetime.now(UTC) - at).total_seconds())
-
-
-def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult, grace_s: float) -> None:
+def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult) -> None:
     for entry in reversed(pending(entries)):  # newest first: a VM goes before the group it is in
         alive = entry.writer_alive()
         origin = f"run {entry.run}, pid {entry.pid}"
@@ -102,12 +93,6 @@ def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: Swe
         except UndoError as exc:
             out.problems.append(f"could not undo {exc} ({origin}; ledger {entry.path})")
             continue
-        if how == "already gone" and entry.in_flight and (left := _landing_window_s(entry, grace_s)) > 0:
-            # its create call may still be landing: the server can create the VM a moment after
-            # this lookup by name found nothing, so the entry stays open for the next janitor run
-            out.lines.append(f"not found yet {entry.describe()}: its create call may still land for "
-                             f"{left:.0f} s; run the janitor again after that ({origin}, gone)")
-            continue
         mark_undone(entry, how)
         out.lines.append(f"{how} {entry.describe()} ({origin}, gone)")
 
@@ -121,8 +106,9 @@ def sweep(loaded: LoadedTarget, client: CloudStackClient, dry_run: bool,
     out = SweepResult()
     entries = ledger_entries(reports_root, target.name, target.cloudstack.endpoint)
     client.list("listZones")  # an unreachable API is one error line before anything else
-    _sweep_ledgers(entries, Undoer(client, target), dry_run, out, grace_s=2 * target.cloudstack.timeout_seconds + 5)
-    # only entries still pending shield a VM from the age rule: one an undo missed is swept by age
+    _sweep_ledgers(entries, Undoer(client, target), dry_run, out)
+    # only entries still pending shield a VM from the age rule: a VM whose create call landed after
+    # its dead run's entry was found gone and closed is swept by age, on a later janitor run
     named = frozenset(e.name for e in pending(entries) if e.kind == "vm")
     for vm in find_leftovers(client, target.deploy.name_prefix, older_than, named):
         if dry_run:
