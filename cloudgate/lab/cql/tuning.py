@@ -26,10 +26,11 @@ coordinator again, gets a CPU after a message wakes it, not by Python execution 
   A/B: coordinator p99 0.45-0.58 ms polling vs 0.51-0.75 ms halted; on the lab (netns, veth,
   bridges) 24 runs of the suite's check at 0.56-0.95 ms vs 0.79-1.30 ms halted. The kernel drops
   the request when the process exits, however it exits, so nothing outlives the lab. It is no
-  longer the default: in the same interleaved session as above, FIFO nodes gave 0.9-2.0 ms
-  polling and 1.2-2.0 ms halted (4 pairs, within the noise), and the lab's own write promise
-  (fixtures/targets/lab.yaml) leaves room for the difference, so the lab does not make every idle
-  CPU of the host burn cycles.
+  longer the default, so the lab does not make every idle CPU of the host burn cycles: the lab's
+  own write promise (20 ms, fixtures/targets/lab.yaml) does not need it. It does cost latency:
+  in the interleaved session above FIFO nodes gave 0.9-2.0 ms polling and 1.2-2.0 ms halted
+  (4 pairs, within the noise), but over a day's `make run`s with halting CPUs the idle runs gave
+  3.2-9.0 ms and the runs beside a CPU-bound process (a CPU kept awake) 1.7-2.8 ms.
 * GC: stored rows never form reference cycles but count as GC-tracked allocations; with the
   default thresholds a full collection walks the whole memtable every few thousand writes
   (milliseconds of pause). ``tune_gc`` freezes what startup/replay built and collects rarely
