@@ -30,7 +30,7 @@ coordinator again, gets a CPU after a message wakes it, not by Python execution 
   own write promise (20 ms, fixtures/targets/lab.yaml) does not need it. It does cost latency:
   in the interleaved session above FIFO nodes gave 0.9-2.0 ms polling and 1.2-2.0 ms halted
   (4 pairs, within the noise), but over a day's `make run`s with halting CPUs the idle runs gave
-  3.2-9.0 ms and the runs beside a CPU-bound process (a CPU kept awake) 1.7-2.8 ms.
+  3.2-11.1 ms and the runs beside a CPU-bound process (a CPU kept awake) 1.7-7.2 ms.
 * GC: stored rows never form reference cycles but count as GC-tracked allocations; with the
   default thresholds a full collection walks the whole memtable every few thousand writes
   (milliseconds of pause). ``tune_gc`` freezes what startup/replay built and collects rarely
