@@ -105,8 +105,12 @@ def sweep(loaded: LoadedTarget, client: CloudStackClient, dry_run: bool,
         raise CloudStackError(f"{target.name}: janitor refuses an environment: {target.environment.value} target")
     out = SweepResult()
     entries = ledger_entries(reports_root, target.name, target.cloudstack.endpoint)
+    undoer = Undoer(client, target)
+    # a drill killed while the management server was stopped: start it first, or nothing else can be undone
+    outage = [e for e in entries if e.kind == "management_server_stopped"]
+    _sweep_ledgers(outage, undoer, dry_run, out)
     client.list("listZones")  # an unreachable API is one error line before anything else
-    _sweep_ledgers(entries, Undoer(client, target), dry_run, out)
+    _sweep_ledgers([e for e in entries if e.kind != "management_server_stopped"], undoer, dry_run, out)
     # only entries still pending shield a VM from the age rule: a VM whose create call landed after
     # its dead run's entry was found gone and closed is swept by age, on a later janitor run
     named = frozenset(e.name for e in pending(entries) if e.kind == "vm")

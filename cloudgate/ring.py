@@ -73,3 +73,21 @@ def shared_hosts(rng: TokenRange, placements: dict[str, CassandraNode]) -> dict[
 
 def replicas_per_dc(rng: TokenRange, placements: dict[str, CassandraNode]) -> Counter[str]:
     return Counter(placements[a].datacenter for a in rng.replicas if a in placements)
+
+
+def ranges_without_quorum(ring: RingView, lost: set[str]) -> list[tuple[TokenRange, str, int, int]]:
+    """Ranges that lose LOCAL_QUORUM in some DC when the nodes at `lost` addresses go:
+    (range, dc, replicas left, replicas needed). What a host-loss drill's failure must name."""
+    out = []
+    for rng in ring.ranges:
+        per_dc: dict[str, list[str]] = {}
+        for address in rng.replicas:
+            node = ring.placements.get(address)
+            if node is not None:
+                per_dc.setdefault(node.datacenter, []).append(address)
+        for dc, holders in sorted(per_dc.items()):
+            left = sum(1 for a in holders if a not in lost)
+            needed = quorum(ring.replication.get(dc, len(holders)))
+            if left < needed:
+                out.append((rng, dc, left, needed))
+    return out

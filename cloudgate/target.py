@@ -128,6 +128,64 @@ class CassandraNodeSettings(_Strict):
     data_device: str = Field("/dev/fioa", description="the fast (flash) block device the data directory must sit on")
 
 
+class LoadBalancing(StrEnum):
+    """The driver's load-balancing policy, as the application builds it."""
+
+    token_aware = "token_aware"  # TokenAwarePolicy(DCAwareRoundRobinPolicy(...)): the driver's default
+    dc_aware = "dc_aware"  # DCAwareRoundRobinPolicy(...) alone
+    round_robin = "round_robin"  # RoundRobinPolicy(): ignores datacenters
+
+
+class Consistency(StrEnum):
+    ONE = "ONE"
+    TWO = "TWO"
+    THREE = "THREE"
+    QUORUM = "QUORUM"
+    ALL = "ALL"
+    LOCAL_QUORUM = "LOCAL_QUORUM"
+    EACH_QUORUM = "EACH_QUORUM"
+    LOCAL_ONE = "LOCAL_ONE"
+
+
+class RetryPolicyName(StrEnum):
+    default = "default"  # RetryPolicy: one retry on the next host for an unavailable or a read timeout
+    fallthrough = "fallthrough"  # FallthroughRetryPolicy: never retries
+    downgrading = "downgrading"  # DowngradingConsistencyRetryPolicy (deprecated in the driver, still used)
+
+
+class SpeculativeExecution(_Strict):
+    """ConstantSpeculativeExecutionPolicy: a second attempt on another host after delay_ms (idempotent only)."""
+
+    delay_ms: float = Field(gt=0)
+    max_attempts: int = Field(1, ge=1, le=5)
+
+
+class CassandraClient(_Strict):
+    """One application's cassandra-driver settings, as it really builds its Cluster.
+
+    The drills measure availability as the applications see it, so they connect the way the
+    applications do. Defaults are the Python driver's own (3.29): a client that does not set
+    ``used_hosts_per_remote_dc`` never uses another datacenter.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
+    dc: str = Field(description="the datacenter the application runs in (its requests start there)")
+    local_dc: str | None = Field(None, description="the driver's local_dc; default: dc")
+    load_balancing: LoadBalancing = LoadBalancing.token_aware
+    used_hosts_per_remote_dc: int = Field(0, ge=0, le=1000)
+    consistency: Consistency = Consistency.LOCAL_QUORUM
+    request_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    idle_heartbeat_interval_seconds: float = Field(30.0, ge=0, le=3600)
+    idle_heartbeat_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    retry: RetryPolicyName = RetryPolicyName.default
+    speculative_execution: SpeculativeExecution | None = None
+
+    @property
+    def driver_local_dc(self) -> str:
+        return self.local_dc or self.dc
+
+
 class CassandraSection(_Strict):
     contact_points: dict[str, list[str]] = Field(description="datacenter name -> node addresses")
     local_dc: str
@@ -140,6 +198,15 @@ class CassandraSection(_Strict):
     latency_rate_per_second: int = Field(500, ge=1, le=20000, description="open-loop write rate of the latency check")
     latency_seconds: float = Field(10.0, gt=0, le=600, description="duration of the latency check's load")
     node_settings: CassandraNodeSettings = CassandraNodeSettings()
+    clients: list[CassandraClient] = Field(
+        default_factory=list, description="the applications' driver settings; default: one per datacenter, driver defaults"
+    )
+
+    def client_profiles(self) -> list[CassandraClient]:
+        """The applications the drills impersonate: the target's, or one per datacenter with the driver's defaults."""
+        if self.clients:
+            return list(self.clients)
+        return [CassandraClient(name=f"{dc}-driver-defaults", dc=dc) for dc in self.contact_points]
 
     @model_validator(mode="after")
     def _local_dc_known(self) -> CassandraSection:
@@ -169,6 +236,38 @@ class DeploySection(_Strict):
     service_offering: str = "Small Instance"
     template: str = "Ubuntu 22.04 cloudgate guest"
     name_prefix: str = Field("cg-probe", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class ManagementServerControl(_Strict):
+    """How to stop and start the CloudStack management server for the outage drill: never guessed.
+
+    Shell commands run on the runner (with the venv's bin first on PATH), e.g.
+    ``ssh mgmt1 sudo systemctl stop cloudstack-management``. Without this section the drill is not
+    applicable.
+    """
+
+    stop_command: str = Field(min_length=1)
+    start_command: str = Field(min_length=1)
+    timeout_seconds: float = Field(180.0, gt=0, le=1800, description="for each command, and for the API to answer again")
+
+
+class DrillsSection(_Strict):
+    """Shape of every failover drill: open-loop load per client, the fault inside it, then read-back."""
+
+    load_seconds: float = Field(40.0, gt=0, le=3600)
+    fault_at_seconds: float = Field(10.0, ge=0)
+    heal_at_seconds: float = Field(25.0, gt=0)
+    write_rate_per_second: int = Field(50, ge=1, le=5000, description="per client")
+    read_rate_per_second: int = Field(20, ge=0, le=5000, description="per client")
+    max_in_flight: int = Field(200, ge=1, le=10000, description="per client: beyond it an operation fails at once")
+    convergence_seconds: float = Field(60.0, gt=0, le=3600, description="bound on the read-back after the heal")
+    management_server: ManagementServerControl | None = None
+
+    @model_validator(mode="after")
+    def _fault_inside_load(self) -> DrillsSection:
+        if not self.fault_at_seconds < self.heal_at_seconds <= self.load_seconds:
+            raise ValueError("needs fault_at_seconds < heal_at_seconds <= load_seconds (the fault sits inside the load)")
+        return self
 
 
 class LabSection(_Strict):
@@ -205,6 +304,7 @@ class Target(_Strict):
     cassandra: CassandraSection | None = None
     thresholds: Thresholds = Thresholds()
     deploy: DeploySection = DeploySection()
+    drills: DrillsSection = DrillsSection()
     baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
     waivers: str | None = Field(None, description="waiver file: known failures with a justification and an expiry")
     lab: LabSection | None = None
@@ -331,7 +431,7 @@ def parse_target(text: str, source: str | Path = "<target>") -> Target:
     if not isinstance(data, dict):
         raise TargetError(f"{source}:1: a target file must be a mapping of keys (name, environment, ...)")
     try:
-        return Target.model_validate(data)
+        target = Target.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -342,6 +442,31 @@ def parse_target(text: str, source: str | Path = "<target>") -> Target:
         more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
         return_line = f"{source}:{line}" if line else str(source)
         raise TargetError(f"{return_line}: {_field_name(loc)}: {msg}{more}") from None
+    problem = _cross_section_problem(target)
+    if problem is not None:
+        loc, msg = problem
+        line = _line_of(root, loc)
+        raise TargetError(f"{f'{source}:{line}' if line else source}: {_field_name(loc)}: {msg}")
+    return target
+
+
+def _cross_section_problem(target: Target) -> tuple[tuple[Any, ...], str] | None:
+    """What one section cannot check alone, located precisely (a model validator would point at its parent)."""
+    cass = target.cassandra
+    if cass is None:
+        return None
+    names = [dc.name for dc in target.datacenters]
+    for i, client in enumerate(cass.clients):
+        for field_name in ("dc", "local_dc"):
+            value = getattr(client, field_name)
+            if value is not None and value not in names:
+                return ("cassandra", "clients", i, field_name), f"unknown datacenter {value!r} (the target has {names})"
+    seen: set[str] = set()
+    for i, client in enumerate(cass.clients):
+        if client.name in seen:
+            return ("cassandra", "clients", i, "name"), f"client name {client.name!r} is used twice"
+        seen.add(client.name)
+    return None
 
 
 def load_target(path: str | Path) -> LoadedTarget:

@@ -14,6 +14,15 @@ and they must agree on how each kind is undone:
 - keyspace: DROP KEYSPACE IF EXISTS through a writes session (the statement is idempotent, so an
   in-flight CREATE needs no special case beyond the order: the caller waits for it first).
 
+The failover drills' faults are entries too, written before the fault is injected; undoing one is
+its heal, so a drill's own heal, the session's safety net and the janitor heal the same way:
+- stopped_vm: startVirtualMachine, on the host it ran on when that host is up (placement kept);
+- host_power_off: issueOutOfBandManagementPowerAction ON, then wait until CloudStack sees it Up;
+- host_maintenance: cancelHostMaintenance;
+- iptables_rule: over SSH, `iptables -w -D` of each rule the drill inserted on that node;
+- management_server_stopped: the target file's start command, then wait until the API answers.
+Each is idempotent: healing what is already whole says so and changes nothing.
+
 Undo must not be cut short by an impatient second Ctrl-C, which is how a probe VM used to survive:
 `refusing_sigint` swaps SIGINT for a handler that prints one line and carries on, and puts the
 previous handler back afterwards.
@@ -113,7 +122,10 @@ class Undoer:
 
     def undo(self, entry: Entry) -> str:
         """Undo one entry; return how ("destroyed", "already gone", ...). Raises UndoError."""
-        action = {"vm": self._vm, "affinity_group": self._affinity_group, "keyspace": self._keyspace}.get(entry.kind)
+        action = {"vm": self._vm, "affinity_group": self._affinity_group, "keyspace": self._keyspace,
+                  "stopped_vm": self._stopped_vm, "host_power_off": self._host_power_off,
+                  "host_maintenance": self._host_maintenance, "iptables_rule": self._iptables_rule,
+                  "management_server_stopped": self._management_server_stopped}.get(entry.kind)
         if action is None:
             raise UndoError(f"{entry.describe()}: no undo for kind {entry.kind!r} in this cloudgate")
         try:
@@ -123,7 +135,10 @@ class Undoer:
 
     def plan(self, entry: Entry) -> str:
         """What undo would do (for --dry-run), without changing anything."""
-        verb = {"vm": "destroy", "affinity_group": "delete", "keyspace": "drop"}.get(entry.kind, "undo")
+        verb = {"vm": "destroy", "affinity_group": "delete", "keyspace": "drop", "stopped_vm": "start",
+                "host_power_off": "power on", "host_maintenance": "cancel the maintenance of",
+                "iptables_rule": "remove the drill's iptables rules on",
+                "management_server_stopped": "start the management server of"}.get(entry.kind, "undo")
         return f"{verb} {entry.describe()}"
 
     # -- vm ----------------------------------------------------------------------------------
@@ -208,3 +223,99 @@ class Undoer:
         except Exception as exc:  # noqa: BLE001 - a driver error becomes one line
             raise UndoError(f"DROP KEYSPACE failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
         return "dropped"
+
+
+    # -- the drills' faults ------------------------------------------------------------------
+    def _host(self, host_id: str) -> dict[str, Any] | None:
+        listed = self._listed("listHosts", id=host_id)
+        return listed[0] if listed else None
+
+    def _stopped_vm(self, entry: Entry) -> str:
+        vm_id = str(entry.attrs.get("vm_id") or entry.id or "")
+        deadline = time.monotonic() + self.job_wait
+        listed = self._listed("listVirtualMachines", id=vm_id, listall=True) if vm_id else []
+        vm = listed[0] if listed else None
+        while vm is not None and vm.get("state") in TRANSIENT_VM_STATES and time.monotonic() < deadline:
+            time.sleep(self.poll)
+            listed = self._listed("listVirtualMachines", id=vm_id, listall=True)
+            vm = listed[0] if listed else None
+        if vm is None or vm.get("state") in (*GONE_VM_STATES, "Destroyed"):
+            return "gone (nothing to start)"
+        if vm.get("state") == "Running":
+            return "already running"
+        host_id = entry.attrs.get("host_id")
+        host = self._host(str(host_id)) if host_id else None
+        params: dict[str, Any] = {"id": vm_id, "fetch_result": True}
+        if host is not None and host.get("state") == "Up" and host.get("resourcestate") == "Enabled":
+            params["hostid"] = host_id  # back where it ran: the drill must not rearrange the replicas
+        self.client.call("startVirtualMachine", **params)
+        return "started" + (f" on {host.get('name')}" if "hostid" in params and host else "")
+
+    def _wait_host_up(self, host_id: str, deadline: float) -> dict[str, Any] | None:
+        host = self._host(host_id)
+        while host is not None and host.get("state") != "Up" and time.monotonic() < deadline:
+            time.sleep(max(self.poll, 0.5))
+            host = self._host(host_id)
+        return host
+
+    def _host_power_off(self, entry: Entry) -> str:
+        host_id = str(entry.attrs["host_id"])
+        host = self._host(host_id)
+        if host is None:
+            return "gone (no such host)"
+        self.client.call("issueOutOfBandManagementPowerAction", hostid=host_id, action="ON", fetch_result=True)
+        host = self._wait_host_up(host_id, time.monotonic() + float(entry.attrs.get("up_timeout", 180)))
+        if host is None or host.get("state") != "Up":
+            raise UndoError(f"powered on, but CloudStack still sees it {(host or {}).get('state', 'absent')}")
+        return "powered on"
+
+    def _host_maintenance(self, entry: Entry) -> str:
+        host_id = str(entry.attrs["host_id"])
+        host = self._host(host_id)
+        if host is None:
+            return "gone (no such host)"
+        if host.get("resourcestate") not in ("Maintenance", "PrepareForMaintenance", "ErrorInPrepareForMaintenance",
+                                             "ErrorInMaintenance"):
+            return "not in maintenance"
+        self.client.call("cancelHostMaintenance", id=host_id, fetch_result=True)
+        return "maintenance cancelled"
+
+    def _iptables_rule(self, entry: Entry) -> str:
+        if self.target is None:
+            raise UndoError("no target to reach the node through SSH")
+        from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+
+        address = str(entry.attrs["address"])
+        pool = HostPool(SshSettings.from_target(self.target))
+        try:
+            host = pool.get(address, entry.name)
+            removed = 0
+            for rule in entry.attrs.get("rules", []):
+                result = host.run(f"iptables -w 5 -D {rule}")
+                if result.rc == 0:
+                    removed += 1
+                elif "does a matching rule exist" not in result.stderr and "Bad rule" not in result.stderr:
+                    raise UndoError(f"iptables -D {rule} on {address} exited {result.rc}: {result.stderr.strip()[:160]}")
+        except HostUnreachable as exc:
+            raise UndoError(f"cannot reach {address} to remove its rules: {exc}") from None
+        finally:
+            pool.close()
+        return f"removed {removed} rule(s)" if removed else "no rule left"
+
+    def _management_server_stopped(self, entry: Entry) -> str:
+        from cloudgate.opcommand import OperatorCommandError, run_operator_command
+
+        timeout = float(entry.attrs.get("timeout", 180))
+        deadline = time.monotonic() + timeout
+        try:
+            run_operator_command(str(entry.attrs["start_command"]), timeout, "start the management server")
+        except OperatorCommandError as exc:
+            raise UndoError(str(exc)) from None
+        while True:
+            try:
+                self.client.call("listCapabilities")
+                return "started (API answers)"
+            except CloudStackError as exc:
+                if time.monotonic() > deadline:
+                    raise UndoError(f"started, but the API does not answer: {exc}") from None
+                time.sleep(1.0)

@@ -18,7 +18,9 @@ import pytest
 from cloudgate.cloud import CloudStackClient, Tracker
 from cloudgate.estate import ESTATE_FILE, CassandraNode, EstateSnapshot, HostRecord
 from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
-from cloudgate.ledger import Ledger, current_run_id, run_ledger_path
+from cloudgate.ledger import Entry, Ledger, current_run_id, run_ledger_path
+from cloudgate.ledger import pending as ledger_pending
+from cloudgate.ledger import read as ledger_read
 from cloudgate.plugin.state import (
     NOT_APPLICABLE,
     NOT_RUN,
@@ -33,7 +35,7 @@ from cloudgate.report.metrics import USER_PROPERTY, Better, Metric
 from cloudgate.ring import RingView
 from cloudgate.snapshot import last_good_path, load_last_good, take_snapshot
 from cloudgate.target import LoadedTarget
-from cloudgate.undo import Undoer
+from cloudgate.undo import Undoer, UndoError
 
 ESTATE_KEY = pytest.StashKey["EstateSnapshot | str"]()
 
@@ -212,6 +214,42 @@ def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -
     problems = tracker.cleanup()
     if problems:
         pytest.fail("; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def drill_context(request: pytest.FixtureRequest, loaded_target: LoadedTarget):  # noqa: ANN201 - FaultContext
+    """What a failover drill breaks the cloud with: a mutating client, the run ledger and its undoer.
+
+    Only for tests marked destructive in a destructive run (so never on production). Every fault
+    writes its heal to the ledger before it is injected; whatever the drill's own heal left pending
+    is healed again here, after a failure or Ctrl-C too, and what still cannot be restored errors
+    the test naming it (the entry stays for the session's safety net and the janitor)."""
+    from cloudgate.drills.nemesis import FaultContext
+
+    if request.node.get_closest_marker("destructive") is None:
+        pytest.fail("drill_context used by a test not marked destructive", pytrace=False)
+    refusal = destructive_refusal(request.config)
+    if refusal:
+        pytest.skip(refusal)
+    target = loaded_target.target
+    client = CloudStackClient.for_target(loaded_target, allow_mutations=True)
+    ledger = Ledger(run_ledger_path(), run=current_run_id(), target=target.name, endpoint=target.cloudstack.endpoint)
+    ctx = FaultContext(client, target, ledger, Undoer(client, target), scope=f"{request.node.nodeid} {uuid.uuid4().hex[:8]}",
+                       job_timeout=target.cloudstack.job_timeout_seconds)
+    yield ctx
+    problems = []
+    for entry in reversed(ledger_pending_of(ledger, ctx.scope)):
+        try:
+            ledger.undone(entry, ctx.undoer.undo(entry))
+        except UndoError as exc:
+            problems.append(str(exc))
+    if problems:
+        pytest.fail("left broken after the drill: " + "; ".join(problems), pytrace=False)
+
+
+def ledger_pending_of(ledger: Ledger, scope: str) -> list[Entry]:
+    """The entries of one test (its scope) still pending in the run ledger, in the order written."""
+    return [e for e in ledger_pending(ledger_read(ledger.path)) if e.scope == scope]
 
 
 def _run_tag() -> str:

@@ -5,7 +5,8 @@ The product's rules, in code:
 - a `destructive` test runs only with --allow-destructive *and* a lab/preproduction target,
   otherwise it is skipped with the reason in every report;
 - every test has a timeout (per-marker default) so one hung host cannot stall a nightly run;
-- under pytest-xdist a `measurement` runs alone (cloudgate.measurelock).
+- under pytest-xdist a `measurement` runs alone (cloudgate.measurelock);
+- failover drills run last, so no other check sees a cloud still converging from one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ MARKERS = {
     "slow": "long drill; left out of the gate profile",
     "check(id, severity)": "stable check id (e.g. CG-HOST-001) and severity (critical|major|minor) recorded in reports",
     "measurement": "measures time (write latency, deploy time): under pytest-xdist it runs with no other check running",
+    "drill": "failover drill: breaks the cloud on purpose and heals it; runs after every other check, alone",
 }
 # Default timeouts per marker, in seconds; the first marker found wins, an explicit
 # @pytest.mark.timeout always wins.
@@ -82,6 +84,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
 
+    # drills last: a check running after a drill would judge a cloud still converging from it
+    items.sort(key=lambda item: item.get_closest_marker("drill") is not None)
     refusal = destructive_refusal(config)
     for item in items:
         if refusal and item.get_closest_marker("destructive") is not None:

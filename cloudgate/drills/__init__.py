@@ -1,0 +1,1 @@
+"""Failover drills: Jepsen's split (history, client, nemesis, generator, checker)."""
