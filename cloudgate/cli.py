@@ -80,6 +80,13 @@ def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
     return int(commands.main(args))
 
 
+# --------------------------------------------------------------------------- drills
+def cmd_drill(args: argparse.Namespace, _extra: list[str]) -> int:
+    from cloudgate.drills.verdict_text import check_history_file
+
+    return int(check_history_file(args.history))
+
+
 # --------------------------------------------------------------------------- placement
 def cmd_place(args: argparse.Namespace, _extra: list[str]) -> int:
     from cloudgate.placement.cli import run_place
@@ -166,7 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--clear", action="store_true")
     fault.add_argument("--list", action="store_true")
     fault.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    mgmt = lab_sub.add_parser("cloudstack", help="stop or start the lab's management server (the outage drill's commands)")
+    mgmt.add_argument("cloudstack_action", choices=("stop", "start"), metavar="stop|start")
     lab.set_defaults(func=cmd_lab)
+
+    drill = sub.add_parser("drill", help="failover drills: check HISTORY judges a drill's history again, offline")
+    drill_sub = drill.add_subparsers(dest="drill_command", required=True, metavar="ACTION")
+    dchk = drill_sub.add_parser("check", help="judge a drill history (reports/<run>/drill-*.history.jsonl)")
+    dchk.add_argument("history")
+    drill.set_defaults(func=cmd_drill)
 
     place = sub.add_parser("place", help="place VMs so replicas never share a host (prints a plan)")
     place.add_argument("--estate", required=True)

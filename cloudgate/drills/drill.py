@@ -47,9 +47,13 @@ class DrillResult:
     @property
     def problems(self) -> list[str]:
         out = []
+        verdict = list(self.verdict.problems)
         if self.inject_problem:
             out.append(f"the fault was not injected: {self.inject_problem}")
-        return out + list(self.verdict.problems) + self.heal_problems
+            verdict = [p for p in verdict if "never injected" not in p]  # the same fact, said once
+        if self.heal_problems:
+            verdict = [p for p in verdict if not p.startswith("the heal failed")]
+        return out + verdict + self.heal_problems
 
 
 def client_meta(target: Target) -> dict[str, dict[str, Any]]:

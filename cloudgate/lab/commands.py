@@ -20,6 +20,22 @@ from cloudgate.target import TargetError
 LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml"
 
 
+def cloudstack(action: str) -> int:
+    """`cloudgate lab cloudstack stop|start`: the management server down or up, guests untouched.
+
+    Raises control.LabControlError (one line) like the other actions; main() turns it into exit 2.
+    """
+    if action == "stop":
+        changed = control.mgmt_stop()
+        print("lab CloudStack: stopped (guests keep running)" if changed else "lab CloudStack: already stopped")
+    elif action == "start":
+        changed = control.mgmt_start()
+        print("lab CloudStack: started, API answering" if changed else "lab CloudStack: already running")
+    else:
+        raise control.LabControlError(f"unknown cloudstack action {action!r} (stop | start)")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     """Run one `cloudgate lab` action; operator errors are one line on stderr and exit status 2."""
     try:
@@ -31,6 +47,8 @@ def main(args: argparse.Namespace) -> int:
             control.down()
         elif args.lab_command == "status":
             return control.status()
+        elif args.lab_command == "cloudstack":
+            return cloudstack(args.cloudstack_action)
         elif args.lab_command == "env":
             sys.stdout.write(control.env_exports(str(LAB_TARGET)))
         elif args.lab_command == "fault":

@@ -87,6 +87,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie; reaps it if it is our own child (a simulator this process started)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
@@ -144,12 +155,15 @@ def stop_simulator() -> None:
             except ProcessLookupError:
                 continue
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_pid_alive(p) for p in pids):
-        time.sleep(0.1)
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.05)
     for p in pids:
-        if _pid_alive(p):
+        if _running(p):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.02)
 
 
 def _simulator_pids_by_cmdline() -> set[int]:
@@ -167,6 +181,49 @@ def _simulator_pids_by_cmdline() -> set[int]:
         if "cloudgate.lab.cloudstack" in text and marker in text:
             found.add(int(entry.name))
     return found
+
+
+def simulator_pid() -> int | None:
+    """The running simulator's pid (pid file first, else found by command line), or None."""
+    found = {p for p in _simulator_pids_by_cmdline() if _running(p)}
+    pid = _read_pid(paths.lab_dir() / SIMULATOR_PID)
+    if pid in found:
+        return pid
+    return min(found) if found else None
+
+
+def _lab_topology_for_mgmt() -> LabTopology:
+    _require_root()
+    if not paths.topology_file().exists():
+        raise LabControlError("the lab is not up (no topology file); run `cloudgate lab up`")
+    return LabTopology.load(paths.topology_file())
+
+
+def mgmt_stop() -> bool:
+    """Stop the CloudStack management server (the simulator process), as `systemctl stop
+    cloudstack-management` would: the API stops answering, every guest keeps running, the state
+    (SQLite) stays for mgmt_start. Idempotent; returns False if it was already stopped."""
+    _lab_topology_for_mgmt()
+    if simulator_pid() is None:
+        return False
+    stop_simulator()
+    if simulator_pid() is not None:
+        raise LabControlError("CloudStack simulator still running after SIGTERM and SIGKILL")
+    return True
+
+
+def mgmt_start(timeout: float = 20.0) -> bool:
+    """Start the management server again on the same state and wait until the API answers.
+    Idempotent; returns False if it was already running (it is still waited for)."""
+    topology = _lab_topology_for_mgmt()
+    if simulator_pid() is not None:
+        wait_api(topology, timeout=timeout)
+        return False
+    if not _port_free(topology.api_port):
+        raise LabControlError(f"cannot start the CloudStack simulator: 127.0.0.1:{topology.api_port} is in use")
+    start_simulator(topology)
+    wait_api(topology, timeout=timeout)
+    return True
 
 
 # --------------------------------------------------------------------------- up / down
@@ -343,6 +400,8 @@ CLOUD_FAULTS = {
     "host-maintenance": "host HOST put in maintenance through the API (param host=NAME)",
     "partition": "the link between two datacenters is cut (params a=dc1 b=dc2)",
     "cql-write-delay": "every Cassandra node's write path is slowed (param ms=3; param node=NAME for one node)",
+    "hints-off": "hinted handoff off on every Cassandra node (hinted_handoff_enabled: false; param node=NAME "
+                 "for one node): a replica cut off misses the writes it was not there for, for good",
     "vm-orphaned": "CloudStack's database loses VM NAME while its guest keeps running (param vm=NAME)",
 }
 
@@ -385,6 +444,20 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
                 cql_faults.clear_faults(cluster, name)
             else:
                 cql_faults.set_fault(cluster, name, write_delay_ms=float(params.get("ms", "3")))
+    elif fault == "hints-off":
+        from cloudgate.lab.cql import faults as cql_faults
+
+        cluster = str(clusterfile.cluster_file())
+        names = [params["node"]] if "node" in params else [n["name"] for n in clusterfile.cluster_nodes()]
+        silent = []
+        for name in names:
+            try:
+                cql_faults.set_fault(cluster, name, hints_off=not clear)
+            except TimeoutError:  # written all the same: a stopped node applies it when it starts
+                silent.append(name)
+        if silent:
+            raise LabControlError(f"hints-off: {', '.join(silent)} did not acknowledge (node not running?); "
+                                  "the setting applies when it starts")
     elif fault == "vm-orphaned":
         rows = client.listConfigurations(name="lab.orphaned.vms", fetch_list=True)
         value = next((r.get("value") or "" for r in rows if r["name"] == "lab.orphaned.vms"), "")

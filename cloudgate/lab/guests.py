@@ -12,6 +12,13 @@ is named /dev/fioa, so the real `findmnt`/`df` report the fast device; FSTYPE sh
 
 Since the guest's traffic leaves through its host's uplink, a powered-off host (link down) cuts its
 guests off even before the simulator calls `stop_guest`; `hostfaults` also stops them itself.
+
+Two ways to stop (`stop_guest(vm_id, forced)`), because peers must see what they would see in a real
+datacenter: a *forced* stop (power pulled, host dead, VM destroyed) first takes the guest's link down
+on both ends of its veth, then SIGKILLs everything: the FIN/RST the kernel sends for the dying
+sockets goes nowhere and peers' connections hang until their own timeouts. A *graceful* stop (ACPI
+shutdown) sends SIGTERM to every process of the guest (the CQL node and sshd close their sockets:
+peers see FIN at once), waits up to GRACEFUL_STOP_SECONDS for them, then removes what is left.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import hashlib
 import json
 import re
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -52,6 +60,7 @@ GUEST_COMMANDS = ("uname", "sysctl", "swapon", "chronyc", "cg-ulimit")
 DATA_DEVICE = "/dev/fioa"
 DATA_DIR = "/var/lib/cassandra"  # mounted from DATA_DEVICE at boot (standins/boot.sh)
 BOOT_TIMEOUT = 10.0
+GRACEFUL_STOP_SECONDS = 5.0  # how long a clean shutdown may take before the rest is killed
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -216,7 +225,7 @@ def start_guest(spec: GuestSpec) -> None:
     if net.netns_exists(node.netns):
         if _spec_of(node.dir) == asdict(spec) and hosts.anchor_pid(node) is not None:
             return
-        stop_guest(spec.vm_id)
+        stop_guest(spec.vm_id, forced=True)
     host = hosts.host_node(spec.host_name)
     status = hosts.host_status(spec.host_name)
     if status == "Down":
@@ -231,28 +240,69 @@ def start_guest(spec: GuestSpec) -> None:
         for argv in extra_processes_for_template(spec):
             hosts.node_spawn_detached(node, argv, what=f"start {argv[0]}")
     except BaseException:
-        stop_guest(spec.vm_id)
+        stop_guest(spec.vm_id, forced=True)
         raise
 
 
-def stop_guest(vm_id: str) -> None:
-    """Kill everything in the guest's namespace, remove it, its vif and its files. Idempotent."""
+def _cut_link(node: Node, host: Node | None, vm_id: str) -> None:
+    """Pull the cable before the guest dies: its eth0 down (no route left, nothing is sent) and the
+    host-side vif down (nothing crosses the veth either way). check=False: a half-gone guest is fine."""
+    net.run(["ip", "-n", node.netns, "link", "set", "eth0", "down"], what=f"guest {node.name}: cut eth0",
+            check=False, timeout=5)
+    if host is not None and net.netns_exists(host.netns):
+        net.run(["ip", "-n", host.netns, "link", "set", _vif(vm_id), "down"], what=f"guest {node.name}: cut vif",
+                check=False, timeout=5)
+
+
+def _shut_down(node: Node, timeout: float = GRACEFUL_STOP_SECONDS) -> bool:
+    """SIGTERM every process of the guest and wait (bounded) until none is left; True if they all went."""
+    net.kill_pids(net.netns_pids(node.netns), signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [p for p in net.netns_pids(node.netns) if net.is_alive(p)]
+        if not alive:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        net.kill_pids(alive, signal.SIGTERM)  # a child forked after the first round (an sshd session)
+        time.sleep(0.02)
+
+
+def _remove_netns(name: str) -> None:
+    """delete_netns, tolerating a concurrent stop of the same guest (host monitor vs power-off)."""
+    try:
+        net.delete_netns([name])
+    except LabError:
+        if net.netns_exists(name):
+            raise
+
+
+def stop_guest(vm_id: str, forced: bool = False) -> None:
+    """Stop the guest, then remove its namespace, its vif and its files. Idempotent.
+
+    forced=False: a clean shutdown (SIGTERM, at most GRACEFUL_STOP_SECONDS, then SIGKILL): peers see
+    its connections close. forced=True: its link is cut first, then everything is killed: silent.
+    """
     node = guest_node(vm_id)
     spec = _spec_of(node.dir)
-    net.delete_netns([node.netns])
-    if spec is not None:
-        host = hosts.host_node(spec["host_name"])
-        if net.netns_exists(host.netns):
-            _unplug_vif(host.netns, vm_id)
+    host = hosts.host_node(spec["host_name"]) if spec is not None else None
+    if net.netns_exists(node.netns):
+        if forced:
+            _cut_link(node, host, vm_id)
+        else:
+            _shut_down(node)
+    _remove_netns(node.netns)
+    if host is not None and net.netns_exists(host.netns):
+        _unplug_vif(host.netns, vm_id)
     shutil.rmtree(node.dir, ignore_errors=True)
 
 
-def stop_guests_on_host(host_name: str) -> list[str]:
-    """Stop every guest placed on `host_name` (power-off); returns their vm ids."""
+def stop_guests_on_host(host_name: str, forced: bool = True) -> list[str]:
+    """Stop every guest placed on `host_name` (power-off: forced, silent); returns their vm ids."""
     stopped = []
     for _node, spec in _known_guests():
         if spec["host_name"] == host_name:
-            stop_guest(spec["vm_id"])
+            stop_guest(spec["vm_id"], forced=forced)
             stopped.append(spec["vm_id"])
     return stopped
 
@@ -273,8 +323,8 @@ class NamespaceGuestDriver:
     def start_guest(self, spec: GuestSpec) -> None:
         start_guest(spec)
 
-    def stop_guest(self, vm_id: str) -> None:
-        stop_guest(vm_id)
+    def stop_guest(self, vm_id: str, forced: bool = False) -> None:
+        stop_guest(vm_id, forced=forced)
 
     def host_status(self, host_name: str) -> str:
         return host_status(host_name)

@@ -7,8 +7,9 @@ faults can be stacked and cleared in any order. A few also act on the node itsel
 
 * fio-driver-missing removes /sys/module/iomemory_vsl (a fake tree) and the /dev/fioa node;
 * sshd-down stops the listening sshd (open sessions survive, as with `systemctl stop sshd`);
-* power-off stops the guests on the host, kills every sshd, and takes the uplink down: SYNs then go
-  unanswered and CloudStack sees the host Down;
+* power-off is silent, as pulling a server's power is: the uplink goes down *first* (the guests'
+  traffic leaves through it too), then the guests are stopped forced and every sshd killed, so no
+  FIN or RST reaches a peer; SYNs go unanswered and CloudStack sees the host Down;
 * ssh-hang replaces sshd by a listener that accepts and never sends the SSH banner.
 
 `FAULTS` maps each fault name to a one-line description (the lab CLI lists it).
@@ -71,11 +72,12 @@ def _stop_sshd(node: Node) -> None:
 
 
 def _power_off(node: Node) -> None:
+    """Silent: link down before anything dies, so the dying sockets' FIN/RST cannot leave the host."""
+    net.run(["ip", "-n", node.netns, "link", "set", "eth0", "down"], what=f"{node.name}: power off (link down)")
     if node.kind == "host":
-        guests.stop_guests_on_host(node.name)
+        guests.stop_guests_on_host(node.name, forced=True)
     _stop_hang(node)
     hosts.stop_sshd(node, sessions=True)
-    net.run(["ip", "-n", node.netns, "link", "set", "eth0", "down"], what=f"{node.name}: power off (link down)")
 
 
 def _power_on(node: Node) -> None:
@@ -186,7 +188,8 @@ _FAULTS: dict[str, _Fault] = {
         kinds=("host", "guest"), on_apply=_stop_sshd, on_clear=_restart_sshd_if_wanted,
     ),
     "power-off": _Fault(
-        "host powered off: its guests stop, sshd stops and its link goes down (host_status Down, SSH times out)",
+        "host powered off, silently: its link goes down, then its guests and sshd die (host_status Down, "
+        "SSH times out, open connections hang: no FIN/RST)",
         lambda p: {"powered": False},
         on_apply=_power_off, on_clear=_power_on,
     ),

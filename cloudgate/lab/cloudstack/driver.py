@@ -4,13 +4,23 @@ The simulator decides *where* a VM runs and *when* it changes state, like a mana
 not build guests itself. A guest driver does: the real one (cloudgate/lab/guests.py) boots a network
 namespace on the chosen lab host, `NullGuestDriver` only records calls so tests can drive host health.
 The same driver answers "is this hypervisor alive?" for the host monitor, as a XenServer agent would.
+
+A guest stops one of two ways, as on real hardware (`stop_guest(vm_id, forced=...)`):
+- graceful (forced=False: stopVirtualMachine, reboot, migrate): an ACPI shutdown; the guest's processes
+  get SIGTERM and close their connections, so peers see FIN/RST at once;
+- forced (forced=True: stopVirtualMachine forced=true, destroy, expunge, a host going Down, cleanup of
+  a failed boot): pulling the plug; the guest's link is cut *before* its processes die, so no FIN or RST
+  reaches a peer, whose connections hang until their own timeouts (what a failover drill must see).
+A driver written before `forced` existed (stop_guest(vm_id) only) keeps working: the simulator calls
+every driver through `stop_guest()` below, which passes `forced` only to a driver that accepts it.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -25,7 +35,7 @@ class GuestSpec:
 class GuestDriver(Protocol):
     def start_guest(self, spec: GuestSpec) -> None: ...  # create/boot it on that host (blocking, seconds at most)
 
-    def stop_guest(self, vm_id: str) -> None: ...  # idempotent
+    def stop_guest(self, vm_id: str, forced: bool = False) -> None: ...  # idempotent; forced = silent (see above)
 
     def host_status(self, host_name: str) -> str: ...  # "Up" | "Down" | "Alert" — what the hypervisor agent would report
 
@@ -42,16 +52,18 @@ class NullGuestDriver:
         self._status: dict[str, str] = {}
         self.running: dict[str, GuestSpec] = {}
         self.calls: list[tuple[str, str]] = []  # ("start", vm_id) / ("stop", vm_id), in order
+        self.stops: list[tuple[str, bool]] = []  # (vm_id, forced) of every stop_guest, in order
 
     def start_guest(self, spec: GuestSpec) -> None:
         with self._lock:
             self.running[spec.vm_id] = spec
             self.calls.append(("start", spec.vm_id))
 
-    def stop_guest(self, vm_id: str) -> None:
+    def stop_guest(self, vm_id: str, forced: bool = False) -> None:
         with self._lock:
             self.running.pop(vm_id, None)
             self.calls.append(("stop", vm_id))
+            self.stops.append((vm_id, forced))
 
     def host_status(self, host_name: str) -> str:
         with self._lock:
@@ -61,3 +73,20 @@ class NullGuestDriver:
         """Test hook: what the 'hypervisor agent' of that host reports from now on."""
         with self._lock:
             self._status[host_name] = status
+
+
+def _accepts_forced(method: Any) -> bool:
+    try:
+        params = inspect.signature(method).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "forced" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def stop_guest(driver: GuestDriver, vm_id: str, *, forced: bool) -> None:
+    """Ask `driver` to stop a guest the given way; an older driver without `forced` gets stop_guest(vm_id)."""
+    method = driver.stop_guest
+    if _accepts_forced(method):
+        method(vm_id, forced=forced)
+    else:
+        method(vm_id)

@@ -1,7 +1,8 @@
 """Host monitor: what the management server learns from its hypervisor agents' pings.
 
 Every round it asks the guest driver for each host's status. A host leaving Up gets a `disconnected`
-date; a host going Down loses its guests (Stopped, no host), as in a cloud without HA. The same loop
+date; a host going Down loses its guests (Stopped, no host), as in a cloud without HA: their guests are
+stopped forced (silently: a dead hypervisor sends no FIN for its VMs). The same loop
 expunges destroyed VMs once `expunge.delay` has passed, like the expunge thread.
 """
 
@@ -11,6 +12,8 @@ import logging
 import threading
 import time
 from typing import TYPE_CHECKING
+
+from .driver import stop_guest
 
 if TYPE_CHECKING:
     from .simulator import Simulator
@@ -79,7 +82,7 @@ class HostMonitor:
                 db.run("UPDATE vms SET migrate_host_id=NULL WHERE migrate_host_id=?", (host["id"],))
         for vm_id in evicted:
             try:
-                self.sim.driver.stop_guest(vm_id)
+                stop_guest(self.sim.driver, vm_id, forced=True)
             except Exception:
                 log.exception("stop_guest(%s) after host %s went Down failed", vm_id, host["name"])
 

@@ -35,7 +35,9 @@ Running a cluster by hand::
     python -m cloudgate.lab.cql.bench --out reports/                  # 500 w/s LOCAL_QUORUM latency figures
 
 Fault knobs (faults.py): ``set_fault(config, "n1", write_delay_ms=3.0)``, ``read_delay_ms``,
-``refuse_clients``, ``isolate``, ``disable_hints``; ``clear_faults``; ``reset_latency``.
+``refuse_clients``, ``isolate``, ``unreachable`` (a silent partition from the named nodes/DCs),
+``hints_off`` (hinted_handoff_enabled: false) and ``disable_hints`` (nodetool disablehandoff);
+``clear_faults``; ``reset_latency``.
 
 Latency tables (metrics.py): ``system_views.coordinator_{write,read,scan}_latency`` and
 ``system_views.local_{write,read}_latency`` with keyspace_name, table_name, count, max_ms,

@@ -361,8 +361,9 @@ class Coordinator:
                     tracker.ack(mine)
                 else:
                     res.add_done_callback(lambda f, r=mine: tracker.ack(r) if not f.exception() else None)
-        if not fut.done() and all(n.dc is None and n.count == 1 for n in needs) and not any(alive(r.name) for r in replicas):
-            fut.set_result(None)  # CL ANY: a stored hint is enough
+        if (not fut.done() and all(n.dc is None and n.count == 1 for n in needs)
+                and not any(alive(r.name) for r in replicas) and self.hints_enabled()):
+            fut.set_result(None)  # CL ANY: a stored hint is enough (none is stored with hints off)
         return fut, tracker
 
     def _send(self, r: Endpoint, tracker: _WriteTracker, encoded: bytes) -> None:
@@ -452,8 +453,12 @@ class Coordinator:
                     failed[i].append(peer)
         return codec.encode(failed)
 
+    def hints_enabled(self) -> bool:
+        """False with ``hints_off`` (hinted_handoff_enabled: false) or ``disable_hints`` (nodetool disablehandoff)."""
+        return not (self.faults.get("hints_off") or self.faults.get("disable_hints"))
+
     def _hint(self, target: str, encoded: bytes) -> None:
-        if not self.faults.get("disable_hints"):
+        if self.hints_enabled():
             self.hints.add(target, encoded)
 
     def _on_replica_ack(self, f: asyncio.Future[bytes], r: Endpoint, tracker: _WriteTracker, encoded: bytes) -> None:

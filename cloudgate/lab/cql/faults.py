@@ -7,7 +7,10 @@ Interface: ``<data_dir>/control.json``, written atomically (temp file + rename):
                 "read_delay_ms": 0.0,       # delay before a replica serves a read
                 "refuse_clients": false,    # close CQL connections and stop listening
                 "isolate": false,           # drop all internode traffic (partition)
-                "disable_hints": false},    # coordinator stores no hints (nodetool disablehandoff)
+                "unreachable": [],          # peers (node or DC names) whose internode traffic is
+                                            # silently dropped both ways (an iptables DROP partition)
+                "hints_off": false,         # hinted_handoff_enabled: false: the coordinator stores no hints
+                "disable_hints": false},    # the same at runtime (nodetool disablehandoff)
      "reset_latency": 3}                    # bump to reset the system_views latency tables
 
 The node polls the file's mtime every ``control_poll_ms`` (100 ms), applies it and writes
@@ -26,7 +29,7 @@ from typing import Any
 from . import config as cfgmod
 
 FAULT_KEYS = {"write_delay_ms": 0.0, "read_delay_ms": 0.0, "refuse_clients": False, "isolate": False,
-              "disable_hints": False}
+              "unreachable": [], "hints_off": False, "disable_hints": False}
 
 
 def control_path(data_dir: str) -> str:

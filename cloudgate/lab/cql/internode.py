@@ -11,6 +11,11 @@ Liveness is a round-trip heartbeat on the outbound connection: a PING every
 PONG and DOWN as soon as the connection drops (a killed process resets its sockets) or no
 PONG comes back within ``failure_timeout_ms`` (a hung or isolated process). Cassandra's phi
 detector is slower and probabilistic; a lab wants fast, deterministic detection.
+
+Two partition faults: ``isolate`` closes every connection and refuses new ones (peers learn at
+once); ``set_unreachable`` is silent, as an iptables DROP between datacenters is: frames to and from
+the named peers are dropped without closing anything, dials to them "time out", and peers only
+notice when their requests and heartbeats time out.
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class _Conn(asyncio.Protocol):
                 break
             payload = bytes(buf[pos + 9 : end])
             pos = end
+            if mtype != HELLO and self.m.is_cut(self.peer):
+                continue  # a silent partition: dropped, no answer, nothing closed
             if mtype >= 0x80:
                 fut = self.pending.pop(rid, None)
                 if fut is not None and not fut.done():
@@ -97,6 +104,8 @@ class _Conn(asyncio.Protocol):
 
     # sending
     def send(self, mtype: int, rid: int, payload: bytes) -> None:
+        if self.m.is_cut(self.peer):
+            return  # a silent partition: the frame is lost on the way
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(_HDR.pack(len(payload), mtype, rid) + payload)
 
@@ -153,6 +162,7 @@ class Messenger:
         self.alive: dict[str, bool] = {p: False for p in self.peers}
         self.inbound: set[_Conn] = set()
         self.isolated = False
+        self.unreachable: frozenset[str] = frozenset()
         self._server: asyncio.AbstractServer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
@@ -186,6 +196,15 @@ class Messenger:
             for c in list(self.inbound) + [c for c in self.out.values() if c]:
                 c.close()
 
+    def set_unreachable(self, names: frozenset[str]) -> None:
+        """Fault: drop every frame to and from these peers, silently (nothing is closed)."""
+        if names != self.unreachable:
+            log.info("internode traffic with %s now dropped", ", ".join(sorted(names)) or "nobody")
+        self.unreachable = names
+
+    def is_cut(self, peer: str | None) -> bool:
+        return peer is not None and peer in self.unreachable
+
     def is_alive(self, name: str) -> bool:
         return name == self.me.name or self.alive.get(name, False)
 
@@ -210,6 +229,10 @@ class Messenger:
             if self.isolated:
                 self._set_alive(name, False)
                 await asyncio.sleep(self.hb)
+                continue
+            if name in self.unreachable:  # a dial across a DROP: the SYN is never answered
+                await asyncio.sleep(self.failure_timeout)
+                self._set_alive(name, False)
                 continue
             try:
                 _t, conn = await asyncio.wait_for(

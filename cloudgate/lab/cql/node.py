@@ -105,10 +105,11 @@ class Node:
                  self.me.native_port, self.me.internode_port, tuning.loop_name())
 
     async def stop(self) -> None:
+        """Clean shutdown (SIGTERM): clients and peers see their connections closed (FIN) at once."""
         for t in self._tasks:
             t.cancel()
         if self.server:
-            await self.server.stop()
+            await self.server.stop(graceful=True)
         await self.messenger.stop()
         self.store.close()
         self.hints.close()
@@ -141,6 +142,8 @@ class Node:
             log.info("faults now %s", new)
         self.faults.update(new)
         self.messenger.set_isolated(bool(new.get("isolate")))
+        cut = set(new.get("unreachable") or ())
+        self.messenger.set_unreachable(frozenset(p.name for p in self.peers if p.name in cut or p.dc in cut))
         reset = doc.get("reset_latency", 0)
         if self._reset_seen is not None and reset != self._reset_seen:
             self.metrics.reset()

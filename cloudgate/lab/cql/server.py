@@ -89,9 +89,13 @@ class ClientConnection(asyncio.Protocol):
     def send_error(self, stream: int, err: CqlError) -> None:
         self.send(stream, fr.ERROR, err.body())
 
-    def close(self) -> None:
+    def close(self, graceful: bool = False) -> None:
+        """Drop the connection (abort); graceful: flush what is queued, then FIN (a node shutting down)."""
         if self.transport is not None:
-            self.transport.abort()
+            if graceful:
+                self.transport.close()
+            else:
+                self.transport.abort()
 
     # -- dispatch ---------------------------------------------------------------------------------
     def handle(self, f: fr.Frame, t0: float) -> None:
@@ -217,12 +221,13 @@ class NativeServer:
         self._server = await loop.create_server(lambda: ClientConnection(self), self.host, self.port,
                                                 reuse_address=True, backlog=256)
 
-    async def stop(self) -> None:
+    async def stop(self, graceful: bool = False) -> None:
+        """Stop listening and close every client connection (graceful: after flushing, as at shutdown)."""
         if self._server is not None:
             self._server.close()
             self._server = None
         for c in list(self.connections):
-            c.close()
+            c.close(graceful)
 
     async def set_refusing(self, refuse: bool) -> None:
         """Fault: close client connections and stop listening (Simulacron's STOP), or recover."""

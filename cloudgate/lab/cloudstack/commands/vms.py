@@ -5,6 +5,11 @@ Phases follow CloudStack: the sync call allocates the VM row (Stopped, IP reserv
 lab's boot delay, then marks it Running. Work on one VM is serialized (VmWorkJobQueue), so a stop sent
 during a deploy runs after it. A planner failure is 533 with CloudStack's own message; a first deploy
 that fails leaves the VM in Error.
+
+How the guest goes away (the guest driver's `forced`, see driver.py) follows what the hypervisor would
+do: stopVirtualMachine is a clean shutdown unless forced=true (then the plug is pulled: silent to the
+guest's peers), and so is rebootVirtualMachine; destroy and expunge pull the plug; a migration stops
+gracefully (a live migration keeps connections, which the lab cannot: a clean close is the nearest).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..allocator import Demand, has_anti_affinity, has_capacity, plan, usable
 from ..capacity import HostLoad, host_loads
-from ..driver import GuestSpec
+from ..driver import GuestSpec, stop_guest
 from ..envelope import (
     ACCOUNT_ERROR,
     CS_INSUFFICIENT_CAPACITY,
@@ -139,8 +144,8 @@ def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first
             sim.driver.start_guest(spec)
         except Exception as exc:
             log.warning("start_guest(%s on %s) failed: %s", vm_id, spec.host_name, exc)
-            try:
-                sim.driver.stop_guest(vm_id)
+            try:  # a guest that failed to boot has nothing to shut down cleanly
+                stop_guest(sim.driver, vm_id, forced=True)
             except Exception:
                 log.exception("cleanup stop_guest(%s) failed", vm_id)
             with db.tx():
@@ -158,14 +163,19 @@ def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first
         return
 
 
-def stop_vm(sim: Simulator, vm_id: str) -> None:
+def _flag(params: dict[str, Any], name: str) -> bool:
+    return str(params.get(name, "false")).lower() == "true"
+
+
+def stop_vm(sim: Simulator, vm_id: str, *, forced: bool) -> None:
+    """Stopping -> guest stopped (cleanly, or silently when `forced`) -> Stopped, host released."""
     db = sim.db
     vm = load_vm(sim, vm_id)
     if vm["state"] in ("Stopped", "Error", "Destroyed", "Expunging"):
         return
     with db.tx():
         db.run("UPDATE vms SET state='Stopping', updated=? WHERE id=?", (time.time(), vm_id))
-    sim.driver.stop_guest(vm_id)
+    stop_guest(sim.driver, vm_id, forced=forced)
     with db.tx():
         db.run("UPDATE vms SET state='Stopped', last_host_id=COALESCE(host_id, last_host_id), host_id=NULL, "
                "migrate_host_id=NULL, updated=? WHERE id=?", (time.time(), vm_id))
@@ -175,7 +185,7 @@ def expunge_vm(sim: Simulator, vm_id: str) -> None:
     """Remove the VM for good: its IP, tags and group memberships are released."""
     with vm_work(vm_id):
         try:
-            sim.driver.stop_guest(vm_id)
+            stop_guest(sim.driver, vm_id, forced=True)
         except Exception:
             log.exception("stop_guest(%s) during expunge failed", vm_id)
         db = sim.db
@@ -227,7 +237,7 @@ def migrate_vm(sim: Simulator, vm_id: str, target_host_id: str | None, *, avoid:
         else:
             raise ApiError(PARAM_ERROR, f"VM is not Running, unable to migrate the vm {_describe(vm)}")
     source = vm["host_id"]
-    sim.driver.stop_guest(vm_id)
+    stop_guest(sim.driver, vm_id, forced=False)
     sim.driver.start_guest(_guest_spec(sim, vm, target))
     with db.tx():
         done = db.run("UPDATE vms SET state='Running', host_id=?, last_host_id=?, migrate_host_id=NULL, updated=? "
@@ -407,7 +417,7 @@ def stop(req: Request) -> dict[str, Any]:
 def run_stop(sim: Simulator, job: Job) -> dict[str, Any]:
     vm_id = job.params["id"]
     with vm_work(vm_id):
-        stop_vm(sim, vm_id)
+        stop_vm(sim, vm_id, forced=_flag(job.params, "forced"))
         return vm_result(sim, vm_id, job.account)
 
 
@@ -428,7 +438,7 @@ def run_destroy(sim: Simulator, job: Job) -> dict[str, Any]:
     with vm_work(vm_id):
         vm = load_vm(sim, vm_id)
         if vm["state"] not in ("Destroyed", "Expunging"):
-            stop_vm(sim, vm_id)
+            stop_vm(sim, vm_id, forced=True)
             with sim.db.tx():
                 sim.db.run("UPDATE vms SET state='Destroyed', updated=? WHERE id=? AND removed IS NULL",
                            (time.time(), vm_id))
@@ -592,7 +602,7 @@ def run_reboot(sim: Simulator, job: Job) -> dict[str, Any]:
         vm = load_vm(sim, vm_id)
         if vm["state"] != "Running" or not vm["host_id"]:
             raise ApiError(INTERNAL_ERROR, f"Unable to reboot {_describe(vm)} in state {vm['state']}")
-        sim.driver.stop_guest(vm_id)
+        stop_guest(sim.driver, vm_id, forced=_flag(job.params, "forced"))
         sim.driver.start_guest(_guest_spec(sim, vm, vm["host_id"]))
         sim.sleep(sim.config.number("lab.boot.delay.seconds"))
         return vm_result(sim, vm_id, job.account)
