@@ -512,6 +512,14 @@ def _dc_hints(meta: Mapping[str, Any], verdict: DrillVerdict, dc: str) -> list[s
             if value is not None and budget is not None and value >= budget:
                 hints.append(f"{name} has {setting} {value:g} ≥ failover {budget:g} s: {why}, "
                              "a likely cause of slow rerouting")
+        nodes_down = _strings(_mapping(meta.get("fault")).get("nodes_down"))
+        if nodes_down and not down and not cfg.get("speculative_execution") and seen.failed + seen.indeterminate:
+            timeout = _number(cfg.get("request_timeout_seconds"))
+            hints.append(f"{name} has no speculative_execution: each request routed to a silent node waited "
+                         f"request_timeout_seconds ({timeout:g} s) and failed, until the driver marked the node down"
+                         if timeout is not None else
+                         f"{name} has no speculative_execution: requests routed to a silent node failed until the "
+                         "driver marked it down")
     return hints
 
 

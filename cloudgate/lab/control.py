@@ -115,7 +115,7 @@ def start_simulator(topology: LabTopology) -> int:
             sys.executable, "-m", "cloudgate.lab.cloudstack", "serve",
             "--state-dir", str(state), "--topology", str(paths.topology_file()),
             "--port", str(topology.api_port), "--credentials", str(paths.credentials_file()),
-            "--guest-driver", "cloudgate.lab.guests:driver_for",
+            "--guest-driver", "cloudgate.lab.hostfaults:driver_for",
         ],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )

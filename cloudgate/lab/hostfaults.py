@@ -340,3 +340,22 @@ def clear_all(topology: LabTopology | None = None, host_name: str | None = None)
     for name in names:
         for fault in reversed(active_faults(topology, name)):
             clear_fault(topology, name, fault)
+
+
+# -- the simulator's guest driver, with out-of-band power ---------------------------------------------
+class PoweredGuestDriver(guests.NamespaceGuestDriver):
+    """The lab's guest driver plus the hosts' power, for issueOutOfBandManagementPowerAction.
+
+    Here and not in guests.py because power-off is a host fault (link down first: silent); the
+    simulator loads this class by name (`--guest-driver cloudgate.lab.hostfaults:driver_for`), so no
+    layer imports upwards."""
+
+    def power_host(self, host_name: str, on: bool) -> None:
+        if on:
+            clear_fault(None, host_name, "power-off")
+        else:
+            apply_fault(None, host_name, "power-off")
+
+
+def driver_for(topology: object) -> PoweredGuestDriver:
+    return PoweredGuestDriver()

@@ -83,6 +83,12 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-NODE-004", "node:max-map-count-low", "vm.max_map_count is 65530", NODE),
     Proof("CG-NODE-005", "node:thp-enabled", "transparent huge pages", NODE),
     Proof("CG-NODE-006", "node:data-dir-off-flash", "/var/lib/cassandra is on /dev/xvda1, not on /dev/fioa", NODE),
+    # failover drills (tests/infra/test_failover_drills.py): each fault is one the drill must notice
+    Proof("CG-DRILL-001", "firstfit-placement", "token range(s) lost quorum with"),  # two dc1 replicas on one host
+    Proof("CG-DRILL-002", "probe-rf-dc2-1", "dc2: availability"),  # one replica per range in dc2: a VM loss loses some
+    Proof("CG-DRILL-003", "clients-no-remote-dc", "has used_hosts_per_remote_dc 0"),  # dc1 clients cannot leave dc1
+    Proof("CG-DRILL-004", "cloud:hints-off", "acknowledged writes lost in"),  # a partition without hints loses writes
+    Proof("CG-DRILL-005", "data-plane-timeouts", "operations did not succeed, all were expected to"),
 )
 
 
@@ -159,7 +165,7 @@ def _firstfit_placement(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
     try:
         control.up(str(LAB_TARGET), placement="firstfit", quiet=True)
         lab["env"].update(_lab_env())
-        yield RunSpec()
+        yield RunSpec(args=("--allow-destructive",))  # the host-loss drill is destructive; dispersion checks read
     finally:
         control.up(str(LAB_TARGET), placement="cloudgate", quiet=True)  # the other self-tests expect this lab
         lab["env"].update(_lab_env())
@@ -186,6 +192,31 @@ def _write_path_delay(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
         yield RunSpec(args=("--allow-destructive",))
 
 
+@contextlib.contextmanager
+def _destructive(inner: contextlib.AbstractContextManager[RunSpec]) -> Iterator[RunSpec]:
+    """A fault under which destructive checks (the drills) must run too."""
+    with inner as spec:
+        yield RunSpec(args=(*spec.args, "--allow-destructive"), target=spec.target, env=spec.env)
+
+
+@contextlib.contextmanager
+def _clients_without_remote_dc(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    """The applications as the driver's defaults leave them: never a host of another datacenter."""
+    from cloudgate.target import load_target
+
+    cass = load_target(LAB_TARGET).target.cassandra
+    assert cass is not None
+    clients = [{**c.model_dump(mode="json", exclude_none=True), "used_hosts_per_remote_dc": 0} for c in cass.clients]
+    yield RunSpec(args=("--allow-destructive",),
+                  target=derived_target(tmp_path, cassandra={**_lab_section("cassandra"), "clients": clients}))
+
+
+def _lab_section(name: str) -> dict:
+    import yaml
+
+    return dict(yaml.safe_load(LAB_TARGET.read_text())[name])
+
+
 FAULTS: dict[str, Fault] = {
     "baseline-os-drift": _baseline_os_drift,
     "api-secret-wrong": _api_secret_wrong,
@@ -196,6 +227,12 @@ FAULTS: dict[str, Fault] = {
     "probe-rf-above-nodes": lambda tmp_path, lab: _probe_keyspace(
         "{'class': 'NetworkTopologyStrategy', 'dc1': 4, 'dc2': 3}"),
     "cql-write-delay": _write_path_delay,
+    "probe-rf-dc2-1": lambda tmp_path, lab: _destructive(_probe_keyspace(
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 1}")),
+    "clients-no-remote-dc": _clients_without_remote_dc,
+    "cloud:hints-off": lambda tmp_path, lab: _destructive(_cloud_fault("hints-off")),
+    # every write slower than the clients' 2 s request timeout: the data plane fails during the outage drill
+    "data-plane-timeouts": lambda tmp_path, lab: _destructive(_cloud_fault("cql-write-delay", ms="2500")),
     "cloud:host-maintenance": lambda tmp_path, lab: _cloud_fault("host-maintenance", host=HOST),
     "cloud:zone-disabled": lambda tmp_path, lab: _cloud_fault("zone-disabled", zone="lab-dc2"),
     **{f"cloud:{name}": (lambda tmp_path, lab, name=name: _cloud_fault(name)) for name in ("mgmt-down", "systemvm-stopped")},

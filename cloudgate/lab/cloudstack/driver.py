@@ -69,6 +69,12 @@ class NullGuestDriver:
         with self._lock:
             return self._status.get(host_name, "Up")
 
+    def power_host(self, host_name: str, on: bool) -> None:
+        """Out-of-band power: off reports the host Down, on reports it Up again."""
+        with self._lock:
+            self.calls.append(("power-on" if on else "power-off", host_name))
+            self._status[host_name] = "Up" if on else "Down"
+
     def set_host_status(self, host_name: str, status: str) -> None:
         """Test hook: what the 'hypervisor agent' of that host reports from now on."""
         with self._lock:
@@ -90,3 +96,18 @@ def stop_guest(driver: GuestDriver, vm_id: str, *, forced: bool) -> None:
         method(vm_id, forced=forced)
     else:
         method(vm_id)
+
+
+def power_host(driver: GuestDriver, host_name: str, *, on: bool) -> None:
+    """Out-of-band power of a host (IPMI/iLO in a real cloud); a driver without it answers an API error."""
+    method = getattr(driver, "power_host", None)
+    if method is None:
+        from .envelope import INTERNAL_ERROR, ApiError
+
+        raise ApiError(INTERNAL_ERROR, f"Out-of-band management is not configured or enabled for host {host_name}")
+    method(host_name, on)
+
+
+def host_powered(driver: GuestDriver, host_name: str) -> bool:
+    """What the BMC's STATUS says: a host the agent reports Down is taken as powered off."""
+    return driver.host_status(host_name) != "Down"

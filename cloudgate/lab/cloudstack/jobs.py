@@ -60,6 +60,8 @@ _CMD_CLASSES = {
     "deleteTags": "org.apache.cloudstack.api.command.user.tag.DeleteTagsCmd",
     "startSystemVm": "org.apache.cloudstack.api.command.admin.systemvm.StartSystemVMCmd",
     "stopSystemVm": "org.apache.cloudstack.api.command.admin.systemvm.StopSystemVmCmd",
+    "issueOutOfBandManagementPowerAction":
+        "org.apache.cloudstack.api.command.admin.outofbandmanagement.IssueOutOfBandManagementPowerActionCmd",
 }
 
 

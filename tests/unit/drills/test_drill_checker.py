@@ -494,3 +494,16 @@ def test_render_shows_the_table_the_writes_and_the_problems() -> None:
     assert lines[4].split() == ["all", "240", "176", "64", "0", "73.33", "%"]
     assert "writes: 176 acknowledged, 0 lost, 0 unverified" in text
     assert "\nFAILED (qos 99.9 %, failover 10 s)\n  - dc1: never rerouted" in text
+
+
+def test_a_silent_node_loss_without_speculative_execution_names_that_setting() -> None:
+    d = Drill(expect={"dc1": "qos", "dc2": "qos"})
+    d.meta["fault"] = {"kind": "vm_loss", "description": "force-stop cass-dc2-1", "dcs_down": [],
+                       "nodes_down": ["198.18.2.201"]}
+    d.nemesis()
+    d.load("dc1-app", "dc1")
+    d.load("dc2-app", "dc2", outcome=failing(12.0, 15.0, "info"))
+    d.read_back(1, 31.0)
+    (problem,) = check(d.history()).problems
+    assert problem.startswith("dc2: availability")
+    assert "dc2-app has no speculative_execution: each request routed to a silent node waited" in problem

@@ -201,4 +201,4 @@ def keyword_match(req: Request, *values: str | None) -> bool:
     return kw is None or any(kw.lower() in (v or "").lower() for v in values)
 
 
-from . import affinity, hosts, inventory, meta, tags, vms  # noqa: E402,F401  (registration side effects)
+from . import affinity, hosts, inventory, meta, oobm, tags, vms  # noqa: E402,F401  (registration side effects)
