@@ -81,3 +81,33 @@ def test_the_lab_target_without_its_secrets_says_how_to_get_them(tmp_path, make_
     assert "CG_SELFTEST_KEY is not set" in message and 'eval "$(cloudgate lab env)"' in message, message
     other = one_line_error(make_target(tmp_path / "pp.yaml", environment="preproduction"))
     assert "cloudgate lab" not in other, "a real cloud's missing secret is not a lab matter"
+
+
+CASSANDRA = ("cassandra:\n"
+             "  contact_points: {dc1: [198.18.1.201]}\n"
+             "  local_dc: dc1\n")
+
+
+def test_a_client_naming_an_unknown_datacenter_is_one_line_with_file_line_and_field(tmp_path, make_target):
+    path = make_target(tmp_path / "t.yaml", extra=CASSANDRA + "  clients:\n    - {name: php, dc: dc1}\n"
+                                                              "    - name: cpp\n      dc: paris\n")
+    message = one_line_error(path)
+    assert message == f"{path}:18: cassandra.clients[1].dc: unknown datacenter 'paris' (the target has ['dc1'])"
+
+
+def test_a_client_naming_an_unknown_policy_is_one_line_with_file_line_and_field(tmp_path, make_target):
+    path = make_target(tmp_path / "t.yaml", extra=CASSANDRA + "  clients:\n    - name: php\n      dc: dc1\n"
+                                                              "      load_balancing: sticky\n")
+    message = one_line_error(path)
+    assert message.startswith(f"{path}:18: cassandra.clients[0].load_balancing: Input should be 'token_aware'"), message
+
+
+def test_without_a_clients_list_each_datacenter_gets_the_drivers_defaults(tmp_path, make_target):
+    cass = load_target(make_target(tmp_path / "t.yaml", extra=CASSANDRA)).target.cassandra
+    (client,) = cass.client_profiles()
+    assert (client.name, client.used_hosts_per_remote_dc, client.request_timeout_seconds) == ("dc1-driver-defaults", 0, 10)
+
+
+def test_a_fault_scheduled_outside_the_drills_load_is_refused(tmp_path, make_target):
+    path = make_target(tmp_path / "t.yaml", extra="drills:\n  load_seconds: 20\n  heal_at_seconds: 30\n")
+    assert "needs fault_at_seconds < heal_at_seconds <= load_seconds" in one_line_error(path)
