@@ -507,3 +507,14 @@ def test_a_silent_node_loss_without_speculative_execution_names_that_setting() -
     (problem,) = check(d.history()).problems
     assert problem.startswith("dc2: availability")
     assert "dc2-app has no speculative_execution: each request routed to a silent node waited" in problem
+
+
+def test_cloudgate_drill_check_judges_a_history_file_from_the_command_line(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from cloudgate.cli import main
+
+    assert main(["drill", "check", str(_write(tmp_path / "good.jsonl", healthy()))]) == 0
+    assert "PASSED" in capsys.readouterr().out
+    assert main(["drill", "check", str(tmp_path / "absent.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cloudgate drill check: ") and "absent.jsonl" in err and err.count("\n") == 1

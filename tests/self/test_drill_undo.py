@@ -1,0 +1,90 @@
+"""A drill killed with kill -9 in the middle of its fault leaves nothing the janitor cannot restore.
+
+The drill writes each heal to the run ledger before it injects the fault. Here the fault is held
+long enough to kill the whole pytest process group while it lasts; then `cloudgate janitor`
+(another process, reading the dead run's ledger) heals it, and the smoke profile passes on a lab
+with nothing left over: no iptables rule on any Cassandra node, no drill keyspace, the management
+server answering.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from selfcheck import LAB_TARGET, REPO, derived_target
+
+from cloudgate.ledger import ledgers_under, pending, read
+from cloudgate.target import load_target
+
+LONG_FAULT = {"load_seconds": 120, "fault_at_seconds": 2, "heal_at_seconds": 110, "convergence_seconds": 30}
+DRILLS = {
+    "partition": ("test_a_partition_between_datacenters", "iptables_rule", 3),
+    "management-server": ("test_a_management_server_outage", "management_server_stopped", 1),
+}
+
+
+def _created(reports: Path, kind: str) -> int:
+    entries = [e for path in ledgers_under(reports) for e in read(path)]
+    return sum(1 for e in entries if e.kind == kind and e.id is not None)
+
+
+def _drill_rules(address: str) -> str:
+    from cloudgate.hosts import HostPool, SshSettings
+
+    pool = HostPool(SshSettings.from_target(load_target(LAB_TARGET).target))
+    try:
+        return pool.get(address).run("iptables -w 5 -S").stdout
+    finally:
+        pool.close()
+
+
+def _drill_keyspaces() -> list[str]:
+    from cloudgate.cassandra import session
+
+    with session(load_target(LAB_TARGET).target) as (cluster, _sess):
+        return [k for k in cluster.metadata.keyspaces if k.startswith("cloudgate_drill")]
+
+
+@pytest.mark.parametrize("drill", sorted(DRILLS))
+def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile_then_passes(
+        lab, run_suite, tmp_path, drill):
+    function, kind, count = DRILLS[drill]
+    target = derived_target(tmp_path, drills=LONG_FAULT)
+    reports = tmp_path / "killed"
+    env = {**os.environ, **lab["env"]}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "tests/infra/test_failover_drills.py", "-k", function, f"--target={target}",
+         "--allow-destructive", f"--reports-dir={reports}", "-p", "no:cacheprovider", "-q"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while _created(reports, kind) < count and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert _created(reports, kind) == count, f"the {drill} fault was never injected (exit {proc.poll()})"
+        time.sleep(2)  # well inside the fault
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    left = [e for path in ledgers_under(reports) for e in pending(read(path))]
+    assert any(e.kind == kind for e in left), "kill -9 left nothing pending: the test proves nothing"
+    if drill == "partition":
+        assert "cloudgate-drill-" in _drill_rules("198.18.1.201"), "the partition was not in place when killed"
+
+    janitor = subprocess.run(
+        [sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(target), "--reports-dir", str(reports)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert janitor.returncode == 0, janitor.stdout + janitor.stderr
+    left = [e for path in ledgers_under(reports) for e in pending(read(path))]
+    assert not left, f"the janitor left {[e.describe() for e in left]}: {janitor.stdout}"
+
+    for address in ("198.18.1.201", "198.18.1.202", "198.18.1.203"):
+        assert "cloudgate-drill-" not in _drill_rules(address), f"a drill rule is left on {address}"
+    assert _drill_keyspaces() == []
+    smoke = run_suite("--profile=smoke")
+    assert smoke.returncode == 0, f"smoke profile after the janitor: {sorted(smoke.failed())}"
