@@ -66,7 +66,7 @@ class Drill:
                 self.keys.setdefault(client, []).append(key)
 
     def nemesis(self, start: str = "ok", heal: bool = True) -> None:
-        self.op("start", T_FAULT - 0.5, start, done=T_FAULT, client=None, dc=None, process="nemesis",
+        self.op("start", T_FAULT, start, done=T_FAULT + 0.5, client=None, dc=None, process="nemesis",
                 value="force-stop every Cassandra VM of dc1")
         if heal:
             self.op("stop", T_HEAL, "ok", done=T_HEAL + 1, client=None, dc=None, process="nemesis",

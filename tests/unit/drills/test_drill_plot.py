@@ -19,8 +19,8 @@ def _history(path: Path) -> Path:
     with HistoryWriter(path) as w:
         w.meta({"drill": "dc-loss", "dcs": ["dc1", "dc2"], "qos": 0.999, "failover_seconds": 10,
                 "expect": {"dc1": "failover", "dc2": "qos"}})
-        start = w.invoke(f="start", process="nemesis", value="force-stop dc1", time=2.9)
-        w.complete(start, "ok", time=3.0)
+        start = w.invoke(f="start", process="nemesis", value="force-stop dc1", time=3.0)
+        w.complete(start, "ok", time=3.1)
         for i in range(40):
             t = i / 4
             for dc in ("dc1", "dc2"):
