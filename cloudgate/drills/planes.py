@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
-from cloudgate.hosts import HostPool, HostUnreachable
+from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+from cloudgate.target import Target
 
 
 def control_plane_state(client: CloudStackClient) -> str:
@@ -23,13 +24,20 @@ def control_plane_state(client: CloudStackClient) -> str:
     return f"up: listZones answered ({len(zones)} zone(s))"
 
 
-def vms_answering(pool: HostPool, addresses: list[str]) -> dict[str, Any]:
-    """Which VMs answer a command over SSH (their own sshd: CloudStack is not asked)."""
+def vms_answering(target: Target, addresses: list[str]) -> dict[str, Any]:
+    """Which VMs answer a command over SSH now (their own sshd: CloudStack is not asked).
+
+    A pool of its own, so every answer comes over a new connection: a pooled one may lead to a VM
+    instance an earlier drill stopped, which never answers again (a silent stop sends no FIN)."""
     answered, silent = [], []
-    for address in addresses:
-        try:
-            ok = pool.get(address).run("true").rc == 0
-        except HostUnreachable:
-            ok = False
-        (answered if ok else silent).append(address)
+    pool = HostPool(SshSettings.from_target(target))
+    try:
+        for address in addresses:
+            try:
+                ok = pool.get(address).run("true").rc == 0
+            except HostUnreachable:
+                ok = False
+            (answered if ok else silent).append(address)
+    finally:
+        pool.close()
     return {"answered": answered, "silent": silent}

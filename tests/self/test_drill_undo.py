@@ -51,26 +51,50 @@ def _drill_keyspaces() -> list[str]:
         return [k for k in cluster.metadata.keyspaces if k.startswith("cloudgate_drill")]
 
 
-@pytest.mark.parametrize("drill", sorted(DRILLS))
-def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile_then_passes(
-        lab, run_suite, tmp_path, drill):
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background job starts its children with SIGINT ignored
+
+
+def _drill_in_its_fault(lab: dict, tmp_path: Path, reports: Path, drill: str) -> tuple[subprocess.Popen, Path]:
+    """Start one drill (its fault held 108 s) and return once its fault is in place."""
     function, kind, count = DRILLS[drill]
     target = derived_target(tmp_path, drills=LONG_FAULT)
-    reports = tmp_path / "killed"
-    env = {**os.environ, **lab["env"]}
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "tests/infra/test_failover_drills.py", "-k", function, f"--target={target}",
          "--allow-destructive", f"--reports-dir={reports}", "-p", "no:cacheprovider", "-q"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while _created(reports, kind) < count and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.5)
-        assert _created(reports, kind) == count, f"the {drill} fault was never injected (exit {proc.poll()})"
-        time.sleep(2)  # well inside the fault
-    finally:
+        cwd=REPO, env={**os.environ, **lab["env"]}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True, preexec_fn=_default_sigint)
+    deadline = time.monotonic() + 90
+    while _created(reports, kind) < count and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    if _created(reports, kind) != count:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        pytest.fail(f"the {drill} fault was never injected (exit {proc.poll()})")
+    time.sleep(2)  # well inside the fault
+    return proc, target
+
+
+def test_ctrl_c_in_the_middle_of_a_partition_heals_it_before_the_run_ends(lab, tmp_path):
+    reports = tmp_path / "interrupted"
+    proc, _ = _drill_in_its_fault(lab, tmp_path, reports, "partition")
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does
+    proc.wait(timeout=120)
+    left = [e.describe() for path in ledgers_under(reports) for e in pending(read(path))]
+    assert not left, f"Ctrl-C left {left} pending"
+    for address in ("198.18.1.201", "198.18.1.202", "198.18.1.203"):
+        assert "cloudgate-drill-" not in _drill_rules(address), f"a drill rule is left on {address}"
+    assert _drill_keyspaces() == []
+
+
+@pytest.mark.parametrize("drill", sorted(DRILLS))
+def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile_then_passes(
+        lab, run_suite, tmp_path, drill):
+    _function, kind, _count = DRILLS[drill]
+    reports = tmp_path / "killed"
+    env = {**os.environ, **lab["env"]}
+    proc, target = _drill_in_its_fault(lab, tmp_path, reports, drill)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
     left = [e for path in ledgers_under(reports) for e in pending(read(path))]
     assert any(e.kind == kind for e in left), "kill -9 left nothing pending: the test proves nothing"
     if drill == "partition":
@@ -86,5 +110,10 @@ def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile
     for address in ("198.18.1.201", "198.18.1.202", "198.18.1.203"):
         assert "cloudgate-drill-" not in _drill_rules(address), f"a drill rule is left on {address}"
     assert _drill_keyspaces() == []
+    from cloudgate.lab import control
+
+    assert control.lab_client().listZones().get("zone"), "the management server does not answer after the janitor"
+    if drill != "partition":
+        return  # the smoke profile once is enough (it takes 15 s): the API answering is checked above
     smoke = run_suite("--profile=smoke")
     assert smoke.returncode == 0, f"smoke profile after the janitor: {sorted(smoke.failed())}"
