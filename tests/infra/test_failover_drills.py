@@ -14,9 +14,15 @@ restore. Drills run after every other check, alone.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import pytest
 
+from cloudgate.cassandra import CassandraError
+from cloudgate.cloud import CloudStackError
 from cloudgate.drills import nemesis
+from cloudgate.drills.client import DrillClientError
 from cloudgate.drills.drill import Drill, DrillResult, run_drill
 from cloudgate.drills.plot import plot_timeline
 from cloudgate.drills.verdict_text import render
@@ -52,9 +58,22 @@ def _fail_message(target_name: str, name: str, result: DrillResult, extra: str =
         f" (history: {result.history.name})")
 
 
+@contextlib.contextmanager
+def _one_line() -> Iterator[None]:
+    """A drill that cannot start (no ring, no client connects, no Cassandra VM known) fails in one line."""
+    problem = None
+    try:
+        yield
+    except (nemesis.NemesisError, DrillClientError, CassandraError, CloudStackError) as exc:
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+
+
 def _drill(name: str, fault: nemesis.Fault, expect: dict[str, str], target, ctx, run_dir, metric,  # noqa: ANN001
            thresholds, during=None) -> DrillResult:  # noqa: ANN001
-    result = run_drill(Drill(name, fault, expect, during), target, ctx, run_dir)
+    with _one_line():
+        result = run_drill(Drill(name, fault, expect, during), target, ctx, run_dir)
     _record(result, name, metric, run_dir, thresholds)
     return result
 
@@ -66,7 +85,8 @@ def _dcs(cassandra_config) -> list[str]:  # noqa: ANN001
 @pytest.mark.check(id="CG-DRILL-001", severity="critical")
 def test_losing_the_host_with_the_most_replicas_keeps_qos_in_both_datacenters(
         target, cassandra_config, estate, cassandra_ring, drill_context, run_dir, metric, thresholds):
-    fault = nemesis.host_loss(estate)
+    with _one_line():
+        fault = nemesis.host_loss(estate)
     result = _drill("host-loss", fault, {dc: "qos" for dc in _dcs(cassandra_config)}, target, drill_context,
                     run_dir, metric, thresholds)
     lost_quorum = ranges_without_quorum(cassandra_ring, set(fault.nodes_down))
@@ -82,7 +102,8 @@ def test_losing_the_host_with_the_most_replicas_keeps_qos_in_both_datacenters(
 def test_losing_one_cassandra_vm_keeps_qos_in_both_datacenters(
         target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
     # in the last datacenter: the host and datacenter drills break the first, so both are exercised
-    fault = nemesis.vm_loss(estate, _dcs(cassandra_config)[-1])
+    with _one_line():
+        fault = nemesis.vm_loss(estate, _dcs(cassandra_config)[-1])
     result = _drill("vm-loss", fault, {dc: "qos" for dc in _dcs(cassandra_config)}, target, drill_context,
                     run_dir, metric, thresholds)
     assert not result.problems, _fail_message(target.name, "vm-loss", result)
@@ -92,7 +113,8 @@ def test_losing_one_cassandra_vm_keeps_qos_in_both_datacenters(
 def test_losing_a_datacenter_keeps_qos_in_the_other_and_its_clients_fail_over_in_time(
         target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
     lost = cassandra_config.local_dc
-    fault = nemesis.dc_loss(estate, lost)
+    with _one_line():
+        fault = nemesis.dc_loss(estate, lost)
     expect = {dc: ("failover" if dc == lost else "qos") for dc in _dcs(cassandra_config)}
     result = _drill("dc-loss", fault, expect, target, drill_context, run_dir, metric, thresholds)
     assert not result.problems, _fail_message(target.name, "dc-loss", result)
@@ -104,7 +126,8 @@ def test_a_partition_between_datacenters_keeps_qos_on_each_side_and_loses_no_ack
     dcs = _dcs(cassandra_config)
     if len(dcs) < 2:
         pytest.skip(f"not applicable: {target.name} has one Cassandra datacenter")
-    fault = nemesis.partition(estate, dcs[0], dcs[1], drill_context.ledger.run)
+    with _one_line():
+        fault = nemesis.partition(estate, dcs[0], dcs[1], drill_context.ledger.run)
     result = _drill("partition", fault, {dc: "qos" for dc in dcs}, target, drill_context, run_dir, metric, thresholds)
     assert not result.problems, _fail_message(target.name, "partition", result)
 
@@ -115,7 +138,8 @@ def test_a_management_server_outage_leaves_the_data_plane_whole(
     if target.drills.management_server is None:
         pytest.skip(f"not applicable: {target.name} names no drills.management_server stop/start commands "
                     "(the suite never guesses how a management server is stopped)")
-    fault = nemesis.management_server_outage(target)
+    with _one_line():
+        fault = nemesis.management_server_outage(target)
     assert estate.cassandra is not None
     vms = [n.address for n in estate.cassandra.nodes]
 
