@@ -79,7 +79,9 @@ def test_a_wrong_local_dc_name_gives_one_line(run_suite, tmp_path):
     target = derived_target(
         tmp_path,
         datacenters=[{"name": "paris", "zone": "lab-dc1"}, {"name": "dc2", "zone": "lab-dc2"}],
-        cassandra={"contact_points": {"paris": ["198.18.1.201"], "dc2": ["198.18.2.201"]}, "local_dc": "paris"},
+        # no clients list: the lab's name dc1, which this target does not have
+        cassandra={"contact_points": {"paris": ["198.18.1.201"], "dc2": ["198.18.2.201"]}, "local_dc": "paris",
+                   "clients": []},
     )
     run = run_suite(DISPERSION, paths=(), target=target)
     message = run.message(SHARED)
