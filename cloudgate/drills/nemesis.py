@@ -222,6 +222,31 @@ def host_loss(estate: EstateSnapshot) -> HostPowerOff:
         nodes_down=tuple(n.address for n in nodes), host_id=host_id, host_name=host_name, vms=nodes)
 
 
+@dataclass
+class HostMaintenance(Fault):
+    """Put a host in maintenance through CloudStack: its VMs are migrated away (live, in a real cloud)."""
+
+    host_id: str = ""
+    host_name: str = ""
+
+    def inject(self, ctx: FaultContext) -> None:
+        entry = self.intend(ctx, "host_maintenance", self.host_name, {"host_id": self.host_id},
+                            {"action": "cancelHostMaintenance", "id": self.host_id})
+        try:
+            ctx.client.call("prepareHostForMaintenance", id=self.host_id, fetch_result=True)
+        except CloudStackError as exc:
+            ctx.ledger.settled(entry, str(exc))
+            raise NemesisError(f"maintenance of {self.host_name}: {exc}") from None
+        ctx.ledger.created(entry, self.host_id)
+
+
+def host_maintenance(estate: EstateSnapshot) -> HostMaintenance:
+    """Maintenance of the host holding the most Cassandra replicas (its VMs must move, anti-affinity kept)."""
+    host_id, host_name, replicas = most_loaded_host(estate)
+    return HostMaintenance("host_maintenance", f"maintenance of {host_name} ({replicas} Cassandra replicas on it)",
+                           host_id=host_id, host_name=host_name)
+
+
 # --------------------------------------------------------------------------- partitions
 def drill_tag(run: str) -> str:
     """The iptables comment naming this run's rules (so a rule can always be traced to a run)."""

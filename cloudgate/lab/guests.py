@@ -204,6 +204,18 @@ def _plug(spec: GuestSpec, node: Node, host: Node, gateway: str) -> None:
         "link set eth0 up",
         f"route add default via {gateway}",
     ], netns=node.netns, what=f"guest {spec.name}: network")
+    _announce(node, gateway)
+
+
+def _announce(node: Node, gateway: str) -> None:
+    """One frame from the guest, so every bridge on its path learns where its MAC now is.
+
+    A VM that comes back on another host (a migration, a restart elsewhere) keeps its address and
+    MAC; the bridges still send its frames towards the old host until they see it speak (a Xen host
+    sends a gratuitous ARP after a migration for the same reason). A datagram to the gateway's
+    discard port makes the guest ARP for the gateway: a broadcast from its MAC, learnt everywhere."""
+    net.run(["ip", "netns", "exec", node.netns, "bash", "-c", f"echo -n cloudgate > /dev/udp/{gateway}/9"],
+            what=f"guest {node.name}: announce its MAC", check=False, timeout=5)
 
 
 def extra_processes_for_template(spec: GuestSpec) -> list[list[str]]:

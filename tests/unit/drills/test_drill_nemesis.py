@@ -179,3 +179,35 @@ def test_the_clients_policies_are_the_ones_the_application_declares():
     assert isinstance(remote, DCAwareRoundRobinPolicy) and remote.used_hosts_per_remote_dc == 3
     assert isinstance(load_balancing_policy(CassandraClient(name="c", dc="dc1", load_balancing="round_robin")),
                       RoundRobinPolicy)
+
+
+class _Client:
+    """Records API calls; `fail` names a command that answers an error."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.fail = fail
+
+    def call(self, command: str, **params: Any) -> dict:
+        from cloudgate.cloud import CloudStackError
+
+        self.calls.append((command, params))
+        if command == self.fail:
+            raise CloudStackError(f"lab: {command} failed: 431 host is in resource state Maintenance")
+        return {}
+
+
+def test_host_maintenance_is_in_the_ledger_before_the_call_and_a_refusal_is_one_line(tmp_path):
+    fault = nemesis.host_maintenance(_estate(shared=True))
+    assert fault.host_name == "h1" and "4 Cassandra replicas" in fault.description
+    client = _Client()
+    ctx = nemesis.FaultContext(client=client, target=None, ledger=Ledger(tmp_path / "l.jsonl", run="r", target="t"),  # type: ignore[arg-type]
+                               undoer=_Undoer())
+    fault.inject(ctx)
+    assert client.calls == [("prepareHostForMaintenance", {"id": "id-h1", "fetch_result": True})]
+    (entry,) = pending(read(ctx.ledger.path))
+    assert entry.kind == "host_maintenance" and entry.attrs == {"host_id": "id-h1"}
+    refused = nemesis.host_maintenance(_estate(shared=True))
+    ctx.client = _Client(fail="prepareHostForMaintenance")  # type: ignore[assignment]
+    with pytest.raises(nemesis.NemesisError, match="maintenance of h1: lab: prepareHostForMaintenance failed: 431"):
+        refused.inject(ctx)
