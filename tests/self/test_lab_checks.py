@@ -152,7 +152,7 @@ def test_lab_down_leaves_nothing_behind_and_up_recovers(lab):
         lab["env"].update(dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line))
 
 
-def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab):
+def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab, tmp_path):
     import subprocess
     import sys
 
@@ -165,7 +165,8 @@ def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab):
     client.deployVirtualMachine(zoneid=zone["id"], serviceofferingid=offering["id"], templateid=template["id"],
                                 name="cg-probe-killed-run-0", fetch_result=True)
     env = {**os.environ, **lab["env"]}
-    argv = [sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(LAB_TARGET)]
+    # a reports dir of its own: the checkout's reports/ may hold other runs' ledgers, which are not this test's
+    argv = [sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(LAB_TARGET), "--reports-dir", str(tmp_path)]
     young = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=REPO, timeout=60)
     assert "nothing left behind" in young.stdout and probe_vms() == ["cg-probe-killed-run-0"], "a young VM was taken"
     argv.append("--older-than-minutes=0")
