@@ -69,6 +69,12 @@ class Fault:
         self.entries.append(entry)
         return entry
 
+    def intend_stopped_vm(self, ctx: FaultContext, node: CassandraNode) -> Entry:
+        """A Cassandra VM this fault stops: started again, on the host it ran on, by the heal."""
+        return self.intend(ctx, "stopped_vm", node.vm or node.address,
+                           {"vm_id": node.vm_id, "host_id": node.host_id, "address": node.address},
+                           {"action": "startVirtualMachine", "id": node.vm_id, "hostid": node.host_id})
+
     def heal(self, ctx: FaultContext) -> list[str]:
         """Undo every entry, last first; return one line per thing still broken (left in the ledger)."""
         problems = []
@@ -105,9 +111,7 @@ class VmStop(Fault):
     def inject(self, ctx: FaultContext) -> None:
         jobs: list[tuple[Entry, str]] = []
         for node in self.vms:
-            entry = self.intend(ctx, "stopped_vm", node.vm or node.address,
-                                {"vm_id": node.vm_id, "host_id": node.host_id, "address": node.address},
-                                {"action": "startVirtualMachine", "id": node.vm_id, "hostid": node.host_id})
+            entry = self.intend_stopped_vm(ctx, node)
             try:
                 jobs.append((entry, _submit(ctx, "stopVirtualMachine", id=node.vm_id, forced=self.forced)))
             except CloudStackError as exc:
@@ -184,9 +188,7 @@ class HostPowerOff(Fault):
     def inject(self, ctx: FaultContext) -> None:
         # the VMs first in the ledger, the host last: healing last-first powers the host on, then starts them
         for node in self.vms:
-            entry = self.intend(ctx, "stopped_vm", node.vm or node.address,
-                                {"vm_id": node.vm_id, "host_id": node.host_id, "address": node.address},
-                                {"action": "startVirtualMachine", "id": node.vm_id, "hostid": node.host_id})
+            entry = self.intend_stopped_vm(ctx, node)
             ctx.ledger.created(entry, str(node.vm_id))
         entry = self.intend(ctx, "host_power_off", self.host_name, {"host_id": self.host_id},
                             {"action": "issueOutOfBandManagementPowerAction", "hostid": self.host_id, "power": "ON"})
