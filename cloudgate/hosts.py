@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 from dataclasses import dataclass
@@ -45,6 +46,12 @@ class SshSettings:
             s.user, s.identity_file, s.known_hosts, s.port,
             s.connect_timeout_seconds, s.command_timeout_seconds, target.strict_host_keys,
         )
+
+    def at_least(self, command_timeout: float) -> SshSettings:
+        """The same settings for a command known to take longer (a service stop): never a shorter timeout."""
+        if command_timeout <= self.command_timeout:
+            return self
+        return dataclasses.replace(self, command_timeout=command_timeout)
 
 
 def _connect_socket(ip: str, port: int, timeout: float) -> socket.socket:

@@ -15,7 +15,7 @@ Each line is one event about one entry, keyed by `key`:
     {"v":1,"event":"settled","key":"…","at":"…Z","error":"…"}      the create call ended without an id
     {"v":1,"event":"undone","key":"…","at":"…Z","how":"destroyed","by_pid":124}
 
-`kind` says which undoer applies (vm, affinity_group, keyspace; later iptables_rule, stopped_vm),
+`kind` says which undoer applies (vm, affinity_group, keyspace, and the drills' faults: cloudgate.undo),
 `attrs` what that undoer needs beyond the name (a host, a rule, the VM to start again), `undo` a
 readable statement of the undo for an operator reading the file. An entry is *pending* until an
 `undone` line names it; it is *in flight* while neither `created` nor `settled` does (the create

@@ -251,6 +251,20 @@ class ManagementServerControl(_Strict):
     timeout_seconds: float = Field(180.0, gt=0, le=1800, description="for each command, and for the API to answer again")
 
 
+class CassandraServiceControl(_Strict):
+    """How the Cassandra service is stopped and started on a node, run over SSH (the service-stop drill).
+
+    The defaults are the Debian/Ubuntu package's unit; a login that is not root writes
+    ``sudo systemctl stop cassandra``. The heal runs the start command, then waits until the node
+    answers CQL on its native port again (a real node takes a while: commit log replay, joining).
+    """
+
+    stop_command: str = Field("systemctl stop cassandra", min_length=1)
+    start_command: str = Field("systemctl start cassandra", min_length=1)
+    stop_timeout_seconds: float = Field(120.0, gt=0, le=3600, description="for the stop command (a drain takes time)")
+    start_timeout_seconds: float = Field(300.0, gt=0, le=3600, description="until the node answers CQL again")
+
+
 class DrillsSection(_Strict):
     """Shape of every failover drill: open-loop load per client, the fault inside it, then read-back."""
 
@@ -262,6 +276,7 @@ class DrillsSection(_Strict):
     max_in_flight: int = Field(200, ge=1, le=10000, description="per client: beyond it an operation fails at once")
     convergence_seconds: float = Field(60.0, gt=0, le=3600, description="bound on the read-back after the heal")
     management_server: ManagementServerControl | None = None
+    cassandra_service: CassandraServiceControl = Field(default_factory=CassandraServiceControl)
 
     @model_validator(mode="after")
     def _fault_inside_load(self) -> DrillsSection:

@@ -20,6 +20,8 @@ its heal, so a drill's own heal, the session's safety net and the janitor heal t
 - host_power_off: issueOutOfBandManagementPowerAction ON, then wait until CloudStack sees it Up;
 - host_maintenance: cancelHostMaintenance;
 - iptables_rule: over SSH, `iptables -w -D` of each rule the drill inserted on that node;
+- service_stopped: over SSH, the target's start command for the Cassandra service, then wait
+  (bounded) until the node answers CQL on its native port;
 - management_server_stopped: the target file's start command, then wait until the API answers.
 Each is idempotent: healing what is already whole says so and changes nothing.
 
@@ -125,6 +127,7 @@ class Undoer:
         action = {"vm": self._vm, "affinity_group": self._affinity_group, "keyspace": self._keyspace,
                   "stopped_vm": self._stopped_vm, "host_power_off": self._host_power_off,
                   "host_maintenance": self._host_maintenance, "iptables_rule": self._iptables_rule,
+                  "service_stopped": self._service_stopped,
                   "management_server_stopped": self._management_server_stopped}.get(entry.kind)
         if action is None:
             raise UndoError(f"{entry.describe()}: no undo for kind {entry.kind!r} in this cloudgate")
@@ -138,6 +141,7 @@ class Undoer:
         verb = {"vm": "destroy", "affinity_group": "delete", "keyspace": "drop", "stopped_vm": "start",
                 "host_power_off": "power on", "host_maintenance": "cancel the maintenance of",
                 "iptables_rule": "remove the drill's iptables rules on",
+                "service_stopped": "start the Cassandra service of",
                 "management_server_stopped": "start the management server of"}.get(entry.kind, "undo")
         return f"{verb} {entry.describe()}"
 
@@ -280,27 +284,59 @@ class Undoer:
         self.client.call("cancelHostMaintenance", id=host_id, fetch_result=True)
         return "maintenance cancelled"
 
-    def _iptables_rule(self, entry: Entry) -> str:
+    @contextmanager
+    def _ssh(self, address: str, label: str, command_timeout: float = 0.0) -> Iterator[Any]:
+        """A testinfra host on `address` over the target's SSH settings (a longer command timeout if asked)."""
         if self.target is None:
             raise UndoError("no target to reach the node through SSH")
-        from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+        from cloudgate.hosts import HostPool, SshSettings
 
-        address = str(entry.attrs["address"])
-        pool = HostPool(SshSettings.from_target(self.target))
+        pool = HostPool(SshSettings.from_target(self.target).at_least(command_timeout))
         try:
-            host = pool.get(address, entry.name)
-            removed = 0
-            for rule in entry.attrs.get("rules", []):
-                result = host.run(f"iptables -w 5 -D {rule}")
-                if result.rc == 0:
-                    removed += 1
-                elif "does a matching rule exist" not in result.stderr and "Bad rule" not in result.stderr:
-                    raise UndoError(f"iptables -D {rule} on {address} exited {result.rc}: {result.stderr.strip()[:160]}")
-        except HostUnreachable as exc:
-            raise UndoError(f"cannot reach {address} to remove its rules: {exc}") from None
+            yield pool.get(address, label)
         finally:
             pool.close()
+
+    def _iptables_rule(self, entry: Entry) -> str:
+        from cloudgate.hosts import HostUnreachable
+
+        address = str(entry.attrs["address"])
+        removed = 0
+        try:
+            with self._ssh(address, entry.name) as host:
+                for rule in entry.attrs.get("rules", []):
+                    result = host.run(f"iptables -w 5 -D {rule}")
+                    if result.rc == 0:
+                        removed += 1
+                    elif "does a matching rule exist" not in result.stderr and "Bad rule" not in result.stderr:
+                        raise UndoError(f"iptables -D {rule} on {address} exited {result.rc}: "
+                                        f"{result.stderr.strip()[:160]}")
+        except HostUnreachable as exc:
+            raise UndoError(f"cannot reach {address} to remove its rules: {exc}") from None
         return f"removed {removed} rule(s)" if removed else "no rule left"
+
+    def _service_stopped(self, entry: Entry) -> str:
+        """The start command over SSH (a no-op on a running service), then CQL answering on the node again."""
+        from cloudgate.cqlprobe import answers_cql
+        from cloudgate.hosts import HostUnreachable
+
+        address, port = str(entry.attrs["address"]), int(entry.attrs.get("port", 9042))
+        command = str(entry.attrs["start_command"])
+        timeout = float(entry.attrs.get("timeout", 300))
+        deadline = time.monotonic() + timeout
+        try:
+            with self._ssh(address, entry.name, command_timeout=min(timeout, 120.0)) as host:
+                result = host.run(command)
+        except HostUnreachable as exc:
+            raise UndoError(f"cannot reach {address} to run `{command}`: {exc}") from None
+        if result.rc != 0:
+            said = (result.stderr or result.stdout).strip().splitlines()
+            raise UndoError(f"`{command}` on {address} exited {result.rc}: {(said[-1] if said else '')[:200]}")
+        while not answers_cql(address, port, timeout=1.0):
+            if time.monotonic() > deadline:
+                raise UndoError(f"`{command}` ran, but {address}:{port} does not answer CQL after {timeout:g} s")
+            time.sleep(max(self.poll, 0.5))
+        return f"started (CQL answers on {address}:{port})"
 
     def _management_server_stopped(self, entry: Entry) -> str:
         from cloudgate.opcommand import OperatorCommandError, run_operator_command

@@ -2,12 +2,13 @@
 
 A fault is only ever what an operator could do to a real preproduction cloud: CloudStack API calls
 (stop a VM, power a host off through its out-of-band management, put a host in maintenance), SSH
-commands on the Cassandra nodes (iptables rules that cut one datacenter from the other), the
-target file's own command to stop the management server. The same code drives the lab, whose
-guests and hosts answer the same calls.
+commands on the Cassandra nodes (stop the Cassandra service; iptables rules that cut one datacenter
+from the other), the target file's own command to stop the management server. The same code drives
+the lab, whose guests and hosts answer the same calls.
 
 Before each change the fault writes its undo to the run ledger (`stopped_vm`, `host_power_off`,
-`iptables_rule`, `management_server_stopped`: cloudgate.undo), so whatever stops the drill —
+`host_maintenance`, `service_stopped`, `iptables_rule`, `management_server_stopped`:
+cloudgate.undo), so whatever stops the drill —
 Ctrl-C, an exception, `kill -9` — the run's safety net or `cloudgate janitor` heals it the same way
 the drill would. `heal` undoes in reverse order and returns what it could not restore, each line
 saying how to restore it; those entries stay pending in the ledger.
@@ -27,7 +28,7 @@ from typing import Any
 from cloudgate.cloud import CloudStackClient, CloudStackError
 from cloudgate.estate import CassandraNode, EstateSnapshot
 from cloudgate.ledger import Entry, Ledger
-from cloudgate.target import ManagementServerControl, Target
+from cloudgate.target import CassandraServiceControl, ManagementServerControl, Target
 from cloudgate.undo import Undoer, UndoError
 
 
@@ -285,11 +286,14 @@ class Partition(Fault):
             ctx.ledger.created(entry, node.address)
 
 
-def _ssh_runner(target: Target) -> Callable[[str, str], tuple[int, str]]:
+def _ssh_runner(target: Target, command_timeout: float = 0.0) -> Callable[[str, str], tuple[int, str]]:
+    """(address, command) -> (rc, stderr) over the target's SSH settings; a longer command timeout if given."""
     from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
 
+    settings = SshSettings.from_target(target).at_least(command_timeout)
+
     def run(address: str, command: str) -> tuple[int, str]:
-        pool = HostPool(SshSettings.from_target(target))
+        pool = HostPool(settings)
         try:
             result = pool.get(address).run(command)
             return result.rc, result.stderr
@@ -315,6 +319,46 @@ def nodes_of_dc_any(estate: EstateSnapshot, dc: str) -> list[CassandraNode]:
     if estate.cassandra is None:
         return []
     return sorted((n for n in estate.cassandra.nodes if n.datacenter == dc), key=lambda n: n.address)
+
+
+# --------------------------------------------------------------------------- the Cassandra service
+@dataclass
+class ServiceStop(Fault):
+    """Stop the Cassandra service on nodes over SSH (the target's command): a clean stop, peers see it go.
+
+    What an operator does for a rolling restart or a Cassandra upgrade, node by node; the heal is the
+    start command, then the node answering CQL again (cloudgate.undo, kind `service_stopped`).
+    """
+
+    nodes: tuple[CassandraNode, ...] = ()
+    control: CassandraServiceControl = field(default_factory=CassandraServiceControl)
+    port: int = 9042
+    ssh: Callable[[str, str], tuple[int, str]] | None = None  # (address, command) -> (rc, stderr); tests inject
+
+    def inject(self, ctx: FaultContext) -> None:
+        run_ssh = self.ssh or _ssh_runner(ctx.target, self.control.stop_timeout_seconds)
+        for node in self.nodes:
+            entry = self.intend(ctx, "service_stopped", node.vm or node.address,
+                                {"address": node.address, "start_command": self.control.start_command,
+                                 "port": self.port, "timeout": self.control.start_timeout_seconds},
+                                {"ssh": node.address, "command": self.control.start_command})
+            rc, err = run_ssh(node.address, self.control.stop_command)
+            if rc != 0:
+                ctx.ledger.settled(entry, err)
+                raise NemesisError(f"`{self.control.stop_command}` on {node.vm or node.address} exited {rc}: "
+                                   f"{err.strip()[:200]}")
+            ctx.ledger.created(entry, node.address)
+
+
+def service_stop(estate: EstateSnapshot, dc: str, control: CassandraServiceControl, port: int = 9042) -> ServiceStop:
+    """The Cassandra service of one node of `dc` stopped: the first by address, so runs are comparable."""
+    nodes = nodes_of_dc_any(estate, dc)
+    if not nodes:
+        raise NemesisError(f"no Cassandra node of {dc} in the estate snapshot")
+    node = nodes[0]
+    return ServiceStop("service_stop", f"stop the Cassandra service on {node.vm or node.address} ({node.address}: "
+                       f"`{control.stop_command}`)", nodes_down=(node.address,), nodes=(node,), control=control,
+                       port=port)
 
 
 # --------------------------------------------------------------------------- the management server

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import guests, hosts, paths
+from cloudgate.lab import guests, paths
 from cloudgate.lab.clusterfile import cluster_file, node_command_for
 from cloudgate.lab.topology import LabTopology
 from cloudgate.placement import place
@@ -141,7 +141,7 @@ def start_nodes(vms: list[dict[str, Any]]) -> None:
         command = node_command_for(vm["name"], "cassandra")
         if node is None or command is None:
             raise CassandraDeployError(f"Cassandra VM {vm['name']} has no running guest to start its node in")
-        hosts.node_spawn_detached(node, command, what=f"start CQL node {vm['name']}")
+        guests.start_service(node, guests.CASSANDRA_UNIT, command)
 
 
 def wait_ready(vms: list[dict[str, Any]], timeout: float = 30.0) -> None:

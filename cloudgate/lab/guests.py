@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import signal
@@ -54,9 +55,11 @@ except ImportError:  # the simulator is written in parallel; an identical local 
 
 
 GUEST_NETNS_PREFIX = "cg-vm-"
+CASSANDRA_UNIT = "cassandra"  # the Debian package's unit name: `systemctl stop cassandra` in the guest
+UNIT_DESCRIPTIONS = {CASSANDRA_UNIT: "LSB: distributed storage system for structured data"}
 GUEST_KERNEL = "5.15.0-91-generic"
 GUEST_KERNEL_VERSION = "#101-Ubuntu SMP Tue Nov 14 13:30:08 UTC 2023"
-GUEST_COMMANDS = ("uname", "sysctl", "swapon", "chronyc", "cg-ulimit")
+GUEST_COMMANDS = ("uname", "sysctl", "swapon", "chronyc", "cg-ulimit", "systemctl")
 DATA_DEVICE = "/dev/fioa"
 DATA_DIR = "/var/lib/cassandra"  # mounted from DATA_DEVICE at boot (standins/boot.sh)
 BOOT_TIMEOUT = 10.0
@@ -134,6 +137,7 @@ def default_guest_state(spec: GuestSpec, gateway: str) -> dict[str, Any]:
         "powered": True,
         "ssh_hang": False,
         "faults": [],
+        "services": {},  # unit -> how its process is started (standins/services.py: the guest's systemctl)
     }
 
 
@@ -218,13 +222,24 @@ def _announce(node: Node, gateway: str) -> None:
             what=f"guest {node.name}: announce its MAC", check=False, timeout=5)
 
 
-def extra_processes_for_template(spec: GuestSpec) -> list[list[str]]:
-    """Commands started inside the guest once its sshd is up: the CQL node for the "cassandra" template.
-
-    Each runs detached in the guest's namespaces and is killed with the guest.
-    """
+def services_for_template(spec: GuestSpec) -> dict[str, list[str]]:
+    """The units the template runs once its sshd is up: `cassandra` (the CQL node) for the "cassandra" template."""
     command = node_command_for(spec.name, spec.template)
-    return [command] if command else []
+    return {CASSANDRA_UNIT: command} if command else {}
+
+
+def start_service(node: Node, unit: str, argv: list[str]) -> None:
+    """Record `unit` in the guest's state (so its `systemctl` can stop and start it), then start it.
+
+    Its process runs detached in the guest's namespaces and is killed with the guest. The lab's
+    CLOUDGATE_CQL_* tuning variables go with the unit, so a restart over SSH runs the same node."""
+    env = {k: v for k, v in os.environ.items() if k.startswith("CLOUDGATE_CQL_")}
+
+    def record(state: dict[str, Any]) -> None:
+        state.setdefault("services", {})[unit] = {"argv": list(argv), "env": env, "description": UNIT_DESCRIPTIONS.get(unit, unit)}
+
+    hosts.update_state(node, record)
+    hosts.node_spawn_detached(node, argv, what=f"start {unit}")
 
 
 # -- driver API --------------------------------------------------------------------------------------
@@ -249,8 +264,8 @@ def start_guest(spec: GuestSpec) -> None:
         _plug(spec, node, host, gateway)
         hosts.spawn_node(node).wait(timeout=10)
         hosts.wait_nodes([node], timeout=BOOT_TIMEOUT)
-        for argv in extra_processes_for_template(spec):
-            hosts.node_spawn_detached(node, argv, what=f"start {argv[0]}")
+        for unit, argv in services_for_template(spec).items():
+            start_service(node, unit, argv)
     except BaseException:
         stop_guest(spec.vm_id, forced=True)
         raise

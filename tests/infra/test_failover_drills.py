@@ -1,5 +1,6 @@
 """Failover drills: the service keeps its QoS through the loss of a host, a VM, a datacenter, the link
-between datacenters and the management server, and loses no acknowledged write.
+between datacenters, a Cassandra node's service and the management server, and loses no acknowledged
+write.
 
 Each drill runs the applications' own load (cassandra.clients: their policies, timeouts, consistency)
 open-loop in both datacenters, injects one fault through the cloud's own protocols inside it, heals
@@ -130,6 +131,19 @@ def test_a_partition_between_datacenters_keeps_qos_on_each_side_and_loses_no_ack
         fault = nemesis.partition(estate, dcs[0], dcs[1], drill_context.ledger.run)
     result = _drill("partition", fault, {dc: "qos" for dc in dcs}, target, drill_context, run_dir, metric, thresholds)
     assert not result.problems, _fail_message(target.name, "partition", result)
+
+
+@pytest.mark.check(id="CG-DRILL-006", severity="critical")
+def test_stopping_the_cassandra_service_on_one_node_keeps_qos_in_both_datacenters(
+        target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
+    # a rolling restart's step, over SSH with the target's own command (drills.cassandra_service); in
+    # the last datacenter, as the VM loss: the host and datacenter drills break the first
+    with _one_line():
+        fault = nemesis.service_stop(estate, _dcs(cassandra_config)[-1], target.drills.cassandra_service,
+                                     port=cassandra_config.port)
+    result = _drill("service-stop", fault, {dc: "qos" for dc in _dcs(cassandra_config)}, target, drill_context,
+                    run_dir, metric, thresholds)
+    assert not result.problems, _fail_message(target.name, "service-stop", result)
 
 
 @pytest.mark.check(id="CG-DRILL-005", severity="critical")

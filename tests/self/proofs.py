@@ -88,6 +88,7 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-DRILL-002", "probe-rf-dc2-1", "dc2: availability"),  # one replica per range in dc2: a VM loss loses some
     Proof("CG-DRILL-003", "clients-no-remote-dc", "has used_hosts_per_remote_dc 0"),  # dc1 clients cannot leave dc1
     Proof("CG-DRILL-004", "cloud:hints-off", "acknowledged writes lost in"),  # a partition without hints loses writes
+    Proof("CG-DRILL-006", "probe-rf-dc2-1", "dc2: availability"),  # the stopped node was some ranges' only dc2 replica
     Proof("CG-DRILL-005", "data-plane-timeouts", "operations did not succeed, all were expected to"),
 )
 

@@ -320,4 +320,8 @@ def main(command: str, state_path: str, argv: list[str]) -> int:
             return _fallback(command, argv)
         sys.stderr.write(f"{command}: cannot read node state {state_path}: {exc}\n")
         return 1
+    if command == "systemctl":  # manages the guest's processes: it needs the node's directory too
+        from services import systemctl
+
+        return systemctl(state, os.path.dirname(state_path), argv)
     return COMMANDS[command](state, argv)

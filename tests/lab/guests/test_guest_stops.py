@@ -8,6 +8,8 @@ failover drills are only meaningful if the lab behaves the same, so:
 - stopVirtualMachine (not forced): both see EOF/RST promptly;
 - the `power-off` host fault: the connections to its guest (and to the host itself) stay silent;
 - drill partitions: iptables over SSH inside a Cassandra guest cuts it from dc2, and goes with it;
+- the Cassandra service: `systemctl stop cassandra` over SSH stops the guest's node cleanly (peers
+  see it go), `systemctl start cassandra` starts the same node again (standins/services.py);
 - the management server stopped and started (`control.mgmt_stop/mgmt_start`): guests keep running.
 Every test restores what it broke; the module's lab is removed by the fixture (conftest.py).
 """
@@ -169,6 +171,46 @@ def test_iptables_over_ssh_in_a_cassandra_guest_cuts_it_from_dc2(full_lab: FullL
     # left in place on purpose: `lab down` must take it with the guest (the fixture checks the root
     # namespace's rules afterwards)
     assert _ssh(a_ip, f"iptables -w -I INPUT -s 198.18.2.250 -j DROP -m comment --comment {tag}")[0] == 0
+
+
+# -- the Cassandra service: systemctl inside a guest over SSH ---------------------------------------
+
+
+def _cql_pids(ip: str) -> set[int]:
+    rc, out, err = _ssh(ip, "systemctl status cassandra | sed -n 's/.*Main PID: //p'")
+    return {int(p) for p in out.split()} if rc == 0 else set()
+
+
+def test_systemctl_stop_cassandra_over_ssh_closes_the_node_cleanly_and_start_brings_the_same_node_back(
+        full_lab: FullLab) -> None:
+    vm = _vm(full_lab, "cass-dc2-2")
+    ip = vm["nic"][0]["ipaddress"]
+    other = _vm(full_lab, "cass-dc2-3")["nic"][0]["ipaddress"]
+    assert _ssh(ip, "systemctl is-active cassandra") == (0, "active\n", "")
+    before, other_before = _cql_pids(ip), _cql_pids(other)
+    assert len(before) == 1 and len(other_before) == 1
+    conn = _cql_connection(ip)
+
+    rc, _, err = _ssh(ip, "systemctl stop cassandra")
+    assert rc == 0, err
+    assert _outcome(conn, 2.0) in ("eof", "rst"), "a clean stop closes the node's connections at once"
+    assert not probe_native(ip, 9042)
+    assert _ssh(ip, "systemctl is-active cassandra.service") == (3, "inactive\n", "")
+    assert _cql_pids(other) == other_before, "stopping one guest's service touched another guest's node"
+    assert hosts.ssh_banner(ip), "the VM itself keeps running: only its service stopped"
+    _wait(lambda: not _node_view("cass-dc2-3")["cass-dc2-2"], 10, "cass-dc2-3 to see cass-dc2-2 DOWN")
+
+    assert _ssh(ip, "systemctl stop cassandra")[0] == 0, "stopping a stopped service is not an error"
+    rc, _, err = _ssh(ip, "systemctl start cassandra")
+    assert rc == 0, err
+    _wait(lambda: probe_native(ip, 9042), 30, "cass-dc2-2 answering CQL again")
+    after = _cql_pids(ip)
+    assert len(after) == 1 and after != before, "a new node process (the same command line)"
+    assert _ssh(ip, "systemctl start cassandra")[0] == 0 and _cql_pids(ip) == after, "start of a running unit"
+    _wait(lambda: _node_view("cass-dc2-3")["cass-dc2-2"], 10, "cass-dc2-3 to see cass-dc2-2 UP again")
+
+    rc, _, err = _ssh(ip, "systemctl stop nosuch")
+    assert rc == 5 and "Unit nosuch.service not found." in err, (rc, err)
 
 
 # -- the management server -------------------------------------------------------------------------
