@@ -4,7 +4,7 @@ The drill writes each heal to the run ledger before it injects the fault. Here t
 long enough to kill the whole pytest process group while it lasts; then `cloudgate janitor`
 (another process, reading the dead run's ledger) heals it, and the smoke profile passes on a lab
 with nothing left over: no iptables rule on any Cassandra node, no drill keyspace, the management
-server answering.
+server answering, every Cassandra node answering CQL.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from selfcheck import LAB_TARGET, REPO, derived_target
 
+from cloudgate.cqlprobe import answers_cql
 from cloudgate.ledger import ledgers_under, pending, read
 from cloudgate.target import load_target
 
@@ -26,7 +27,9 @@ LONG_FAULT = {"load_seconds": 120, "fault_at_seconds": 2, "heal_at_seconds": 110
 DRILLS = {
     "partition": ("test_a_partition_between_datacenters", "iptables_rule", 3),
     "management-server": ("test_a_management_server_outage", "management_server_stopped", 1),
+    "service-stop": ("test_stopping_the_cassandra_service", "service_stopped", 1),
 }
+SERVICE_STOP_VICTIM = "198.18.2.201"  # the first Cassandra node of the last datacenter
 
 
 def _created(reports: Path, kind: str) -> int:
@@ -99,6 +102,8 @@ def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile
     assert any(e.kind == kind for e in left), "kill -9 left nothing pending: the test proves nothing"
     if drill == "partition":
         assert "cloudgate-drill-" in _drill_rules("198.18.1.201"), "the partition was not in place when killed"
+    if drill == "service-stop":
+        assert not answers_cql(SERVICE_STOP_VICTIM), "the Cassandra service was not stopped when killed"
 
     janitor = subprocess.run(
         [sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(target), "--reports-dir", str(reports)],
@@ -113,6 +118,7 @@ def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile
     from cloudgate.lab import control
 
     assert control.lab_client().listZones().get("zone"), "the management server does not answer after the janitor"
+    assert answers_cql(SERVICE_STOP_VICTIM), "the stopped Cassandra service is not back after the janitor"
     if drill != "partition":
         return  # the smoke profile once is enough (it takes 15 s): the API answering is checked above
     smoke = run_suite("--profile=smoke")
