@@ -187,6 +187,7 @@ class EstateSnapshot(_Record):
     target: str
     taken_at: str
     cloudstack: Source
+    cloudstack_version: str | None = None  # listCapabilities' cloudstackversion (the upgrade gate compares it)
     zones: tuple[Zone, ...] = ()
     pods: tuple[Pod, ...] = ()
     clusters: tuple[Cluster, ...] = ()

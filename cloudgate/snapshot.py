@@ -111,7 +111,9 @@ def read_cloudstack(client: CloudStackClient, target: Target) -> dict[str, tuple
         key=lambda h: h.name,
     ))
     vms = tuple(sorted((vm_record(v) for v in client.list("listVirtualMachines", listall=True)), key=lambda v: v.name))
-    return {"zones": zones, "pods": pods, "clusters": clusters, "hosts": hosts, "vms": vms}
+    version = client.call("listCapabilities").get("capability", {}).get("cloudstackversion")
+    return {"zones": zones, "pods": pods, "clusters": clusters, "hosts": hosts, "vms": vms,
+            "cloudstack_version": str(version) if version else None}
 
 
 # --------------------------------------------------------------------------- Cassandra records
@@ -185,7 +187,7 @@ def take_snapshot(loaded: LoadedTarget, last_good: Path | None) -> EstateSnapsho
     except (CloudStackError, TargetError) as exc:
         problem = str(exc)
         if previous is not None:
-            parts = {k: getattr(previous, k) for k in ("zones", "pods", "clusters", "hosts", "vms")}
+            parts = {k: getattr(previous, k) for k in ("zones", "pods", "clusters", "hosts", "vms", "cloudstack_version")}
             cs_source = Source(live=False, taken_at=previous.cloudstack.taken_at,
                                snapshot_file=str(last_good), problem=problem)
         else:

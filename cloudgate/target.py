@@ -285,6 +285,52 @@ class DrillsSection(_Strict):
         return self
 
 
+DEFAULT_TOLERANCES: dict[str, Any] = {
+    # the write path's p99, client and coordinator side: 20 % above the median of the last runs
+    "cassandra.write.*.p99": "20%",
+    "deploy.total.p95": "25%",
+    "drill.*.writes.lost": 0,  # any rise
+    # the lost datacenter's availability follows its clients' reroute time (judged as reroute_s)
+    "drill.dc-loss.availability.*": 0.02,
+    "drill.*.availability.*": 0.001,  # a tenth of a point of availability
+    "drill.*.longest_outage_s.*": {"relative": 0.5, "absolute": 2.0},
+    "drill.*.reroute_s.*": {"relative": 0.5, "absolute": 2.0},
+}
+
+
+class HistorySection(_Strict):
+    """How tonight is compared with the previous nights (cloudgate.report.regression).
+
+    `tolerances` maps metric-name patterns (fnmatch; the first match wins, this file's before the
+    defaults) to how much worse than the median of the last `compare_last` runs a metric may be:
+    "20%" relative to that median, a number absolute in the metric's unit (0: any rise), or
+    {relative, absolute} for the larger of the two.
+    """
+
+    compare_last: int = Field(7, ge=1, le=365, description="N: the median of the last N comparable runs")
+    min_runs: int = Field(3, ge=1, le=365, description="a metric with fewer earlier values is not compared")
+    tolerances: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("tolerances")
+    @classmethod
+    def _valid_tolerances(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from cloudgate.report.regression import parse_tolerance
+
+        for pattern, tolerance in value.items():
+            try:
+                parse_tolerance(tolerance)
+            except ValueError as exc:
+                raise ValueError(f"{pattern}: {exc}") from None
+        return value
+
+    def all_tolerances(self) -> dict[str, Any]:
+        """This file's patterns first, then the defaults it does not override."""
+        from cloudgate.report.regression import parse_tolerance
+
+        merged = {**self.tolerances, **{k: v for k, v in DEFAULT_TOLERANCES.items() if k not in self.tolerances}}
+        return {pattern: parse_tolerance(value) for pattern, value in merged.items()}
+
+
 class LabSection(_Strict):
     """Shape of the embedded lab; only meaningful when environment is lab."""
 
@@ -320,6 +366,7 @@ class Target(_Strict):
     thresholds: Thresholds = Thresholds()
     deploy: DeploySection = DeploySection()
     drills: DrillsSection = DrillsSection()
+    history: HistorySection = HistorySection()
     baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
     waivers: str | None = Field(None, description="waiver file: known failures with a justification and an expiry")
     lab: LabSection | None = None

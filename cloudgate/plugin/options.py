@@ -19,6 +19,7 @@ import pytest
 
 from cloudgate.measurelock import machine_share
 from cloudgate.plugin.state import PROFILES, configured_target, destructive_refusal, is_worker
+from cloudgate.report.history import RUN_KINDS
 
 MARKERS = {
     "smoke": "read-only, fast check; safe on production after an incident (profile smoke runs only these)",
@@ -45,6 +46,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="let destructive checks run (only honoured on lab or preproduction targets)")
     group.addoption("--reports-dir", metavar="DIR", default=None,
                     help="where runs with a target write reports/<run-id>/ (default: ./reports)")
+    group.addoption("--no-fail-on-regression", action="store_true", default=False,
+                    help="report metric regressions and new failures against the last runs (reports/history.sqlite) "
+                         "without failing the run on them")
+    group.addoption("--run-kind", choices=RUN_KINDS, default="run",
+                    help="what the history records this run as (set by `cloudgate gate`)")
 
 
 @pytest.hookimpl(tryfirst=True)

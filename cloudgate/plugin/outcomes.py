@@ -17,7 +17,7 @@ from cloudgate.cassandra import CassandraError
 from cloudgate.cloud import CloudStackError
 from cloudgate.cqlguard import CassandraReadOnlyError
 from cloudgate.hosts import HostUnreachable
-from cloudgate.plugin.state import NOT_APPLICABLE, NOT_RUN, RUN_KEY, WAIVERS_KEY, RunState
+from cloudgate.plugin.state import NOT_APPLICABLE, NOT_RUN, RUN_KEY, WAIVERS_KEY, CheckDetail, RunState
 from cloudgate.report.metrics import USER_PROPERTY, Metric
 from cloudgate.report.rundir import utc_now
 from cloudgate.target import TargetError
@@ -95,6 +95,37 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     state.phases.setdefault(report.nodeid, set()).add(report.when)
     previous = state.outcomes.get(report.nodeid, "passed")
     state.outcomes[report.nodeid] = max(previous, outcome, key=_RANK.__getitem__)
+    _note_detail(state, report, outcome)
+
+
+MESSAGE_CHARS = 400
+
+
+def one_line_message(report: pytest.TestReport) -> str:
+    """The line a failure or skip was reported with (the assertion's message, not its traceback)."""
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):
+        text = str(longrepr[2]).removeprefix("Skipped: ")
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = str(crash.message) if crash is not None else str(longrepr)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0].removeprefix("AssertionError: ") if lines else ""
+    return first[:MESSAGE_CHARS]
+
+
+def _note_detail(state: RunState, report: pytest.TestReport, outcome: str) -> None:
+    detail = state.details.setdefault(report.nodeid, CheckDetail())
+    detail.duration_s += float(getattr(report, "duration", 0.0) or 0.0)
+    for name, value in report.user_properties:
+        if name == "check_id":
+            detail.check_id = str(value)
+        elif name == "severity":
+            detail.severity = str(value)
+    if outcome != "passed" and not detail.message:
+        detail.message = one_line_message(report)
 
 
 def pytest_collectreport(report: pytest.CollectReport) -> None:

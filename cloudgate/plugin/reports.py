@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +19,18 @@ from typing import Any
 import pytest
 
 from cloudgate.estate import ESTATE_FILE, EstateSnapshot
-from cloudgate.plugin.state import OUTCOMES, RUN_KEY, RunState, configured_target, is_worker, reports_root_of
+from cloudgate.plugin.state import (
+    OUTCOMES,
+    RUN_KEY,
+    RunState,
+    configured_target,
+    is_worker,
+    loaded_target_of,
+    reports_root_of,
+)
+from cloudgate.report.history import HistoryError
 from cloudgate.report.metrics import Metric
+from cloudgate.report.record import HistoryPolicy, build_record, record_and_compare
 from cloudgate.report.rundir import (
     RunStamp,
     create_run_dir,
@@ -129,6 +140,8 @@ def _write_summary(session: pytest.Session, exitstatus: int) -> None:
     estate = _estate_of_run(state)
     if estate is not None:
         state.stamp.extra["estate"] = estate.provenance()
+    regressions = _history(session, state, counts, estate)
+    exitstatus = int(session.exitstatus)
     write_json(
         state.run_dir / "metrics.json",
         {
@@ -145,8 +158,61 @@ def _write_summary(session: pytest.Session, exitstatus: int) -> None:
             "counts": counts,
             "outcomes": state.outcomes,
             "not_run": state.not_run,
+            "history": regressions,
         },
     )
+
+
+def _history(session: pytest.Session, state: RunState, counts: dict[str, int],
+             estate: EstateSnapshot | None) -> dict[str, Any]:
+    """Record the run in reports/history.sqlite and judge it against the last comparable runs.
+
+    A blocking flag (a metric regression, a new failure) fails the run unless --no-fail-on-regression;
+    a history that cannot be used fails it too, in one line: a nightly that silently stops
+    remembering would hide every later regression.
+    """
+    config = session.config
+    loaded = loaded_target_of(config)
+    if loaded is None or config.option.collectonly:
+        return {}
+    policy = loaded.target.history
+    stamp = state.stamp.as_dict()
+    run = build_record(stamp, config.getoption("run_kind"), int(session.exitstatus), counts, state.outcomes,
+                       state.details, state.metrics, estate.cloudstack_version if estate is not None else None)
+    lines: list[str] = []
+    fail_on_regression = not config.getoption("no_fail_on_regression")
+    try:
+        comparison = record_and_compare(
+            state.reports_root, run, HistoryPolicy(policy.compare_last, policy.min_runs, policy.all_tolerances()),
+            lines.append, fail_on_regression)
+    except (HistoryError, sqlite3.Error, OSError) as exc:
+        lines.append(f"cloudgate: history not recorded: {exc}")
+        _terminal_lines(config, lines)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return {"error": str(exc)}
+    blocking = comparison.blocking
+    fail = bool(blocking) and fail_on_regression
+    if run.exitstatus != session.exitstatus:
+        session.exitstatus = pytest.ExitCode(run.exitstatus)
+    lines.append(f"history: compared with {len(comparison.baseline_runs)} earlier run(s) of {run.target} / "
+                 f"{run.profile}: {len(blocking)} regression(s)"
+                 + ("" if not blocking else " (fails the run)" if fail else " (--no-fail-on-regression)"))
+    lines += [f"  {flag.kind.replace('_', ' ')}: {flag.detail}" for flag in comparison.flags]
+    _terminal_lines(config, lines)
+    return {"baseline_runs": comparison.baseline_runs, "fails_run": fail,
+            "flags": [{"kind": f.kind, "subject": f.subject, "detail": f.detail} for f in comparison.flags],
+            "not_compared": comparison.not_compared}
+
+
+def _terminal_lines(config: pytest.Config, lines: list[str]) -> None:
+    """Lines after pytest's own summary (the terminal summary has been written by now)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    for line in lines:
+        if reporter is not None:
+            reporter.write_line(line)
+        else:
+            print(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

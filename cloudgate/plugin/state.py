@@ -38,6 +38,17 @@ class RunState:
     outcomes: dict[str, str] = field(default_factory=dict)
     not_run: dict[str, str] = field(default_factory=dict)
     phases: dict[str, set[str]] = field(default_factory=dict)  # nodeid -> phases that reported
+    details: dict[str, CheckDetail] = field(default_factory=dict)  # nodeid -> what the history keeps of it
+
+
+@dataclass
+class CheckDetail:
+    """A check's id, severity, time spent (all phases) and the one line it failed or was skipped with."""
+
+    check_id: str = ""
+    severity: str = ""
+    duration_s: float = 0.0
+    message: str = ""
 
 def is_worker(config: pytest.Config) -> bool:
     """A pytest-xdist worker (the controller writes the reports, workers run the checks)."""

@@ -42,7 +42,7 @@ def _record(result: DrillResult, name: str, metric, run_dir, thresholds) -> None
     for key, value in verdict.metrics().items():
         family = key.split(".", 1)[0]
         unit = UNITS.get(family, "operations")
-        threshold, better = None, "lower"
+        threshold, better = None, ("higher" if family == "availability" else "lower")
         dc = key.split(".", 1)[1] if "." in key else ""
         expectation = verdict.per_dc[dc].expectation if dc in verdict.per_dc else None
         if family == "availability" and expectation in ("qos", "all"):
