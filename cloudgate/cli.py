@@ -154,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for probe VMs no ledger names: only those created longer ago than this")
     jan.set_defaults(func=cmd_janitor)
 
-    lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env")
+    lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env | cloudstack | upgrade")
     lab_sub = lab.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
     up = lab_sub.add_parser("up", help="build the lab (2 datacenters, hosts, CloudStack simulator)")
     up.add_argument("--target", default=str(_project_root() / "fixtures/targets/lab.yaml"))
@@ -175,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     mgmt = lab_sub.add_parser("cloudstack", help="stop or start the lab's management server (the outage drill's commands)")
     mgmt.add_argument("cloudstack_action", choices=("stop", "start"), metavar="stop|start")
+    upg = lab_sub.add_parser("upgrade", help="upgrade the lab's CloudStack, clean or with regressions: "
+                                             "upgrade --to VERSION [--regression NAME]... | upgrade --list")
+    upg.add_argument("--to", metavar="VERSION", help="the CloudStack version to upgrade to (digits and dots)")
+    upg.add_argument("--regression", action="append", default=[], metavar="NAME",
+                     help="a regression the new version ships (repeatable; replaces the active set)")
+    upg.add_argument("--list", action="store_true", help="list the regressions and what each does")
     lab.set_defaults(func=cmd_lab)
 
     drill = sub.add_parser("drill", help="failover drills: check HISTORY judges a drill's history again, offline")

@@ -36,6 +36,19 @@ def cloudstack(action: str) -> int:
     return 0
 
 
+def upgrade(args: argparse.Namespace) -> int:
+    """`cloudgate lab upgrade --to VERSION [--regression NAME]... | --list`."""
+    if args.list:
+        print(control.list_regressions())
+        return 0
+    if not args.to:
+        raise control.LabControlError("to which version? `cloudgate lab upgrade --to VERSION [--regression NAME]...`; "
+                                      "`--list` lists the regressions")
+    report = control.upgrade(args.to, args.regression)
+    print(f"lab {report.summary()}; guests keep running, API answering")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     """Run one `cloudgate lab` action; operator errors are one line on stderr and exit status 2."""
     try:
@@ -49,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
             return control.status()
         elif args.lab_command == "cloudstack":
             return cloudstack(args.cloudstack_action)
+        elif args.lab_command == "upgrade":
+            return upgrade(args)
         elif args.lab_command == "env":
             sys.stdout.write(control.env_exports(str(LAB_TARGET)))
         elif args.lab_command == "fault":

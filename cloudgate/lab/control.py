@@ -1,10 +1,11 @@
-"""`cloudgate lab up | down | status | env | fault`: build, inspect, break and remove the lab.
+"""`cloudgate lab up | down | status | env | fault | upgrade`: build, inspect, break, upgrade and remove the lab.
 
 The lab is a target, not a mock: `up` builds a two-datacenter network of namespaced hypervisor
 hosts running sshd, then starts the CloudStack API simulator on loopback, which creates guests on
 those hosts when asked to deploy. `down` removes everything it made — processes, namespaces,
 bridges, the state directory — and then checks that nothing of it is left. `up` after a crash
-cleans first.
+cleans first. `upgrade` restarts the management server on a new CloudStack version, clean or with
+regressions (cloudgate/lab/cloudstack/upgrade.py), for the upgrade gate.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudgate.lab import clusterfile, extra, paths
+from cloudgate.lab.cloudstack import upgrade as cs_upgrade
 from cloudgate.lab.topology import NETNS_PREFIX, LabTopology, build_topology
 from cloudgate.target import Environment, load_target
 
@@ -226,6 +228,46 @@ def mgmt_start(timeout: float = 20.0) -> bool:
     return True
 
 
+# --------------------------------------------------------------------------- upgrade
+def upgrade(version: str, regressions: list[str], timeout: float = 20.0) -> cs_upgrade.UpgradeReport:
+    """Upgrade the lab's CloudStack as an operator would: stop the management server, migrate its
+    database, start it again on the same state. Guests and Cassandra keep running (mgmt_stop/mgmt_start).
+
+    Everything that can refuse does so before the management server is stopped, so a refused upgrade
+    leaves the lab exactly as it was. Once stopped it is always started again, even if the migration
+    failed (then on the old release: the migration is one transaction).
+    """
+    try:
+        cs_upgrade.parse_version(version)
+        cs_upgrade.check_regressions(regressions)
+        _lab_topology_for_mgmt()
+        current = cs_upgrade.current_release(paths.cloudstack_dir())
+        if current is None:
+            raise LabControlError("the lab is not up (no CloudStack database); run `cloudgate lab up`")
+        cs_upgrade.plan_upgrade(current, version, regressions)
+        mgmt_stop()
+        try:
+            return cs_upgrade.apply_upgrade(paths.cloudstack_dir(), version, regressions)
+        finally:
+            mgmt_start(timeout)
+    except cs_upgrade.UpgradeError as exc:
+        raise LabControlError(str(exc)) from None
+
+
+def list_regressions() -> str:
+    heading = "upgrade regressions (cloudgate lab upgrade --to VERSION --regression NAME):"
+    return f"{heading}\n{cs_upgrade.describe_regressions()}"
+
+
+def _print_release() -> None:
+    try:
+        release = cs_upgrade.current_release(paths.cloudstack_dir())
+    except Exception as exc:  # noqa: BLE001 - status reports, it does not fail on an unreadable database
+        print(f"CloudStack version: unknown ({type(exc).__name__}: {exc})")
+        return
+    print(f"CloudStack version: {release.describe() if release else 'unknown (no database yet)'}")
+
+
 # --------------------------------------------------------------------------- up / down
 def leftovers() -> list[str]:
     """What of a lab exists on this machine now (empty = clean)."""
@@ -358,6 +400,7 @@ def status() -> int:
     pid = _read_pid(paths.lab_dir() / SIMULATOR_PID)
     alive = pid is not None and _pid_alive(pid)
     print(f"CloudStack simulator: {'running, pid ' + str(pid) if alive else 'NOT running'} (port {topology.api_port})")
+    _print_release()
     for h in topology.hosts:
         print(f"  {h.name:<14} {h.ip:<14} {hosts.host_status(h.name)}")
     _print_cassandra_status()

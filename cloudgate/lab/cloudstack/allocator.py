@@ -121,11 +121,18 @@ def plan(
     release_seconds: float,
     requested_host_id: str | None = None,
     avoid: Iterable[str] = (),
+    honour_anti_affinity: bool = True,
 ) -> str | None:
-    """Return the id of the host the VM should run on, or None (InsufficientServerCapacityException)."""
+    """Return the id of the host the VM should run on, or None (InsufficientServerCapacityException).
+
+    `honour_anti_affinity=False` is the upgrade regression `anti-affinity-ignored`: the processor is
+    skipped, so hosts are chosen as if the VM's groups did not exist (the groups themselves remain).
+    """
     demand = demand_of(db, vm)
     loads = host_loads(db)
-    avoid_set = set(avoid) | anti_affinity_avoid(db, vm["id"], now, release_seconds)
+    avoid_set = set(avoid)
+    if honour_anti_affinity:
+        avoid_set |= anti_affinity_avoid(db, vm["id"], now, release_seconds)
     if requested_host_id is not None:
         host = db.one("SELECT * FROM hosts WHERE id=?", (requested_host_id,))
         candidates = [host] if host is not None else []
@@ -136,7 +143,7 @@ def plan(
             continue
         if not has_capacity(host, loads.get(host["id"], HostLoad()), demand):
             continue
-        if member_reserved_on(db, vm["id"], host["id"]):
+        if honour_anti_affinity and member_reserved_on(db, vm["id"], host["id"]):
             continue
         return host["id"]
     return None

@@ -19,7 +19,7 @@ _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "cloudstack.lab.cloudgate")
 
 HYPERVISOR = "XenServer"
 HYPERVISOR_VERSION = "8.2.1"
-CLOUDSTACK_VERSION = "4.19.1.0"
+CLOUDSTACK_VERSION = "4.19.1.0"  # what a fresh lab runs; upgrade.py records later ones in the database
 
 # (name, displaytext, cores, MHz per core, MiB)
 SERVICE_OFFERINGS = [

@@ -1,12 +1,17 @@
 """HTTP front end on 127.0.0.1: GET and POST on /client/api, JSON answers, and the thread-mode handle.
 
 Only loopback is ever bound: the lab is reached by the suite through real sockets, never from outside.
+A stopped in-process simulator closes its open (keep-alive) connections, as a dead process would: a
+client that kept one must reconnect, and so reaches the simulator started after it (a restart, an
+upgrade), never the stopped one's closed database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -35,7 +40,26 @@ class _ApiServer(ThreadingHTTPServer):
 
     def __init__(self, port: int, sim: Simulator) -> None:
         self.sim = sim
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__((BIND_ADDRESS, port), _ApiHandler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def close_connections(self) -> None:
+        """Shut every open connection down (their handler threads then end on EOF)."""
+        with self._connections_lock:
+            open_now = list(self._connections)
+        for conn in open_now:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
 
 class _ApiHandler(BaseHTTPRequestHandler):
@@ -101,6 +125,7 @@ class SimulatorHandle:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+        self.server.close_connections()
         self.thread.join(timeout=10)
         self.sim.stop()
 

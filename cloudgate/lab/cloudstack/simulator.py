@@ -17,12 +17,12 @@ from . import inventory
 from .accounts import Account, accounts_from
 from .commands import REGISTRY, runner_for
 from .config import Config
-from .db import Database
+from .db import DB_FILE, Database
 from .driver import GuestDriver
 from .jobs import Interrupted, JobManager
 from .monitor import HostMonitor
+from .upgrade import Release, read_release
 
-DB_FILE = "cloudstack.sqlite"
 API_LOG_FILE = "api.log"
 
 
@@ -41,6 +41,7 @@ class Simulator:
         self.config = Config(self.db, lambda: set(REGISTRY))
         inventory.seed(self.db, topology)
         self.config.seed(topology.boot_delay_seconds)
+        self.release: Release = read_release(self.db)  # read once: an upgrade is stop, apply_upgrade, start
         self.jobs = JobManager(self, runner_for, workers)
         self.monitor = HostMonitor(self)
         self._log_lock = threading.Lock()
@@ -62,6 +63,10 @@ class Simulator:
             raise Interrupted()
         if self.stopping.is_set():
             raise Interrupted()
+
+    def regressed(self, name: str) -> bool:
+        """Whether the running release ships regression `name` (see upgrade.py)."""
+        return self.release.has(name)
 
     # -- accounts -----------------------------------------------------------------------------------
     def credentials_for_key(self, api_key: str) -> tuple[Account, str] | None:

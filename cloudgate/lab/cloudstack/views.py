@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .accounts import ROOT_DOMAIN_ID, Account
 from .capacity import HostLoad, host_loads
 from .envelope import cs_date, percent
-from .inventory import CLOUDSTACK_VERSION, HYPERVISOR, HYPERVISOR_VERSION, stable_id
+from .inventory import HYPERVISOR, HYPERVISOR_VERSION, stable_id
 from .jobs import pending_jobs
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class Catalog:
         out: dict[str, Any] = {
             "id": h["id"], "name": h["name"], "state": h["state"], "type": "Routing", "ipaddress": h["ip"],
             "zoneid": zone["id"], "zonename": zone["name"], "podid": pod["id"], "podname": pod["name"],
-            "version": CLOUDSTACK_VERSION, "hypervisor": HYPERVISOR, "hypervisorversion": HYPERVISOR_VERSION,
+            "version": self.sim.release.version, "hypervisor": HYPERVISOR, "hypervisorversion": HYPERVISOR_VERSION,
             "cpusockets": 2, "cpunumber": h["cpu_cores"], "cpuspeed": h["cpu_mhz"],
             "cpuallocated": percent(load.cpu_mhz, cpu_total), "cpuallocatedvalue": load.cpu_mhz,
             "cpuallocatedpercentage": percent(load.cpu_mhz, cpu_total),
@@ -122,7 +122,7 @@ class Catalog:
             "publicip": s["publicip"], "publicnetmask": "255.255.255.0", "linklocalip": s["linklocalip"],
             "linklocalnetmask": "255.255.0.0", "gateway": self.network_of_zone(zone["id"])["gateway"],
             "templateid": template["id"], "templatename": "systemvm-xenserver-4.19.1",
-            "created": cs_date(s["created"]), "version": CLOUDSTACK_VERSION, "isdynamicallyscalable": False,
+            "created": cs_date(s["created"]), "version": self.sim.release.version, "isdynamicallyscalable": False,
             "hasannotations": False,
         }
         if host is not None:

@@ -12,6 +12,7 @@ import pytest
 from cs import CloudStack
 
 from cloudgate.lab.cloudstack import NullGuestDriver, SimulatorHandle, start_in_thread
+from cloudgate.lab.cloudstack.upgrade import UpgradeReport, apply_upgrade
 from cloudgate.lab.topology import LabTopology
 
 CREDENTIALS = {
@@ -39,6 +40,16 @@ class Lab:
         port = self.handle.port
         self.handle.stop()
         self.handle = start_in_thread(self.state_dir, self.topology, port, CREDENTIALS, self.driver)
+
+    def upgrade(self, version: str, *regressions: str) -> UpgradeReport:
+        """What `cloudgate lab upgrade` does, in-process: stop the management server, migrate its database,
+        start it again on the same state and port. The driver (the guests) carries over, as in the lab."""
+        port = self.handle.port
+        self.handle.stop()
+        try:
+            return apply_upgrade(self.state_dir, version, regressions)
+        finally:
+            self.handle = start_in_thread(self.state_dir, self.topology, port, CREDENTIALS, self.driver)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from typing import Any
 
 from ..config import FAIL_PREFIX
 from ..envelope import PARAM_ERROR, ApiError, invalid_value
-from ..inventory import CLOUDSTACK_VERSION
 from ..jobs import job_view
 from . import REGISTRY, Param, Request, command, common_list_params, keyword_match
 
@@ -38,7 +37,7 @@ def list_apis(req: Request) -> dict[str, Any]:
 @command("listCapabilities", "Lists capabilities")
 def list_capabilities(req: Request) -> dict[str, Any]:
     return {"capability": {
-        "securitygroupsenabled": False, "dynamicrolesenabled": True, "cloudstackversion": CLOUDSTACK_VERSION,
+        "securitygroupsenabled": False, "dynamicrolesenabled": True, "cloudstackversion": req.sim.release.version,
         "userpublictemplateenabled": True, "supportELB": "false", "projectinviterequired": False,
         "allowusercreateprojects": True, "customdiskofferingminsize": 1, "customdiskofferingmaxsize": 1024,
         "regionsecondaryenabled": False, "kvmsnapshotenabled": False, "allowuserviewdestroyedvm": False,

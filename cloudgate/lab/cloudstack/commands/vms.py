@@ -39,6 +39,7 @@ from ..envelope import (
     ApiError,
 )
 from ..jobs import Job
+from ..upgrade import ANTI_AFFINITY_IGNORED, SLOW_DEPLOY, deploy_drag
 from ..views import Catalog
 from . import Param, Request, command, common_list_params, job, keyword_match
 
@@ -94,6 +95,7 @@ def _planner_args(sim: Simulator) -> dict[str, Any]:
         "algorithm": sim.config.get("vm.allocation.algorithm") or "firstfit",
         "now": time.time(),
         "release_seconds": sim.config.number("capacity.skipcounting.hours"),
+        "honour_anti_affinity": not sim.regressed(ANTI_AFFINITY_IGNORED),
     }
 
 
@@ -110,8 +112,10 @@ def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first
 
     Resumable: a VM found Starting with a host (job interrupted by a restart) skips planning. A host whose
     agent fails StartCommand joins the avoid set and the planner is asked again, as orchestrateStart does.
+    A first deploy under the upgrade regression `slow-deploy` then stays Starting several times as long.
     """
     db = sim.db
+    began = time.monotonic()
     avoid: set[str] = set()
     while True:
         failure: ApiError | None = None
@@ -154,6 +158,8 @@ def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first
             avoid.add(host_id)
             continue
         sim.sleep(sim.config.number("lab.boot.delay.seconds"))
+        if first_deploy and sim.regressed(SLOW_DEPLOY):
+            sim.sleep(deploy_drag(time.monotonic() - began))
         with db.tx():
             done = db.run("UPDATE vms SET state='Running', updated=? WHERE id=? AND state='Starting' AND host_id=?",
                           (time.time(), vm_id, host_id))
