@@ -70,6 +70,26 @@ def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
     return 1 if result.problems else 0
 
 
+# --------------------------------------------------------------------------- gate
+def cmd_gate(args: argparse.Namespace, extra: list[str]) -> int:
+    from cloudgate.gate import flow
+
+    loaded = load_target(args.target)
+    loaded.check_environment()
+    reports = Path(args.reports_dir or "reports").resolve()
+    paths = [str(_project_root() / p) for p in SUITE_PATHS]
+    try:
+        if args.gate_command == "before":
+            return flow.before(loaded, reports, paths, extra, args.upgrade_to)
+        if args.gate_command == "during":
+            return flow.during(loaded, reports, paths, extra)
+        if args.gate_command == "after":
+            return flow.after(loaded, reports, paths, extra)
+        return flow.destroy(loaded, reports)
+    except flow.GateError as exc:
+        raise CliError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- lab
 def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
     # The product's only way into the embedded lab, and a lazy one on purpose: the suite, the plugin
@@ -183,6 +203,24 @@ def build_parser() -> argparse.ArgumentParser:
     upg.add_argument("--list", action="store_true", help="list the regressions and what each does")
     lab.set_defaults(func=cmd_lab)
 
+    gate = sub.add_parser("gate", help="the upgrade gate: before | during | after | destroy (GO / NO-GO)")
+    gate_sub = gate.add_subparsers(dest="gate_command", required=True, metavar="STEP")
+    steps = {
+        "before": "before the upgrade: the gate profile, then canary resources (VMs, group, tag, rows)",
+        "during": "optional, while the management server is down: the data plane and the canaries without the API",
+        "after": "after the upgrade: canaries still there and usable, the profile again, GO / NO-GO (exit 0 / 1)",
+        "destroy": "remove the canaries and close the gate",
+    }
+    for step, help_text in steps.items():
+        p = gate_sub.add_parser(step, help=help_text, description=help_text + ". Extra arguments go to pytest "
+                                "(e.g. `-- -k deploy`); `after` reuses those `before` was given.")
+        p.add_argument("--target", required=True)
+        p.add_argument("--reports-dir", default=None, help="where runs and the gate's state live (default ./reports)")
+        if step == "before":
+            p.add_argument("--upgrade-to", default=None, metavar="VERSION",
+                           help="the CloudStack version the upgrade installs: `after` is NO-GO unless it reports it")
+    gate.set_defaults(func=cmd_gate)
+
     drill = sub.add_parser("drill", help="failover drills: check HISTORY judges a drill's history again, offline")
     drill_sub = drill.add_subparsers(dest="drill_command", required=True, metavar="ACTION")
     dchk = drill_sub.add_parser("check", help="judge a drill history (reports/<run>/drill-*.history.jsonl)")
@@ -208,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "run":
+    if extra and args.command not in ("run", "gate"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return int(args.func(args, extra))

@@ -10,7 +10,8 @@ age guess for anything a ledger names.
 The age rule (VMs named `<deploy.name_prefix>-...` older than `older_than`) remains for what no
 ledger names: runs of a cloudgate without ledgers, or a reports directory that was removed.
 Refuses production targets: the suite never creates anything there, so there is nothing of ours
-to remove.
+to remove. The upgrade gate's canaries (scope `gate-canary`) are made to outlive their process:
+they are kept until CANARY_MAX_AGE (a gate never closed), `cloudgate gate destroy` removes them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.gate.canaries import CANARY_MAX_AGE, CANARY_SCOPE
 from cloudgate.ledger import Entry, ledgers_under, mark_undone, pending, process_start
 from cloudgate.ledger import read as ledger_read
 from cloudgate.target import LoadedTarget
@@ -74,10 +76,25 @@ def ledger_entries(reports_root: Path, target_name: str, endpoint: str = "") -> 
             if e.target == target_name and (not e.endpoint or not endpoint or e.endpoint == endpoint)]
 
 
+def _age(entry: Entry) -> timedelta | None:
+    try:
+        at = datetime.strptime(entry.at[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return datetime.now(UTC) - at
+
+
 def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult) -> None:
     for entry in reversed(pending(entries)):  # newest first: a VM goes before the group it is in
         alive = entry.writer_alive()
         origin = f"run {entry.run}, pid {entry.pid}"
+        age = _age(entry)
+        if entry.scope == CANARY_SCOPE and (age is None or age < CANARY_MAX_AGE):
+            # made to outlive its process: the upgrade gate's `after` needs it (`cloudgate gate destroy`)
+            out.lines.append(f"kept {entry.describe()}: an upgrade gate canary of run {entry.run}"
+                             f"{'' if age is None else f', {age.total_seconds() / 3600:.0f} h old'}; swept after "
+                             f"{CANARY_MAX_AGE.days} days, or now by `cloudgate gate destroy`")
+            continue
         if alive:
             out.lines.append(f"left alone {entry.describe()}: in use by pid {entry.pid} ({entry.run})")
             continue

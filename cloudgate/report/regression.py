@@ -99,7 +99,8 @@ def _fmt(value: float, unit: str) -> str:
 
 
 def compare_metrics(current: RunRecord, previous: list[RunRecord], tolerances: Mapping[str, Tolerance],
-                    min_runs: int, label: str = "median of") -> tuple[list[FlagRecord], list[str]]:
+                    min_runs: int, baseline_name: str = "") -> tuple[list[FlagRecord], list[str]]:
+    """Metric regressions against the median of `previous` (`baseline_name` names it, e.g. "before run")."""
     flags, not_compared = [], []
     for metric in current.metrics:
         tol = tolerance_for(metric.name, tolerances)
@@ -117,7 +118,7 @@ def compare_metrics(current: RunRecord, previous: list[RunRecord], tolerances: M
             within = "" if metric.verdict != "pass" else f", still within its threshold {metric.threshold:g}"
             flags.append(FlagRecord("metric_regression", metric.name,
                                     f"{metric.name} = {_fmt(metric.value, metric.unit)}, {_fmt(worse, metric.unit)}"
-                                    f"{relative} {direction} the {label} {len(values)} run(s) "
+                                    f"{relative} {direction} the {baseline_name or f'median of {len(values)} run(s)'} "
                                     f"({_fmt(baseline, metric.unit)}; tolerance {tol.describe()}){within}"))
     return flags, not_compared
 
