@@ -78,6 +78,7 @@ def cmd_gate(args: argparse.Namespace, extra: list[str]) -> int:
     loaded.check_environment()
     reports = Path(args.reports_dir or "reports").resolve()
     paths = [str(_project_root() / p) for p in SUITE_PATHS]
+    extra = extra[1:] if extra[:1] == ["--"] else extra  # `gate before --target T -- -k deploy`
     try:
         if args.gate_command == "before":
             return flow.before(loaded, reports, paths, extra, args.upgrade_to)

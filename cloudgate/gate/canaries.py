@@ -113,7 +113,8 @@ def create(client: CloudStackClient, target: Target, ledger: Ledger, run_tag: st
             stopped_vm_id=str(stopped["id"]), stopped_vm_name=str(stopped.get("name")), tag_value=run_tag,
             hosts=_routing_hosts(client))
         if target.cassandra is not None:
-            canaries.keyspace, canaries.rows, canaries.checksum = _write_rows(tracker, target, f"cloudgate_gate_{tag}")
+            keyspace = "cloudgate_gate_" + tag.replace("-", "_")
+            canaries.keyspace, canaries.rows, canaries.checksum = _write_rows(tracker, target, keyspace)
         return canaries
     except BaseException as exc:
         problems = tracker.cleanup()
@@ -135,6 +136,17 @@ def _row_value(k: int, tag: str) -> str:
 
 
 def _write_rows(tracker: Tracker, target: Target, keyspace: str) -> tuple[str, int, str]:
+    from cloudgate.cassandra import CassandraError
+
+    try:
+        return _write_rows_unguarded(tracker, target, keyspace)
+    except (CanaryError, CassandraError) as exc:
+        raise CanaryError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a driver error is one line
+        raise CanaryError(f"canary keyspace {keyspace}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _write_rows_unguarded(tracker: Tracker, target: Target, keyspace: str) -> tuple[str, int, str]:
     from cassandra import ConsistencyLevel
     from cassandra.concurrent import execute_concurrent_with_args
 
