@@ -238,21 +238,23 @@ def get_run(conn: sqlite3.Connection, run_id: str) -> RunRecord | None:
     return _run_from_row(conn, row) if row else None
 
 
-def previous_runs(conn: sqlite3.Connection, target: str, profile: str, before: str, limit: int) -> list[RunRecord]:
-    """The last `limit` runs of the same target and profile started before `before` (ISO time), newest first.
+def previous_runs(conn: sqlite3.Connection, target: str, profile: str, before: str, limit: int,
+                  kind: str = "run") -> list[RunRecord]:
+    """The last `limit` runs of the same target, profile and kind started before `before` (ISO time), newest first.
 
     Only runs that ended are comparable: a run killed before its summary has no meaningful figures.
+    The kind too: a gate's `during` run (control-plane checks left out) says nothing about a nightly.
     """
     rows = conn.execute(
-        f"SELECT {_RUN_COLUMNS} FROM runs WHERE target = ? AND profile = ? AND started < ? AND ended IS NOT NULL "
-        "ORDER BY started DESC LIMIT ?", (target, profile, before, limit)).fetchall()
+        f"SELECT {_RUN_COLUMNS} FROM runs WHERE target = ? AND profile = ? AND kind = ? AND started < ? "
+        "AND ended IS NOT NULL ORDER BY started DESC LIMIT ?", (target, profile, kind, before, limit)).fetchall()
     return [_run_from_row(conn, row) for row in rows]
 
 
-def metric_series(conn: sqlite3.Connection, target: str, profile: str, name: str, limit: int = 30
-                  ) -> list[tuple[str, float]]:
-    """(started, value) of one metric over the last `limit` runs of a target and profile, oldest first."""
+def metric_series(conn: sqlite3.Connection, target: str, profile: str, name: str, limit: int = 30,
+                  kind: str = "run") -> list[tuple[str, float]]:
+    """(started, value) of one metric over the last `limit` runs of a target, profile and kind, oldest first."""
     rows = conn.execute(
         "SELECT r.started, m.value FROM metrics m JOIN runs r USING (run_id) WHERE r.target = ? AND r.profile = ? "
-        "AND m.name = ? ORDER BY r.started DESC LIMIT ?", (target, profile, name, limit)).fetchall()
+        "AND r.kind = ? AND m.name = ? ORDER BY r.started DESC LIMIT ?", (target, profile, kind, name, limit)).fetchall()
     return [(str(s), float(v)) for s, v in reversed(rows)]

@@ -45,13 +45,16 @@ def test_a_run_is_kept_with_its_checks_metrics_and_flags_and_read_back_whole(tmp
     assert back == record
 
 
-def test_the_previous_runs_are_those_of_the_same_target_and_profile_that_ended_newest_first(tmp_path):
+def test_the_previous_runs_are_those_of_the_same_target_profile_and_kind_that_ended_newest_first(tmp_path):
     with open_history(tmp_path / "history.sqlite") as conn:
         for n in (1, 2, 3):
             record_run(conn, run(n))
         record_run(conn, run(4, ended=False))  # killed before its summary
         record_run(conn, run(5, profile="smoke"))
         record_run(conn, run(6, target="lab"))
+        during = run(7)
+        during.kind = "gate-during"  # control-plane checks left out: not comparable with a nightly
+        record_run(conn, during)
         found = previous_runs(conn, "preprod", "nightly", before="2026-12-09T00:00:00Z", limit=2)
         series = metric_series(conn, "preprod", "nightly", "cassandra.write.server.p99")
     assert [r.run_id for r in found] == ["20261203T0200Z-preprod-nightly", "20261202T0200Z-preprod-nightly"]
