@@ -1,4 +1,5 @@
-"""The upgrade gate on the whole lab: a clean upgrade is GO, a slow-deploy regression is NO-GO naming it.
+"""The upgrade gate on the whole lab: a clean upgrade is GO (its data plane whole while the management
+server is down), a slow-deploy regression is NO-GO naming it.
 
 `cloudgate gate before` runs a narrow gate profile (the deploy-time check and the API check, for
 time) and makes the canaries; `cloudgate lab upgrade` restarts the lab's CloudStack as a new
@@ -56,6 +57,16 @@ def test_a_clean_upgrade_is_go_and_a_slow_deploy_regression_is_no_go_naming_it(l
     twice = _gate(lab, reports, "before", *NARROW)
     assert twice.returncode == 2 and "a gate for lab is already open" in twice.stderr
     try:
+        from cloudgate.lab import control
+
+        control.mgmt_stop()  # the upgrade window: the control plane down, the workloads up
+        try:
+            window = _gate(lab, reports, "during")
+        finally:
+            control.mgmt_start()
+        assert window.returncode == 0, window.stdout[-3000:] + window.stderr
+        assert "CloudStack down, as expected during the upgrade" in window.stdout
+        assert "data plane whole with the control plane down" in window.stdout
         _upgrade("4.20.0.0")
         clean = _gate(lab, reports, "after")
         assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr
