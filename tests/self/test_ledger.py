@@ -249,3 +249,34 @@ def test_the_age_rule_never_takes_a_probe_vm_of_a_run_whose_process_is_alive():
                     {"name": "cg-probe-20260101t000000-999999999-0", "id": "2", "created": "2020-01-01T00:00:00+0000"}]
 
     assert [vm["id"] for vm in find_leftovers(Listing(), "cg-probe", timedelta(0))] == ["2"]
+
+
+def test_the_janitor_keeps_an_upgrade_gates_canaries_until_they_are_a_week_old(tmp_path):
+    import socket
+
+    from cloudgate.janitor import SweepResult, _sweep_ledgers
+
+    class Recording:
+        def __init__(self) -> None:
+            self.undone: list[str] = []
+
+        def undo(self, entry: L.Entry) -> str:
+            self.undone.append(entry.name)
+            return "destroyed"
+
+    gone = L.ProcessId(pid=2**22 + 17, start=1, boot=L.boot_id(), host=socket.gethostname())  # no such process
+    led = L.Ledger(tmp_path / "gate-lab" / "ledger.jsonl", run="gate-before", target="lab", proc=gone)
+    led.created(led.intend("vm", "cg-probe-gate-x-run", scope="gate-canary"), "vm-1")
+    led.created(led.intend("vm", "cg-probe-x-0", scope="deploy"), "vm-2")
+    undoer, out = Recording(), SweepResult()
+    _sweep_ledgers(L.read(led.path), undoer, dry_run=False, out=out)  # type: ignore[arg-type]
+    assert undoer.undone == ["cg-probe-x-0"], "a dead run's probe VM goes, the gate's canary stays"
+    assert any("kept vm cg-probe-gate-x-run" in line and "cloudgate gate destroy" in line for line in out.lines)
+
+    old = [json.loads(line) for line in led.path.read_text().splitlines()]
+    for rec in old:
+        rec["at"] = "2026-01-01T00:00:00.000000Z"  # written long ago: a gate nobody closed
+    led.path.write_text("".join(json.dumps(rec) + "\n" for rec in old))
+    undoer = Recording()
+    _sweep_ledgers(L.read(led.path), undoer, dry_run=False, out=SweepResult())  # type: ignore[arg-type]
+    assert undoer.undone == ["cg-probe-gate-x-run"]
