@@ -26,21 +26,13 @@ import requests
 from cs import CloudStack, CloudStackApiException, CloudStackException
 from pydantic import SecretStr
 
+from cloudgate.errors import CloudStackError  # defined there: the plugin must not load cs and requests
 from cloudgate.ledger import Entry, Ledger, run_ledger_path
 from cloudgate.ledger import read as ledger_read
 from cloudgate.target import LoadedTarget
 
 READ_PREFIXES = ("list", "query", "get")
 MUTATING_DESPITE_PREFIX = ("getUploadParams",)  # get* commands that create records
-
-
-class CloudStackError(Exception):
-    """A CloudStack call failed; str() is one line an operator can act on."""
-
-    def __init__(self, message: str, *, errorcode: int | None = None, command: str = "") -> None:
-        super().__init__(message)
-        self.errorcode = errorcode
-        self.command = command
 
 
 class MutationRefused(CloudStackError):

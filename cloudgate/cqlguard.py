@@ -13,11 +13,9 @@ from typing import Any
 
 from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, Statement
 
+from cloudgate.errors import CassandraReadOnlyError  # defined there: the plugin must not load the driver
+
 _FIRST_WORD = re.compile(r"\s*(?:(?:--|//)[^\n]*\n\s*|/\*.*?\*/\s*)*(\w+)", re.S)
-
-
-class CassandraReadOnlyError(Exception):
-    """A read-only run tried to send a statement that is not a SELECT."""
 
 
 def statement_text(query: Any) -> str:

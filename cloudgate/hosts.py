@@ -22,11 +22,8 @@ import paramiko
 import testinfra.host
 from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
+from cloudgate.errors import HostUnreachable  # defined there: the plugin must not load paramiko
 from cloudgate.target import Target
-
-
-class HostUnreachable(Exception):
-    """SSH to a host failed; str() is one line naming the host and the cause."""
 
 
 @dataclass(frozen=True)

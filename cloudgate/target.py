@@ -27,9 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-
-class TargetError(Exception):
-    """A target file or its environment is unusable; the message is one line an operator can act on."""
+from cloudgate.errors import TargetError  # defined there, with the plugin's other one-line errors
 
 
 class Environment(StrEnum):

@@ -41,11 +41,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.errors import CloudStackError
 from cloudgate.ledger import Entry
-from cloudgate.target import Target
+
+if TYPE_CHECKING:  # light on purpose: the plugin imports this module at load (its Ctrl-C refusal)
+    from cloudgate.cloud import CloudStackClient
+    from cloudgate.target import Target
 
 TRANSIENT_VM_STATES = ("Starting", "Stopping", "Migrating")
 GONE_VM_STATES = ("Expunging",)

@@ -8,6 +8,7 @@ part a plugin of its own that pytest registers from the list below:
 - fixtures: the estate snapshot, the CloudStack client, SSH handles, figures;
 - cleanup:  the run ledger's safety net (undo at session end what this process left pending).
 The parts share only cloudgate.plugin.state, never each other.
+Every pytest process loads them, so each imports heavy libraries (driver, SSH, HTTP, pydantic) lazily.
 """
 
 pytest_plugins = [

@@ -3,6 +3,9 @@
 The estate is read once per run (cloudgate.snapshot) and shared by every process of the run, so
 hypervisor checks are parametrized by the hosts CloudStack lists — one test id per host, and one
 failing host fails its own tests only — and every worker collects the same ids.
+
+What reaches the target (the CloudStack client, SSH, the snapshot and the Cassandra driver behind
+it) is imported by the fixture that needs it, never with the plugin.
 """
 
 from __future__ import annotations
@@ -12,16 +15,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from cloudgate.cloud import CloudStackClient, Tracker
-from cloudgate.estate import ESTATE_FILE, CassandraNode, EstateSnapshot, HostRecord
-from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+from cloudgate.errors import HostUnreachable
 from cloudgate.ledger import Entry, Ledger, current_run_id, run_ledger_path
 from cloudgate.ledger import pending as ledger_pending
 from cloudgate.ledger import read as ledger_read
 from cloudgate.plugin.state import (
+    ESTATE_FILE,
     NOT_APPLICABLE,
     NOT_RUN,
     RUN_KEY,
@@ -31,11 +34,14 @@ from cloudgate.plugin.state import (
     reports_root_of,
     shared_run_dir,
 )
-from cloudgate.report.metrics import USER_PROPERTY, Better, Metric
-from cloudgate.ring import RingView
-from cloudgate.snapshot import last_good_path, load_last_good, take_snapshot
-from cloudgate.target import LoadedTarget
-from cloudgate.undo import Undoer, UndoError
+
+if TYPE_CHECKING:
+    from cloudgate.cloud import CloudStackClient, Tracker
+    from cloudgate.estate import CassandraNode, EstateSnapshot, HostRecord
+    from cloudgate.hosts import HostPool
+    from cloudgate.report.metrics import Better, Metric
+    from cloudgate.ring import RingView
+    from cloudgate.target import LoadedTarget
 
 ESTATE_KEY = pytest.StashKey["EstateSnapshot | str"]()
 
@@ -67,6 +73,8 @@ def estate_of(config: pytest.Config) -> EstateSnapshot | str:
 
 
 def _shared_snapshot(config: pytest.Config, loaded: LoadedTarget) -> EstateSnapshot:
+    from cloudgate.snapshot import last_good_path, load_last_good, take_snapshot
+
     last_good = last_good_path(reports_root_of(config), loaded.target.name)
     run_dir = _run_dir(config)
     if run_dir is None:
@@ -163,6 +171,8 @@ def cassandra_ring(estate: EstateSnapshot) -> RingView:
     """The Cassandra ring with each node mapped to its VM and physical host (read once per run)."""
     if estate.cassandra is None:
         pytest.skip(f"{NOT_APPLICABLE}{estate.target} has no cassandra section")
+    from cloudgate.ring import RingView
+
     view = RingView.of(estate)
     if isinstance(view, str):
         pytest.fail(view, pytrace=False)
@@ -185,6 +195,8 @@ def cassandra_node(request: pytest.FixtureRequest) -> CassandraNode:
 @pytest.fixture(scope="session")
 def cloudstack(loaded_target: LoadedTarget) -> CloudStackClient:
     """Read-only CloudStack client: mutating commands raise MutationRefused."""
+    from cloudgate.cloud import CloudStackClient
+
     return CloudStackClient.for_target(loaded_target)
 
 
@@ -203,6 +215,9 @@ def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -
     refusal = destructive_refusal(request.config)
     if refusal:
         pytest.skip(refusal)
+    from cloudgate.cloud import CloudStackClient, Tracker
+    from cloudgate.undo import Undoer
+
     client = CloudStackClient.for_target(loaded_target, allow_mutations=True)
     run = _run_tag()
     tracker = Tracker(
@@ -224,13 +239,15 @@ def drill_context(request: pytest.FixtureRequest, loaded_target: LoadedTarget): 
     writes its heal to the ledger before it is injected; whatever the drill's own heal left pending
     is healed again here, after a failure or Ctrl-C too, and what still cannot be restored errors
     the test naming it (the entry stays for the session's safety net and the janitor)."""
-    from cloudgate.drills.nemesis import FaultContext
-
     if request.node.get_closest_marker("destructive") is None:
         pytest.fail("drill_context used by a test not marked destructive", pytrace=False)
     refusal = destructive_refusal(request.config)
     if refusal:
         pytest.skip(refusal)
+    from cloudgate.cloud import CloudStackClient
+    from cloudgate.drills.nemesis import FaultContext
+    from cloudgate.undo import Undoer, UndoError
+
     target = loaded_target.target
     client = CloudStackClient.for_target(loaded_target, allow_mutations=True)
     ledger = Ledger(run_ledger_path(), run=current_run_id(), target=target.name, endpoint=target.cloudstack.endpoint)
@@ -258,6 +275,8 @@ def _run_tag() -> str:
 
 @pytest.fixture(scope="session")
 def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
+    from cloudgate.hosts import HostPool, SshSettings
+
     pool = HostPool(SshSettings.from_target(loaded_target.target))
     yield pool
     pool.close()
@@ -299,6 +318,7 @@ def metric(request: pytest.FixtureRequest) -> Iterator[object]:
     The one way a test writes a figure to metrics.json; returns the judged Metric so the test can
     assert on its verdict with a message that quotes the figure.
     """
+    from cloudgate.report.metrics import USER_PROPERTY, Metric
 
     def record(name: str, value: float, unit: str, threshold: float | None = None, better: Better = "lower") -> Metric:
         m = Metric.measure(name, value, unit, threshold, better, test=request.node.nodeid)

@@ -13,16 +13,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from cloudgate.cassandra import CassandraError
-from cloudgate.cloud import CloudStackError
-from cloudgate.cqlguard import CassandraReadOnlyError
-from cloudgate.hosts import HostUnreachable
+from cloudgate.errors import (
+    CassandraError,
+    CassandraReadOnlyError,
+    CloudStackError,
+    HostUnreachable,
+    TargetError,
+)
 from cloudgate.plugin.state import NOT_APPLICABLE, NOT_RUN, RUN_KEY, WAIVERS_KEY, CheckDetail, RunState
-from cloudgate.report.metrics import USER_PROPERTY, Metric
 from cloudgate.report.rundir import utc_now
-from cloudgate.target import TargetError
-from cloudgate.waivers import find as find_waiver
 
+# from cloudgate.errors: the classes themselves, without the driver, SSH and HTTP libraries raising them
 ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, CassandraReadOnlyError, TargetError)
 _RANK = {"passed": 0, "not_applicable": 1, "not_run": 2, "waived": 3, "failed": 4, "error": 5}
 WAIVED = "waived until"
@@ -42,7 +43,12 @@ def _apply_waiver(item: pytest.Item, report: pytest.TestReport) -> None:
     check = item.get_closest_marker("check")
     check_id = check.kwargs.get("id") if check else None
     callspec = getattr(item, "callspec", None)
-    waiver = find_waiver(item.config.stash.get(WAIVERS_KEY, []), check_id, callspec.id if callspec else None)
+    waivers = item.config.stash.get(WAIVERS_KEY, [])
+    if not waivers:  # nothing to find (and the waiver models stay unimported)
+        return
+    from cloudgate.waivers import find as find_waiver
+
+    waiver = find_waiver(waivers, check_id, callspec.id if callspec else None)
     if waiver is None:
         return
     if waiver.expires >= utc_now().date():
@@ -81,6 +87,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if state is None:
         return
     if report.when == "teardown":
+        from cloudgate.report.metrics import USER_PROPERTY, Metric  # only a run with a target has a state
+
         for name, value in report.user_properties:
             if name == USER_PROPERTY:
                 state.metrics.append(Metric.model_validate_json(value))

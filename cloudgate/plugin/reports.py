@@ -14,12 +14,12 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from cloudgate.estate import ESTATE_FILE, EstateSnapshot
 from cloudgate.plugin.state import (
+    ESTATE_FILE,
     OUTCOMES,
     RUN_KEY,
     RunState,
@@ -29,8 +29,6 @@ from cloudgate.plugin.state import (
     reports_root_of,
 )
 from cloudgate.report.history import HistoryError
-from cloudgate.report.metrics import Metric
-from cloudgate.report.record import HistoryPolicy, build_record, record_and_compare
 from cloudgate.report.rundir import (
     RunStamp,
     create_run_dir,
@@ -41,6 +39,10 @@ from cloudgate.report.rundir import (
     utc_now,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from cloudgate.estate import EstateSnapshot
+    from cloudgate.report.metrics import Metric
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -83,6 +85,8 @@ def _extra_metrics() -> list[Metric]:
     path = os.environ.get("CLOUDGATE_EXTRA_METRICS")
     if not path or not Path(path).exists():
         return []
+    from cloudgate.report.metrics import Metric
+
     return [Metric.model_validate(m) for m in json.loads(Path(path).read_text())]
 
 
@@ -106,6 +110,8 @@ def _estate_of_run(state: RunState) -> EstateSnapshot | None:
     path = state.run_dir / ESTATE_FILE
     if not path.exists():
         return None
+    from cloudgate.estate import EstateSnapshot
+
     try:
         return EstateSnapshot.model_validate_json(path.read_text())
     except ValueError:
@@ -175,6 +181,8 @@ def _history(session: pytest.Session, state: RunState, counts: dict[str, int],
     loaded = loaded_target_of(config)
     if loaded is None or config.option.collectonly:
         return {}
+    from cloudgate.report.record import HistoryPolicy, build_record, record_and_compare
+
     policy = loaded.target.history
     stamp = state.stamp.as_dict()
     run = build_record(stamp, config.getoption("run_kind"), int(session.exitstatus), counts, state.outcomes,

@@ -2,6 +2,7 @@
 
 No hooks live here. Every other part of the plugin imports this module and none imports another
 part, so the plugin has no import cycle (options, outcomes, reports and fixtures each stand alone).
+The target file's models (pydantic) are imported when a --target is loaded, not with the plugin.
 """
 
 from __future__ import annotations
@@ -9,18 +10,23 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from cloudgate.report.metrics import Metric
-from cloudgate.report.rundir import RunStamp
-from cloudgate.target import LoadedTarget, TargetError, load_target
-from cloudgate.waivers import Waiver, load_waivers
+from cloudgate.errors import TargetError
+
+if TYPE_CHECKING:
+    from cloudgate.report.metrics import Metric
+    from cloudgate.report.rundir import RunStamp
+    from cloudgate.target import LoadedTarget
+    from cloudgate.waivers import Waiver
 
 PROFILES = ("smoke", "nightly", "gate")
 OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
 NOT_RUN = "not run: "
 NOT_APPLICABLE = "not run: not applicable, "
+ESTATE_FILE = "estate.json"  # cloudgate.estate.ESTATE_FILE, named here so reports need not import the models
 
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()
 WAIVERS_KEY = pytest.StashKey["list[Waiver]"]()
@@ -67,6 +73,9 @@ def configured_target(config: pytest.Config) -> LoadedTarget | None:
     waivers: list[Waiver] = []
     target_path = config.getoption("target")
     if target_path:
+        from cloudgate.target import load_target
+        from cloudgate.waivers import load_waivers
+
         try:
             loaded = load_target(target_path)
             loaded.check_environment()

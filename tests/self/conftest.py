@@ -9,9 +9,33 @@ import sys
 from pathlib import Path
 
 import pytest
-from selfcheck import LAB_TARGET, REPO, SuiteRun, failure_headlines, parse_junit, write_target
+from selfcheck import (
+    LAB_TARGET,
+    REPO,
+    WITHOUT_HYPOTHESIS,
+    SuiteRun,
+    failure_headlines,
+    parse_junit,
+    write_target,
+)
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester whose subprocess runs leave out Hypothesis's pytest plugin.
+
+    Why: at the end of every pytest process that plugin imports all of Hypothesis (about 1.4 s
+    here, its modules assert-rewritten afresh), and none of the throwaway suites uses Hypothesis;
+    the self-tests start some sixty of them."""
+    run = pytester.runpytest_subprocess
+
+    def without_hypothesis(*args: object, **kwargs: object) -> pytest.RunResult:
+        return run(*WITHOUT_HYPOTHESIS, *args, **kwargs)  # type: ignore[arg-type]
+
+    pytester.runpytest_subprocess = without_hypothesis  # type: ignore[method-assign]
+    return pytester
 
 
 @pytest.fixture
@@ -56,7 +80,7 @@ def run_suite(lab, tmp_path):
         environ = {**os.environ, **lab["env"], **(env or {})}
         proc = subprocess.run(
             [sys.executable, "-m", "pytest", *paths, f"--target={target}", f"--reports-dir={reports}",
-             "-p", "no:cacheprovider", "-q", *args],
+             "-p", "no:cacheprovider", *WITHOUT_HYPOTHESIS, "-q", *args],
             cwd=REPO, env=environ, capture_output=True, text=True, timeout=600,
         )
         latest = reports / "latest"

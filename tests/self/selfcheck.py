@@ -11,6 +11,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Hypothesis's pytest plugin imports all of Hypothesis at the end of every pytest process (~1.4 s
+# here); the self-tests start dozens of pytest processes whose suites never use it.
+WITHOUT_HYPOTHESIS = ("-p", "no:hypothesispytest")
+
+
 def write_target(path: Path, *, name: str = "selftest", environment: str = "production", extra: str = "") -> Path:
     """A minimal valid target file; its endpoint is loopback port 9 and is never contacted."""
     known = "" if environment == "lab" else "  known_hosts: /dev/null\n"

@@ -11,7 +11,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from selfcheck import REPO, write_target
+from selfcheck import REPO, WITHOUT_HYPOTHESIS, write_target
 
 CASSANDRA = ("cassandra:\n"
              "  contact_points: {dc1: [127.0.0.1]}\n"
@@ -26,7 +26,7 @@ def test_a_drill_against_a_production_target_refuses_to_start_even_with_allow_de
     reports = tmp_path / "reports"
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "tests/infra/test_failover_drills.py", f"--target={target}",
-         "--allow-destructive", f"--reports-dir={reports}", "-p", "no:cacheprovider", "-q"],
+         "--allow-destructive", f"--reports-dir={reports}", "-p", "no:cacheprovider", *WITHOUT_HYPOTHESIS, "-q"],
         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     junit = ET.parse(reports / "latest" / "junit.xml").getroot()
     cases = list(junit.iter("testcase"))

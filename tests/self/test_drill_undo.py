@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from selfcheck import LAB_TARGET, REPO, derived_target
+from selfcheck import LAB_TARGET, REPO, WITHOUT_HYPOTHESIS, derived_target
 
 from cloudgate.cqlprobe import answers_cql
 from cloudgate.ledger import ledgers_under, pending, read
@@ -64,7 +64,7 @@ def _drill_in_its_fault(lab: dict, tmp_path: Path, reports: Path, drill: str) ->
     target = derived_target(tmp_path, drills=LONG_FAULT)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "tests/infra/test_failover_drills.py", "-k", function, f"--target={target}",
-         "--allow-destructive", f"--reports-dir={reports}", "-p", "no:cacheprovider", "-q"],
+         "--allow-destructive", f"--reports-dir={reports}", "-p", "no:cacheprovider", *WITHOUT_HYPOTHESIS, "-q"],
         cwd=REPO, env={**os.environ, **lab["env"]}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 90

@@ -1,9 +1,12 @@
-"""Loading the pytest plugin loads neither OR-Tools nor pandas, nor any of the lab.
+"""Loading the pytest plugin loads none of the heavy libraries, nor OR-Tools, pandas or the lab.
 
-Every suite run pays the plugin's import, the after-incident smoke run included; only the exact
-placement solver needs OR-Tools (which brings pandas), and the lab is a target, never a library of
-the suite. A fresh interpreter loads the plugin as pytest does (the package, then each part it
-lists in pytest_plugins).
+Every suite run pays the plugin's import, the after-incident smoke run included, and so does each
+pytester subprocess of the self-tests: the libraries that reach the target (cassandra-driver and
+numpy, paramiko and testinfra, `cs` and requests), the figures' matplotlib and the property tests'
+Hypothesis are imported by what needs them (a fixture, a hook, a check's module), and the pydantic
+models (target file, estate, metrics) once a --target is loaded. Only the exact placement solver needs OR-Tools
+(which brings pandas), and the lab is a target, never a library of the suite. A fresh interpreter
+loads the plugin as pytest does (the package, then each part it lists in pytest_plugins).
 """
 
 from __future__ import annotations
@@ -12,6 +15,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+import cloudgate.estate
+import cloudgate.plugin.state
+from cloudgate import cassandra, cloud, cqlguard, errors, hosts, target
+
 PROBE = """
 import importlib, json, sys
 import cloudgate.plugin
@@ -19,10 +28,39 @@ for part in cloudgate.plugin.pytest_plugins:
     importlib.import_module(part)
 print(json.dumps(sorted(sys.modules)))
 """
+HEAVY = ("cassandra", "paramiko", "testinfra", "cs", "requests", "matplotlib", "numpy", "hypothesis",
+         "pydantic")
 
 
-def test_loading_the_plugin_loads_neither_ortools_pandas_nor_the_lab() -> None:
+@pytest.fixture(scope="module")
+def loaded() -> list[str]:
+    """The modules a fresh interpreter holds once it has loaded the plugin."""
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60, check=True)
-    loaded = json.loads(out.stdout.splitlines()[-1])
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def test_loading_the_plugin_loads_neither_ortools_pandas_nor_the_lab(loaded: list[str]) -> None:
     heavy = sorted(m for m in loaded if m.split(".")[0] in ("ortools", "pandas") or m.startswith("cloudgate.lab"))
     assert not heavy, f"loading the plugin loaded {heavy[:6]}"
+
+
+def test_loading_the_plugin_loads_no_driver_ssh_http_plotting_hypothesis_or_pydantic(loaded: list[str]) -> None:
+    heavy = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
+    assert not heavy, f"loading the plugin loaded {heavy[:6]}"
+
+
+def test_the_one_line_errors_are_the_classes_their_modules_raise() -> None:
+    """Defined in cloudgate.errors for the plugin's sake; every `from cloudgate.cloud import ...` still works."""
+    assert cloud.CloudStackError is errors.CloudStackError
+    assert issubclass(cloud.MutationRefused, errors.CloudStackError)
+    assert hosts.HostUnreachable is errors.HostUnreachable
+    assert cassandra.CassandraError is errors.CassandraError
+    assert cqlguard.CassandraReadOnlyError is errors.CassandraReadOnlyError
+    assert target.TargetError is errors.TargetError
+    refused = cloud.MutationRefused("deployVirtualMachine refused", errorcode=431, command="deployVirtualMachine")
+    assert (str(refused), refused.errorcode, refused.command) == ("deployVirtualMachine refused", 431,
+                                                                 "deployVirtualMachine")
+
+
+def test_the_plugin_names_the_estate_file_as_the_estate_module_does() -> None:
+    assert cloudgate.plugin.state.ESTATE_FILE == cloudgate.estate.ESTATE_FILE
