@@ -91,6 +91,20 @@ def cmd_gate(args: argparse.Namespace, extra: list[str]) -> int:
         raise CliError(str(exc)) from None
 
 
+# --------------------------------------------------------------------------- report
+def cmd_report(args: argparse.Namespace, _extra: list[str]) -> int:
+    """Re-render the operators' page of a past run (its directory under the reports dir, or a path)."""
+    from cloudgate.report.page import PageError, render_run_page
+
+    reports = Path(args.reports_dir or "reports")
+    run_dir = Path(args.run) if Path(args.run).is_dir() else reports / args.run
+    try:
+        print(render_run_page(run_dir, reports / "history.sqlite" if (reports / "history.sqlite").exists() else None))
+    except PageError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 # --------------------------------------------------------------------------- lab
 def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
     # The product's only way into the embedded lab, and a lazy one on purpose: the suite, the plugin
@@ -221,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--upgrade-to", default=None, metavar="VERSION",
                            help="the CloudStack version the upgrade installs: `after` is NO-GO unless it reports it")
     gate.set_defaults(func=cmd_gate)
+
+    report = sub.add_parser("report", help="re-render the operators' page (index.html) of a past run")
+    report.add_argument("run", help="a run id under the reports dir (e.g. 20261202T0200Z-lab-nightly-42), or a path")
+    report.add_argument("--reports-dir", default=None, help="default ./reports")
+    report.set_defaults(func=cmd_report)
 
     drill = sub.add_parser("drill", help="failover drills: check HISTORY judges a drill's history again, offline")
     drill_sub = drill.add_subparsers(dest="drill_command", required=True, metavar="ACTION")

@@ -229,6 +229,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     stamp_junit(state.run_dir / "junit.xml", state.stamp, _counts(state))
     point_latest(state.reports_root, state.run_dir)
+    _render_page(state)
+
+
+def _render_page(state: RunState) -> None:
+    """reports/<run>/index.html, last: it reads the finished junit, summary, metrics and history.
+
+    A page that cannot be written costs one line, never the run's result."""
+    from cloudgate.report.page import PageError, render_run_page
+
+    try:
+        page = render_run_page(state.run_dir, state.reports_root / "history.sqlite")
+    except (PageError, OSError) as exc:
+        print(f"cloudgate: the operators' page was not written: {exc}")
+        return
+    print(f"page: {page}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -67,6 +69,18 @@ def test_a_check_that_always_passed_and_fails_tonight_is_named_a_new_failure(pyt
     result.stdout.fnmatch_lines(["  new failure: test_nightly.py::test_fusion_io_card fails, and passed on the last "
                                  "1 run(s): host h1: Fusion-IO card not healthy*"])
     assert [f["kind"] for f in summary["history"]["flags"]] == ["new_failure"]  # known ones: tests/unit/report
+
+    # the operators' page of the run, written last, and re-rendered on demand (cloudgate report RUN)
+    page = pytester.path / "reports" / "latest" / "index.html"
+    result.stdout.fnmatch_lines(["page: */index.html"])
+    assert "Fusion-IO card not healthy" in page.read_text()
+    page.unlink()
+    again = subprocess.run([sys.executable, "-m", "cloudgate.cli", "report", summary["run_id"], "--reports-dir",
+                            str(pytester.path / "reports")], capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0 and page.exists(), again.stderr
+    missing = subprocess.run([sys.executable, "-m", "cloudgate.cli", "report", "no-such-run", "--reports-dir",
+                              str(pytester.path / "reports")], capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1, missing.stderr
 
 
 @pytest.mark.usefixtures("secrets_set")
