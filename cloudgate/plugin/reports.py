@@ -233,13 +233,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _render_page(state: RunState) -> None:
-    """reports/<run>/index.html, last: it reads the finished junit, summary, metrics and history.
+    """reports/<run>/index.html and cloudgate.prom, last: they read the finished junit, summary,
+    metrics and history.
 
     A page that cannot be written costs one line, never the run's result."""
     from cloudgate.report.page import PageError, render_run_page
+    from cloudgate.report.prometheus import write_prometheus
 
+    history = state.reports_root / "history.sqlite"
     try:
-        page = render_run_page(state.run_dir, state.reports_root / "history.sqlite")
+        page = render_run_page(state.run_dir, history)
+        write_prometheus(state.run_dir, state.reports_root, history)
     except (PageError, OSError) as exc:
         print(f"cloudgate: the operators' page was not written: {exc}")
         return
