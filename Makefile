@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CG := $(BIN)/cloudgate
 STAMP := $(VENV)/.installed
-APT_PACKAGES := openssh-server iptables iproute2 procps
+APT_PACKAGES := openssh-server iptables iproute2 procps chromium
 LAB_TARGET := fixtures/targets/lab.yaml
 TEST_JUNIT := build/test-junit.xml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,lab]'
 	@touch $(STAMP)
 
-# Debian packages the lab needs (sshd for the hosts, iptables for partitions, ip for namespaces).
+# Debian packages the lab needs (sshd for the hosts, iptables for partitions, ip for namespaces), and
+# headless Chromium, in which the self-tests open the operators' page.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

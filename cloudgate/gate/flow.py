@@ -16,6 +16,7 @@ may run hours apart, from different shells: nothing lives in memory between them
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -218,6 +219,12 @@ def _write_verdict(reports_root: Path, state: GateState, verdict: GateVerdict, r
         (where / "gate-verdict.json").write_text(json.dumps(record, indent=1) + "\n")
     state.after_run, state.verdict = run_id, "GO" if verdict.go else "NO-GO"
     save_state(reports_root, state)
+    from cloudgate.report.page import PageError, render_run_page
+
+    # the after run's page was written before its verdict existed: again, with the gate's box (an
+    # unusable run directory costs only the page: the verdict files above say everything)
+    with contextlib.suppress(PageError):
+        render_run_page(reports_root / run_id, history_path(reports_root))
 
 
 # --------------------------------------------------------------------------- destroy

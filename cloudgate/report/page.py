@@ -707,6 +707,17 @@ def headline(data_state: str, control_state: str) -> str:
     return f"{DATA_WORDS[data_state]}; {CONTROL_WORDS[control_state]}."
 
 
+ALSO_WORDS = {"gate": "the upgrade gate says NO-GO", "drills": "a failover drill failed",
+              "history": "the night regressed against the last ones", "placement": "the placement engine's tests fail",
+              "other": "other checks fail"}
+
+
+def _also_failing(areas: list[AreaVerdict]) -> str:
+    """What else is red besides the two planes, in words: a red headline must say why it is red."""
+    also = [ALSO_WORDS[a.key] for a in areas if a.state == "fail" and a.key in ALSO_WORDS]
+    return f" But {', and '.join(also)}." if also else ""
+
+
 def _headline_state(areas: list[AreaVerdict]) -> str:
     """The headline's colour: the worst area; green only when both planes were checked and passed."""
     states = {a.state for a in areas}
@@ -980,7 +991,7 @@ def build_page_model(inputs: RunInputs) -> PageModel:
         profile=stamp.get("profile", "?"), revision=stamp.get("revision", "?"), started=stamp.get("started", "?"),
         ended=stamp.get("ended", "not recorded"), exitstatus=_exitstatus_words(summary),
         counts={str(k): int(v) for k, v in counts.items() if _is_number(v)},
-        headline=headline(data, control), headline_state=_headline_state(areas), areas=areas,
+        headline=headline(data, control) + _also_failing(areas), headline_state=_headline_state(areas), areas=areas,
         attention=_attention(rows), not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate),
         ring=cassandra_ring(inputs.estate), metrics=metrics, info_metrics=info, plots=plot_list, links=link_list,
         estate_lines=provenance, notes=_dedupe(notes))

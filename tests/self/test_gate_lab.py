@@ -10,11 +10,13 @@ Each other regression is proven through the canaries on the simulator
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from browser import open_page
 from selfcheck import LAB_TARGET, REPO
 
 from cloudgate.ledger import ledgers_under, pending, read
@@ -84,6 +86,10 @@ def test_a_clean_upgrade_is_go_and_a_slow_deploy_regression_is_no_go_naming_it(l
         assert slow.returncode == 1, slow.stdout[-3000:] + slow.stderr
         verdict = (reports / "gate-lab" / "gate-verdict.txt").read_text()
         assert verdict.startswith("gate: NO-GO") and "regression" in verdict and "deploy.total.p95" in verdict, verdict
+        after_run = reports / json.loads((reports / "gate-lab" / "gate-verdict.json").read_text())["after"]
+        opened = open_page(after_run / "index.html", after_run / "index.png")  # what the operator opens
+        assert opened.console == [] and "But the upgrade gate says NO-GO." in opened.dom
+        assert "deploy.total.p95" in opened.dom
     finally:
         _upgrade("4.22.0.0")  # roll forward to a fixed release: the other self-tests expect a clean simulator
         closed = _gate(lab, reports, "destroy")

@@ -8,9 +8,11 @@ several checks (FirstFit placement breaks three dispersion checks) is injected o
 from __future__ import annotations
 
 import pytest
+from browser import open_page
 from proofs import FAULTS, faults_in_order, infra_checks, proofs_of
 
 CHECKS = {c.check_id: c for c in infra_checks()}
+PAGE_FAULT = "host:fio-degraded"  # its run's page is opened in headless Chromium too
 
 
 def _probe_vms() -> list[str]:
@@ -39,6 +41,10 @@ def test_the_lab_fault_fails_the_checks_it_proves_with_a_message_an_operator_can
         assert proof.words in message, f"{proof.check_id} under {fault}: {proof.words!r} not in {message!r}"
         assert not proof.victim or proof.victim in message, f"{proof.check_id}: the message does not name {proof.victim}"
     assert not _probe_vms(), f"a check left probe VMs behind under {fault}"
+    if fault == PAGE_FAULT:  # the page an operator opens after this night: one bad card, said at the top
+        latest = tmp_path / "reports" / "latest"
+        opened = open_page(latest / "index.html", latest / "index.png")
+        assert opened.console == [] and "Data plane: FAILING" in opened.dom.replace("\n", " ")
     victims = {p.victim for p in proofs if p.victim}
     if victims and all(p.alone for p in proofs):
         others = [n for n in failing if "[" in n and not any(f"[{v}]" in n for v in victims)]
