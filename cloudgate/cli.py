@@ -97,12 +97,25 @@ def cmd_report(args: argparse.Namespace, _extra: list[str]) -> int:
     from cloudgate.report.page import PageError, render_run_page
 
     reports = Path(args.reports_dir or "reports")
+    history = reports / "history.sqlite"
     run_dir = Path(args.run) if Path(args.run).is_dir() else reports / args.run
+    if not run_dir.exists() and history.exists() and _in_history(history, args.run):
+        run_dir.mkdir(parents=True)  # its directory was cleaned away: the page from the history alone
     try:
-        print(render_run_page(run_dir, reports / "history.sqlite" if (reports / "history.sqlite").exists() else None))
+        print(render_run_page(run_dir, history if history.exists() else None))
     except PageError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(f"{exc} (nor is {args.run} in {history})" if not run_dir.exists() else str(exc)) from None
     return 0
+
+
+def _in_history(history: Path, run_id: str) -> bool:
+    from cloudgate.report.history import HistoryError, get_run, open_history
+
+    try:
+        with open_history(history) as conn:
+            return get_run(conn, run_id) is not None
+    except HistoryError:
+        return False
 
 
 # --------------------------------------------------------------------------- lab

@@ -4,6 +4,7 @@ than the last ones fails even when every check passed (pytester, no cloud needed
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -78,6 +79,12 @@ def test_a_check_that_always_passed_and_fails_tonight_is_named_a_new_failure(pyt
     again = subprocess.run([sys.executable, "-m", "cloudgate.cli", "report", summary["run_id"], "--reports-dir",
                             str(pytester.path / "reports")], capture_output=True, text=True, timeout=60, check=False)
     assert again.returncode == 0 and page.exists(), again.stderr
+    run_dir = page.resolve().parent
+    shutil.rmtree(run_dir)  # the run's directory cleaned away: its page comes back from the history
+    again = subprocess.run([sys.executable, "-m", "cloudgate.cli", "report", summary["run_id"], "--reports-dir",
+                            str(pytester.path / "reports")], capture_output=True, text=True, timeout=60, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "Fusion-IO card not healthy" in (run_dir / "index.html").read_text()
     missing = subprocess.run([sys.executable, "-m", "cloudgate.cli", "report", "no-such-run", "--reports-dir",
                               str(pytester.path / "reports")], capture_output=True, text=True, timeout=60, check=False)
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1, missing.stderr
