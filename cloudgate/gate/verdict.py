@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cloudgate.report.history import RunRecord
-from cloudgate.report.regression import Tolerance, compare_checks, compare_metrics
+from cloudgate.report.regression import IncomparableRuns, Tolerance, compare_checks, compare_metrics
 
 REASON_KINDS = ("new failure", "missing check", "regression", "canary", "version")
 
@@ -55,8 +55,6 @@ def judge(before: RunRecord, after: RunRecord, canary_problems: list[str], toler
           announced_version: str | None = None) -> GateVerdict:
     """GO when nothing that held before the upgrade fails after it (see the module docstring)."""
     if (before.target, before.profile) != (after.target, after.profile):
-        from cloudgate.report.regression import IncomparableRuns
-
         raise IncomparableRuns(f"cannot compare gate runs of {before.target}/{before.profile} and "
                                f"{after.target}/{after.profile}: one target and one profile only")
     verdict = GateVerdict(before.run_id, after.run_id)

@@ -20,13 +20,13 @@ from cloudgate.errors import (
     HostUnreachable,
     TargetError,
 )
-from cloudgate.plugin.state import NOT_APPLICABLE, NOT_RUN, RUN_KEY, WAIVERS_KEY, CheckDetail, RunState
+from cloudgate.plugin.state import NOT_RUN, RUN_KEY, WAIVERS_KEY, CheckDetail, RunState
 from cloudgate.report.rundir import utc_now
+from cloudgate.report.skips import WAIVED, skip_kind
 
 # from cloudgate.errors: the classes themselves, without the driver, SSH and HTTP libraries raising them
 ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, CassandraReadOnlyError, TargetError)
 _RANK = {"passed": 0, "not_applicable": 1, "not_run": 2, "waived": 3, "failed": 4, "error": 5}
-WAIVED = "waived until"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -59,14 +59,6 @@ def _apply_waiver(item: pytest.Item, report: pytest.TestReport) -> None:
         if isinstance(report.longrepr, str):
             report.longrepr += f" (waiver expired on {waiver.expires})"
 
-
-def skip_kind(reason: str) -> str:
-    """The outcome a skip reason stands for: waived, not_applicable or not_run."""
-    if reason.startswith(WAIVED):
-        return "waived"
-    if reason.startswith(NOT_APPLICABLE):
-        return "not_applicable"
-    return "not_run"
 
 
 _SESSION_CONFIG: list[pytest.Config] = []

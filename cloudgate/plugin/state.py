@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cloudgate.errors import TargetError
+from cloudgate.report.skips import NOT_APPLICABLE, NOT_RUN  # noqa: F401 - the skip words, shared with the page
 
 if TYPE_CHECKING:
     from cloudgate.report.metrics import Metric
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
 PROFILES = ("smoke", "nightly", "gate")
 OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
-NOT_RUN = "not run: "
-NOT_APPLICABLE = "not run: not applicable, "
 ESTATE_FILE = "estate.json"  # cloudgate.estate.ESTATE_FILE, named here so reports need not import the models
 
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()

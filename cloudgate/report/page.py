@@ -38,6 +38,7 @@ from urllib.parse import quote
 import jinja2
 
 from cloudgate.report.history import HISTORY_FILE, SCHEMA_VERSION, RunRecord, get_run, metric_series
+from cloudgate.report.skips import skip_kind
 
 PAGE_FILE = "index.html"
 TEMPLATE = "index.html.j2"
@@ -49,8 +50,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # The skip reasons' prefixes, as cloudgate.plugin.outcomes / plugin.state write them (not imported:
 # the page must not load pytest and the plugin to read a run directory).
-WAIVED_PREFIX = "waived until"
-NOT_APPLICABLE_PREFIX = "not run: not applicable, "
 
 OUTCOME_LABELS = {"passed": "pass", "failed": "fail", "error": "error", "waived": "waived",
                   "not_applicable": "n.a.", "not_run": "not run"}
@@ -380,16 +379,9 @@ def _junit_outcome(case: ET.Element) -> tuple[str, str]:
     skipped = case.find("skipped")
     if skipped is not None:
         reason = _one_line(skipped.get("message") or "", limit=10_000).removeprefix("Skipped: ")
-        return _skip_kind(reason), _one_line(reason)
+        return skip_kind(reason), _one_line(reason)
     return "passed", ""
 
-
-def _skip_kind(reason: str) -> str:
-    if reason.startswith(WAIVED_PREFIX):
-        return "waived"
-    if reason.startswith(NOT_APPLICABLE_PREFIX):
-        return "not_applicable"
-    return "not_run"
 
 
 def _read_junit(inputs: RunInputs) -> None:
