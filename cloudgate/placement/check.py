@@ -13,7 +13,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from .model import Estate
-from .problem import build_problems
+from .problem import DCProblem, build_problems
 from .rules import ANTI_AFFINITY, CAPACITY, HOST_STATE, RACK_SPREAD, open_hosts, spread_breach
 from .units import RESOURCE_LABELS, fmt_amount, fmt_size
 
@@ -29,14 +29,17 @@ class Violation(BaseModel):
     vms: list[str] = Field(default_factory=list)
 
 
-def check(estate: Estate) -> list[Violation]:
+def check(estate: Estate, before: Estate | None = None) -> list[Violation]:
     """All violations of the hard rules and the rack-spread rule, in a stable order.
 
+    ``before`` is the estate a placement started from: rack openness is judged on it (rules.py).
+    Without it the estate is judged as it stands, which is what a check of a live cloud does.
     Order: per datacenter (sorted), host-level violations by host id (capacity, host state,
     anti-affinity), then rack-spread violations by group name.
     """
     out: list[Violation] = []
     by_id = {h.id: h for h in estate.hosts}
+    earlier = build_problems(before, []) if before is not None else None
     for dc, p in build_problems(estate, []).items():
         for pos, hid in enumerate(p.host_ids):
             host = by_id[hid]
@@ -97,7 +100,7 @@ def check(estate: Estate) -> list[Violation]:
             members = p.member_hosts[group]
             probe = p.probe(group)
             counts = p.existing_rack_counts(group)
-            mask = open_hosts(p, p.res, members, probe)
+            mask = _open_hosts_before(p, earlier.get(dc) if earlier is not None else None, group, members, probe)
             open_ = np.zeros(len(p.racks), dtype=bool)
             open_[p.rack_of[mask]] = True
             breach = spread_breach(counts, open_)
@@ -117,10 +120,24 @@ def check(estate: Estate) -> list[Violation]:
                     message=(
                         f"group {group} is unevenly spread over the racks of {dc} ({per_rack}): rack "
                         f"{p.racks[heavy]} holds {int(counts[heavy])} members while rack {p.racks[light]} "
-                        f"holds {int(counts[light])} and still has room for one "
-                        f"({fmt_size(probe)}) on host {room[0]}; move one of "
+                        f"holds {int(counts[light])} and {'still has' if earlier is None else 'had'} room for "
+                        f"one ({fmt_size(probe)}) on host {room[0]}; move one of "
                         f"{', '.join(movable)} there"
                     ),
                 )
             )
     return out
+
+
+def _open_hosts_before(
+    p: DCProblem, before: DCProblem | None, group: str, members: list[int], probe: tuple[int, int, int]
+) -> np.ndarray:
+    """Hosts of ``p`` (by position) that could take a member of ``group`` in the estate before.
+
+    Without a before estate, ``p`` is its own before. Hosts are matched by id, so a before estate
+    listing its hosts in another order (or lacking some) is judged correctly.
+    """
+    if before is None:
+        return open_hosts(p, p.res, members, probe)
+    ids = set(np.asarray(before.host_ids)[open_hosts(before, before.res, before.member_hosts.get(group, []), probe)])
+    return np.asarray([hid in ids for hid in p.host_ids], dtype=bool)

@@ -9,9 +9,9 @@ the minimum number of hosts in use. It models exactly the rules of rules.py:
 * capacity per host and resource (``sum(size*x) <= residual``, times ``y[h]`` for empty hosts when
   minimising, the form the notes measured to prove optimality fastest);
 * ``AtMostOne`` per (group, host);
-* rack spread: ``count[r] >= max_count - 1`` unless rack r is *closed*; "closed" may only be chosen
-  when every host of r that could take the probe today either receives a member or ends up with
-  less free space than the probe in some resource.
+* rack spread: ``count[r] >= max_count - 1`` for every rack r open for the group before the request
+  (rules.open_racks_before), as a hard constraint, or with a per-group slack minimised before
+  anything else (``spread_soft``) when no placement spreads within one member.
 
 Results depend only on the input when ``deterministic`` is set (one worker, deterministic time
 limit); the benchmark uses wall-clock limits and both cores instead.
@@ -31,11 +31,14 @@ from .bounds import hosts_in_use, lower_bound_opened
 from .expand import expand_request, validate_request
 from .model import Estate, Request, VMSpec
 from .problem import DCProblem, build_problems
+from .rules import open_racks_before
+from .verify import spread_gaps
 
 if TYPE_CHECKING:  # at run time OR-Tools is imported by solve_dc alone, see there
     from ortools.sat.python import cp_model
 
 Status = Literal["optimal", "feasible", "infeasible", "unknown"]
+SpreadMode = Literal["minimise", "strict"]
 
 
 @dataclass
@@ -47,6 +50,8 @@ class DCSolve:
     opened: int | None = None
     bound: int | None = None
     wall_s: float = 0.0
+    #: With ``spread_soft``: whether CP-SAT proved the plan's imbalance minimal (not just found it).
+    spread_proven: bool = False
 
 
 class ExactResult(BaseModel):
@@ -59,6 +64,9 @@ class ExactResult(BaseModel):
 
     status: Status
     assignments: dict[str, str] = Field(default_factory=dict)
+    #: Groups (``group@dc``) no placement spreads within one member per rack: their imbalance was
+    #: minimised instead (``spread="minimise"``, the engine's own semantics).
+    spread_relaxed: list[str] = Field(default_factory=list)
     hosts_in_use: int | None = None
     opened_hosts: int | None = None
     opened_bound: int | None = None
@@ -83,8 +91,13 @@ def solve_dc(
     deterministic: bool = True,
     workers: int = 1,
     hint: dict[str, int] | None = None,
+    spread_soft: bool = False,
 ) -> DCSolve:
-    """Solve one DC. ``spread_groups``/``aa_groups`` (default: all) let diagnostics relax rules."""
+    """Solve one DC. ``spread_groups``/``aa_groups`` (default: all) let diagnostics relax rules.
+
+    ``spread_soft`` turns the rack-spread rule into an objective (minimise each group's imbalance
+    above 1, before hosts opened): for a request no placement spreads within one member per rack.
+    """
     # OR-Tools is imported on first use, not with the package: it brings pandas and costs ~0.5 s,
     # paid by every `import cloudgate.placement` (hence by the pytest plugin and every suite run)
     # although only this solver needs it, and the engine calls it only when its greedy passes fail.
@@ -149,33 +162,16 @@ def solve_dc(
             if len(per_host[h]) > 1:
                 m.AddAtMostOne(per_host[h])
 
-    lack_cache: dict[tuple[int, int, int], cp_model.IntVar | None] = {}
-
-    def lack(h: int, d: int, threshold: int) -> cp_model.IntVar | None:
-        """Literal that may be true only if host h's load in resource d reaches ``threshold``."""
-        key = (h, d, threshold)
-        if key not in lack_cache:
-            entries = [(vi, var) for vi, var in on_host.get(h, []) if sizes[vi][d]]
-            if sum(sizes[vi][d] for vi, _ in entries) < threshold:
-                lack_cache[key] = None
-            else:
-                lit = m.NewBoolVar(f"lack{h}_{d}_{threshold}")
-                m.Add(sum(sizes[vi][d] * var for vi, var in entries) >= threshold).OnlyEnforceIf(lit)
-                lack_cache[key] = lit
-        return lack_cache[key]
-
+    slacks: list[cp_model.IntVar] = []
     for group in groups:
         if group not in spread_on:
             continue
         vis = members_new[group]
-        existing = p.member_hosts.get(group, [])
         e_counts = p.existing_rack_counts(group)
         rack_terms: dict[int, list[cp_model.IntVar]] = defaultdict(list)
-        on_h: dict[int, list[cp_model.IntVar]] = defaultdict(list)
         for vi in vis:
             for h in cands_of[vi]:
                 rack_terms[int(p.rack_of[h])].append(x[vi, h])
-                on_h[h].append(x[vi, h])
         total = int(e_counts.sum()) + len(vis)
         mx = m.NewIntVar(0, total, f"max_{group}")
         counts = []
@@ -183,29 +179,27 @@ def solve_dc(
             c = int(e_counts[r]) + sum(rack_terms[r])
             counts.append(c)
             m.Add(mx >= c)
-        probe = np.asarray(p.probe(group), dtype=np.int64)
-        could = p.enabled & np.all(p.res >= probe, axis=1)
-        if existing:
-            could[existing] = False
-        for r in range(len(p.racks)):
-            hosts_r = [int(h) for h in np.flatnonzero(could & (p.rack_of == r))]
-            if not hosts_r:
-                continue  # never open: may lag behind freely
-            closed = m.NewBoolVar(f"closed_{group}_{r}")
-            m.Add(counts[r] >= mx - 1).OnlyEnforceIf(closed.Not())
-            for h in hosts_r:
-                clause = [closed.Not(), *on_h.get(h, [])]
-                for d in range(3):
-                    if probe[d] > 0:
-                        lit = lack(h, d, int(p.res[h, d] - probe[d] + 1))
-                        if lit is not None:
-                            clause.append(lit)
-                m.AddBoolOr(clause)
+        # Openness is fixed before placement (rules.py), so the rule is linear: every rack open
+        # before the request ends within one member of the heaviest rack (or within 1 + slack,
+        # the slack minimised first, when spread_soft says no placement need reach one).
+        slack = m.NewIntVar(0, total, f"slack_{group}") if spread_soft else None
+        if slack is not None:
+            slacks.append(slack)
+        for r in np.flatnonzero(open_racks_before(p, group)):
+            if slack is None:
+                m.Add(counts[int(r)] >= mx - 1)
+            else:
+                m.Add(counts[int(r)] + slack >= mx - 1)
 
     floor = 0
     if minimize_hosts and y:
         floor = lower_bound_opened(p)
         m.Add(sum(y.values()) >= floor)
+    if slacks:
+        # Spread before packing: one unit of imbalance outweighs opening every candidate host.
+        weight = len(y) + 1 if minimize_hosts else 1
+        m.Minimize(weight * sum(slacks) + (sum(y.values()) if minimize_hosts and y else 0))
+    elif minimize_hosts and y:
         m.Minimize(sum(y.values()))
 
     if hint:
@@ -240,7 +234,8 @@ def solve_dc(
     else:
         status = "optimal" if minimize_hosts else "feasible"  # nothing to open: trivially optimal
         bound = opened if minimize_hosts else None
-    return DCSolve(status, assign, opened=opened, bound=bound, wall_s=wall)
+    proven = bool(slacks) and code == cp_model.OPTIMAL
+    return DCSolve(status, assign, opened=opened, bound=bound, wall_s=wall, spread_proven=proven)
 
 
 def solve_exact_vms(
@@ -253,11 +248,18 @@ def solve_exact_vms(
     minimize_hosts: bool = False,
     deterministic: bool = True,
     workers: int = 1,
+    spread: SpreadMode = "minimise",
 ) -> ExactResult:
-    """CP-SAT over already-expanded VMs (the evacuation path and the tests use this form)."""
+    """CP-SAT over already-expanded VMs (the evacuation path and the tests use this form).
+
+    ``spread="minimise"`` is the engine's semantics (rules.py): where no placement spreads a group
+    within one member per rack, its imbalance is minimised. ``"strict"`` makes the spread a hard
+    rule, so "infeasible" then also covers requests that only an uneven spread allows.
+    """
     start = time.perf_counter()
     problems = build_problems(estate, vms, avoid, disabled)
     statuses: list[Status] = []
+    relaxed: list[str] = []
     assignments: dict[str, str] = {}
     opened = 0
     bound = 0
@@ -269,6 +271,13 @@ def solve_exact_vms(
         r = solve_dc(
             p, minimize_hosts=minimize_hosts, time_limit_s=left, deterministic=deterministic, workers=workers
         )
+        if r.status == "infeasible" and spread == "minimise":
+            r = solve_dc(
+                p, minimize_hosts=minimize_hosts, time_limit_s=left, deterministic=deterministic, workers=workers,
+                spread_soft=True,
+            )
+            if r.status in ("optimal", "feasible"):
+                relaxed.extend(f"{g}@{dc}" for g, gap in spread_gaps(p, r.assign).items() if gap > 1)
         statuses.append(r.status)
         if r.status == "infeasible":
             break
@@ -287,6 +296,7 @@ def solve_exact_vms(
     return ExactResult(
         status=status,
         assignments=ordered,
+        spread_relaxed=relaxed,
         hosts_in_use=in_use,
         opened_hosts=opened,
         opened_bound=bound if minimize_hosts else None,
@@ -302,6 +312,7 @@ def solve_exact(
     minimize_hosts: bool = False,
     deterministic: bool = True,
     workers: int = 1,
+    spread: SpreadMode = "minimise",
 ) -> ExactResult:
     """Decide (and optionally minimise hosts in use for) a request with CP-SAT.
 
@@ -318,4 +329,5 @@ def solve_exact(
         minimize_hosts=minimize_hosts,
         deterministic=deterministic,
         workers=workers,
+        spread=spread,
     )

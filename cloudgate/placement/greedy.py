@@ -20,6 +20,7 @@ import numpy as np
 
 from .model import VMSpec
 from .problem import DCProblem
+from .rules import open_hosts
 
 Order = Callable[[DCProblem], list[VMSpec]]
 
@@ -100,12 +101,20 @@ ORDERS: tuple[tuple[str, Order], ...] = (
 )
 
 
-def greedy(p: DCProblem, order: list[VMSpec]) -> dict[str, int] | None:
-    """Place ``order`` one VM at a time; VM name -> host position, or None at the first dead end."""
+def greedy(p: DCProblem, order: list[VMSpec], *, strict: bool = True) -> dict[str, int] | None:
+    """Place ``order`` one VM at a time; VM name -> host position, or None at the first dead end.
+
+    A group's member goes to one of its lightest racks among those that had room for it before
+    the request (rules.py) and still have a host it may use. When such a rack has no host left
+    that fits now (other VMs took the room), ``strict`` gives up on this order - the engine tries
+    another, then the exact solver - while ``strict=False`` falls back to the lightest rack that
+    still fits, the best effort the engine keeps when nothing proves a better spread possible.
+    """
     res = p.res.copy()
     used = p.used.copy()
     members: dict[str, list[int]] = {g: list(v) for g, v in p.member_hosts.items()}
     counts: dict[str, np.ndarray] = {}
+    room: dict[str, np.ndarray] = {}
     scales = _scales(p)
     inv_cap = 1.0 / np.maximum(p.cap, 1)
     n_racks = len(p.racks)
@@ -123,12 +132,18 @@ def greedy(p: DCProblem, order: list[VMSpec]) -> dict[str, int] | None:
         if vm.group is not None:
             cnt = counts.get(vm.group)
             if cnt is None:
-                cnt = np.zeros(n_racks, dtype=np.int64)
+                cnt = counts[vm.group] = np.zeros(n_racks, dtype=np.int64)
                 for pos in members.get(vm.group, []):
                     cnt[p.rack_of[pos]] += 1
-                counts[vm.group] = cnt
+                before = open_hosts(p, p.res, p.member_hosts.get(vm.group, []), p.probe(vm.group)) & p.avail
+                room[vm.group] = np.bincount(p.rack_of[before], minlength=n_racks)
             per_host = cnt[p.rack_of]
             lowest = per_host[fits].min()
+            if strict:
+                left = room[vm.group] > 0
+                level = cnt[left].min() if left.any() else lowest
+                if lowest > level:
+                    return None  # the lightest rack with room before has none left now
             cand = fits & (per_host == lowest)
         d, _ = dominant(vm.size(), scales)
         score = np.where(used, 0.0, 2.0) + (res[:, d] - size[d]) * inv_cap[:, d]
@@ -139,5 +154,6 @@ def greedy(p: DCProblem, order: list[VMSpec]) -> dict[str, int] | None:
         if vm.group is not None:
             members.setdefault(vm.group, []).append(pos)
             counts[vm.group][p.rack_of[pos]] += 1
+            room[vm.group][p.rack_of[pos]] -= 1
         out[vm.name] = pos
     return out

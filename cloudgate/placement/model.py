@@ -165,6 +165,24 @@ class VMSpec(BaseModel):
         return (self.cpu, self.memory_mib, self.flash_gib)
 
 
+class SpreadNote(BaseModel):
+    """A group left more unevenly spread than one member per rack, and why that is the best there is.
+
+    Only written when no placement reaches an imbalance of at most 1 (rules.py): the plan says so
+    instead of refusing, and says whether the imbalance is proven minimal.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    group: str
+    datacenter: str
+    imbalance: int
+    per_rack: dict[str, int]
+    open_racks: list[str]
+    proven_minimal: bool
+    message: str
+
+
 class PlacementResult(BaseModel):
     """Outcome of a placement or evacuation.
 
@@ -178,6 +196,7 @@ class PlacementResult(BaseModel):
     vms: list[VMSpec] = Field(default_factory=list)
     method: str = ""
     evacuated_host: str | None = None
+    spread: list[SpreadNote] = Field(default_factory=list)
 
     def unplaced(self) -> list[str]:
         return [vm.name for vm in self.vms if vm.name not in self.assignments]

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from .model import Estate, ExistingVM, Host, PlacementResult, Request
-from .units import fmt_mib
+from .units import fmt_mib, fmt_size
 
 
 def apply_result(estate: Estate, result: PlacementResult) -> Estate:
@@ -41,9 +41,57 @@ def apply_result(estate: Estate, result: PlacementResult) -> Estate:
     return estate.model_copy(update={"hosts": hosts})
 
 
+def _why(result: PlacementResult, estate: Estate, after: Estate) -> dict[str, str]:
+    """Per placed VM, in words: why this rack (the group's spread) and why this host (packing).
+
+    Stated from the plan's outcome, which is what an operator can verify: how the group ends up
+    spread over the DC's racks, and whether the host was already busy (a hole filled) or empty
+    (a host opened).
+    """
+    specs = {vm.name: vm for vm in result.vms}
+    before = {h.id: h for h in estate.hosts}
+    racks_of_dc: dict[str, list[str]] = {}
+    for h in after.hosts:
+        racks_of_dc.setdefault(h.datacenter, [])
+        if h.rack not in racks_of_dc[h.datacenter]:
+            racks_of_dc[h.datacenter].append(h.rack)
+    members: dict[tuple[str, str], dict[str, int]] = {}
+    for h in after.hosts:
+        for vm in h.vms:
+            if vm.group is not None:
+                per_rack = members.setdefault(
+                    (vm.group, h.datacenter), dict.fromkeys(sorted(racks_of_dc[h.datacenter]), 0)
+                )
+                per_rack[h.rack] += 1
+    uneven = {(n.group, n.datacenter) for n in result.spread}
+    free_after = {h.id: after.effective_capacity(h) for h in after.hosts}
+    for h in after.hosts:
+        used = [sum(vm.size()[d] for vm in h.vms) for d in range(3)]
+        free_after[h.id] = tuple(c - u for c, u in zip(free_after[h.id], used, strict=True))
+    out: dict[str, str] = {}
+    for name, hid in result.assignments.items():
+        vm = specs[name]
+        host = before[hid]
+        if vm.group is None:
+            rack_part = "no anti-affinity group"
+        else:
+            per_rack = members[(vm.group, host.datacenter)]
+            shown = ", ".join(f"{r}={c}" for r, c in per_rack.items())
+            level = "uneven, the least the room allows" if (vm.group, host.datacenter) in uneven else "within one"
+            rack_part = f"rack spread of {vm.group} in {host.datacenter} {level} ({shown}); no other member on this host"
+        left = fmt_size(free_after[hid])
+        if host.vms:
+            host_part = f"fills a hole on a host already running {len(host.vms)} VM(s) (left free: {left})"
+        else:
+            host_part = f"opens an empty host (left free: {left})"
+        out[name] = f"{rack_part}; {host_part}"
+    return out
+
+
 def plan_rows(result: PlacementResult, estate: Estate) -> list[dict[str, Any]]:
     """One row per requested VM, in request order; unplaced VMs have host None."""
     by_id = {h.id: h for h in estate.hosts}
+    why = _why(result, estate, apply_result(estate, result)) if result.feasible else {}
     rows = []
     for vm in result.vms:
         hid = result.assignments.get(vm.name)
@@ -58,6 +106,7 @@ def plan_rows(result: PlacementResult, estate: Estate) -> list[dict[str, Any]]:
                 "cpu": vm.cpu,
                 "memory_mib": vm.memory_mib,
                 "flash_gib": vm.flash_gib,
+                "why": why.get(vm.name),
             }
         )
     return rows
@@ -76,6 +125,7 @@ def plan_to_json(result: PlacementResult, estate: Estate, request: Request | Non
         if request
         else sorted({r["group"] for r in rows if r["group"]}),
         "placements": rows,
+        "spread": [note.model_dump() for note in result.spread],
         "deploy": [
             {"command": command, "name": r["vm"], "hostid": r["host_id"]}
             for r in rows
@@ -114,4 +164,6 @@ def plan_to_table(result: PlacementResult, estate: Estate, request: Request | No
     text.insert(1, "  ".join("-" * w for w in widths))
     n_hosts = len(set(result.assignments.values()))
     text.append(f"{len(result.assignments)} VM(s) on {n_hosts} host(s); method: {result.method or '-'}")
+    text += [f"UNEVEN SPREAD: {note.message}" for note in result.spread]
+    text += ["", "why:"] + [f"  {r['vm']}: {r['why']}" for r in plan_rows(result, estate) if r["why"]]
     return "\n".join(text)

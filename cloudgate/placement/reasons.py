@@ -3,7 +3,7 @@
 Two layers. Cheap necessary conditions come first (a group needs k distinct hosts with room and
 fewer exist; a DC lacks total free capacity): they answer most real cases instantly, even on
 3,000 hosts. When those pass and CP-SAT still proves infeasibility, the rules are relaxed one at a
-time (rack spread, then anti-affinity) to find the one that binds, and the group that makes it bind.
+time (anti-affinity, then capacity) to find the one that binds, and the group that makes it bind.
 """
 
 from __future__ import annotations
@@ -78,44 +78,15 @@ def quick_reason(p: DCProblem) -> str | None:
     return None
 
 
-def _rack_summary(p: DCProblem, group: str) -> str:
-    counts = p.existing_rack_counts(group)
-    probe = np.asarray(p.probe(group), dtype=np.int64)
-    could = p.avail & np.all(p.res >= probe, axis=1)
-    taken = p.member_hosts.get(group, [])
-    if taken:
-        could[taken] = False
-    parts = []
-    for r, rack in enumerate(p.racks):
-        parts.append(
-            f"{rack}: {int(counts[r])} existing, {int((could & (p.rack_of == r)).sum())} hosts with room"
-        )
-    return "; ".join(parts)
-
-
 def diagnose(p: DCProblem, time_limit_s: float = 5.0) -> str:
-    """Name the binding rule once CP-SAT has proven the DC infeasible."""
+    """Name the binding rule once CP-SAT has proven that no placement exists.
+
+    Rack spread never binds: when it cannot be met the engine minimises the imbalance instead of
+    refusing (rules.py), so only anti-affinity and capacity are relaxed here.
+    """
     groups = _groups(p)
     names = sorted(groups)
     no_spread = solve_dc(p, spread_groups=set(), time_limit_s=time_limit_s)
-    if no_spread.status == "feasible":
-        culprits = [
-            g
-            for g in names
-            if solve_dc(p, spread_groups={g}, time_limit_s=time_limit_s).status == "infeasible"
-        ]
-        if culprits:
-            g = culprits[0]
-            k = len(groups[g])
-            return (
-                f"rack spread is binding for group {g} in {p.datacenter}: its {k} new VM(s) cannot go "
-                f"where no rack ends up holding two more members than a rack that still has room "
-                f"(per rack - {_rack_summary(p, g)}); anti-affinity and capacity alone would allow a placement"
-            )
-        return (
-            f"rack spread is binding in {p.datacenter}: groups {', '.join(names)} cannot all be spread "
-            f"evenly over its racks at the same time; anti-affinity and capacity alone would allow a placement"
-        )
     if no_spread.status == "infeasible":
         free_all = solve_dc(p, spread_groups=set(), aa_groups=set(), time_limit_s=time_limit_s)
         if free_all.status == "feasible":

@@ -111,19 +111,29 @@ def violation_key(v: Violation) -> tuple[str, str | None, str | None, tuple[str,
 
 
 def introduced_violations(
-    before: Estate, after: Estate, touched: set[tuple[str | None, str]]
+    before: Estate,
+    after: Estate,
+    touched: set[tuple[str | None, str]],
+    excused: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
 ) -> list[Violation]:
-    """Violations a placement is responsible for.
+    """Violations a placement is responsible for, rack openness judged on ``before`` (rules.py).
 
     Anything in ``after`` that was not already in ``before``, plus any rack-spread breach of a
-    (group, DC) pair that received VMs (the engine must leave those balanced even if they were not).
+    (group, DC) pair that received VMs (the engine must leave those balanced even if they were not),
+    except the pairs in ``excused``: those the plan itself reports as unavoidably uneven.
     """
     old = {violation_key(v) for v in check(before)}
     return [
         v
-        for v in check(after)
-        if violation_key(v) not in old or (v.rule == RACK_SPREAD and (v.group, v.datacenter or "") in touched)
+        for v in check(after, before=before)
+        if (violation_key(v) not in old or (v.rule == RACK_SPREAD and (v.group, v.datacenter or "") in touched))
+        and not (v.rule == RACK_SPREAD and (v.group or "", v.datacenter or "") in excused)
     ]
+
+
+def excused_pairs(result: PlacementResult) -> set[tuple[str, str]]:
+    """(group, DC) pairs the plan reports unevenly spread with a proof that nothing does better."""
+    return {(n.group, n.datacenter) for n in result.spread if n.proven_minimal}
 
 
 def touched_pairs(result: PlacementResult) -> set[tuple[str | None, str]]:

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from .problem import DCProblem
-from .rules import open_racks, spread_breach
+from .rules import open_racks_before, spread_breach, spread_gap
 
 
 def apply_dc(p: DCProblem, assign: dict[str, int]) -> tuple[np.ndarray, dict[str, list[int]]]:
@@ -26,8 +26,28 @@ def apply_dc(p: DCProblem, assign: dict[str, int]) -> tuple[np.ndarray, dict[str
     return res, members
 
 
-def verify_dc(p: DCProblem, assign: dict[str, int]) -> str | None:
-    """None when the assignment obeys every rule for the VMs it places, else what is wrong."""
+def rack_counts(p: DCProblem, members: list[int]) -> np.ndarray:
+    counts = np.zeros(len(p.racks), dtype=np.int64)
+    for pos in members:
+        counts[p.rack_of[pos]] += 1
+    return counts
+
+
+def spread_gaps(p: DCProblem, assign: dict[str, int]) -> dict[str, int]:
+    """Imbalance (rules.py) of every group receiving new VMs, once ``assign`` is carried out."""
+    _, members = apply_dc(p, assign)
+    return {
+        group: spread_gap(rack_counts(p, members[group]), open_racks_before(p, group))
+        for group in p.groups_of_new_vms()
+    }
+
+
+def verify_dc(p: DCProblem, assign: dict[str, int], allowed: dict[str, int] | None = None) -> str | None:
+    """None when the assignment obeys every rule for the VMs it places, else what is wrong.
+
+    ``allowed`` raises the permitted imbalance of some groups above 1: the engine passes the
+    minimum the exact solver proved, for a request no placement spreads within one member.
+    """
     for vm in p.vms:
         pos = assign.get(vm.name)
         if pos is None:
@@ -44,9 +64,7 @@ def verify_dc(p: DCProblem, assign: dict[str, int]) -> str | None:
         dup = [assign[vm.name] for vm in p.vms if vm.group == group and seen[assign[vm.name]] > 1]
         if dup:
             return f"group {group} twice on host {p.host_ids[dup[0]]}"
-        counts = np.zeros(len(p.racks), dtype=np.int64)
-        for pos in members[group]:
-            counts[p.rack_of[pos]] += 1
-        if spread_breach(counts, open_racks(p, res, members[group], p.probe(group))) is not None:
+        limit = max(1, (allowed or {}).get(group, 1))
+        if spread_breach(rack_counts(p, members[group]), open_racks_before(p, group), limit) is not None:
             return f"group {group} breaks rack spread"
     return None

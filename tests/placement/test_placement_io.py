@@ -93,14 +93,17 @@ def test_json_files_load_like_yaml(tmp_path):
     assert load_estate(path) == load_estate(ESTATE)
 
 
-def test_the_plan_table_lists_each_vm_with_host_dc_and_rack():
+def test_the_plan_table_lists_each_vm_with_host_dc_rack_and_why():
     estate, request = load_estate(ESTATE), load_request(REQUEST)
     table = plan_to_table(place(estate, request), estate, request)
     lines = table.splitlines()
     assert lines[0].split() == ["VM", "GROUP", "HOST", "DC", "RACK", "CPU", "MEMORY", "FLASH"]
-    assert len(lines) == 2 + 6 + 1
     assert "cass-prod-dc1-1" in table and "16 GiB" in table
-    assert lines[-1].startswith("6 VM(s) on 6 host(s)")
+    assert lines[2 + 6].startswith("6 VM(s) on 6 host(s)")
+    why = lines[lines.index("why:") + 1:]
+    assert len(why) == 6
+    assert why[0].startswith("  cass-prod-dc1-1: rack spread of cass-prod in dc1 within one (dc1-rack1=1, ")
+    assert "no other member on this host" in why[0] and "(left free: " in why[0]
 
 
 def test_the_json_plan_gives_cloudstack_the_hostid_for_each_vm():
@@ -111,6 +114,7 @@ def test_the_json_plan_gives_cloudstack_the_hostid_for_each_vm():
     assert [d["command"] for d in doc["deploy"]] == ["deployVirtualMachine"] * 6
     assert {d["name"]: d["hostid"] for d in doc["deploy"]} == result.assignments
     assert {p["rack"] for p in doc["placements"]} >= {"dc1-rack1", "dc2-rack3"}
+    assert all(p["why"] for p in doc["placements"]) and doc["spread"] == []
 
 
 def test_cli_exit_codes_are_0_placed_1_infeasible_2_bad_input(tmp_path, capsys):

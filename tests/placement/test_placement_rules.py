@@ -100,6 +100,58 @@ def test_a_full_rack_may_lag_behind_but_never_lead_by_two():
     assert check(apply_result(estate, result)) == []
 
 
+def _rack_counts(estate: Estate, result, group_name: str) -> dict[str, int]:
+    after = apply_result(estate, result)
+    out: dict[str, int] = {}
+    for h in after.hosts:
+        out[h.rack] = out.get(h.rack, 0) + sum(1 for vm in h.vms if vm.group == group_name)
+    return out
+
+
+def test_room_a_rack_had_before_the_request_goes_to_the_spread_first_not_to_other_groups():
+    # Found by search: a greedy that judges openness on the final estate lets cass-a take the
+    # only room of rack r3 and r2, then is excused from spreading cass-b there.
+    estate = Estate(
+        hosts=[
+            host("h00", rack="r1", cpu=1, mem_gib=1, flash=0),
+            host("h01", rack="r1", cpu=1, mem_gib=3, flash=0,
+                 vms=[ExistingVM(id="old-1", cpu=0, memory_mib=1024, group="cass-b")]),
+            host("h03", rack="r3", cpu=1, mem_gib=3, flash=0, vms=[ExistingVM(id="old-2", cpu=0, memory_mib=1024)]),
+            host("h06", rack="r2", cpu=2, mem_gib=3, flash=0),
+        ]
+    )
+    request = Request(groups=[group("cass-b", 2, cpu=1, mem_gib=1), group("cass-a", 2, cpu=1, mem_gib=2)])
+    result = place(estate, request)
+    assert result.feasible and result.spread == []
+    assert _rack_counts(estate, result, "cass-b") == {"r1": 1, "r2": 1, "r3": 1}
+    assert check(apply_result(estate, result), before=estate) == []
+
+
+def test_growing_a_ring_by_one_node_puts_it_in_its_lightest_rack():
+    ring = {"ra": 2, "rb": 2, "rc": 1}
+    hosts = []
+    for r, members in ring.items():
+        for i in range(3):
+            vms = [ExistingVM(id=f"cass-{r}-{i}", cpu=4, memory_mib=8 * 1024, group="cass")] if i < members else []
+            hosts.append(host(f"{r}-{i}", rack=r, vms=vms))
+    estate = Estate(hosts=hosts)
+    result = place(estate, Request(groups=[group("cass", 1)]))
+    assert estate.host(result.assignments["cass-dc1-1"]).rack == "rc"
+
+
+def test_when_no_placement_spreads_a_group_within_one_the_plan_minimises_and_says_so():
+    # Rack rb has room for one member only; five members cannot come within one of each other.
+    hosts = [host(f"ra-{i}", rack="ra") for i in range(4)] + [host("rb-0", rack="rb")]
+    estate = Estate(hosts=hosts)
+    result = place(estate, Request(groups=[group("cass", 5)]))
+    assert result.feasible
+    assert _rack_counts(estate, result, "cass") == {"ra": 4, "rb": 1}
+    [note] = result.spread
+    assert (note.group, note.imbalance, note.proven_minimal) == ("cass", 3, True)
+    assert "ra=4, rb=1" in note.message and "no placement does better" in note.message
+    assert solve_exact(estate, Request(groups=[group("cass", 5)]), spread="strict").status == "infeasible"
+
+
 def test_the_engine_fills_holes_on_busy_hosts_before_opening_an_empty_one():
     half = host("busy", vms=[ExistingVM(id="x", cpu=8, memory_mib=32 * 1024)])
     estate = Estate(hosts=[host("empty-a"), half, host("empty-b")])

@@ -15,7 +15,7 @@ from cloudgate.placement.exact import solve_exact
 from cloudgate.placement.model import Estate
 from cloudgate.placement.plan import apply_result
 from cloudgate.placement.rules import ANTI_AFFINITY, CAPACITY
-from cloudgate.placement.testing import estates, introduced_violations, requests, touched_pairs
+from cloudgate.placement.testing import estates, excused_pairs, introduced_violations, requests, touched_pairs
 
 
 def _with_host(estate: Estate, host_id: str, **update) -> Estate:
@@ -38,7 +38,7 @@ class EstateLifecycle(RuleBasedStateMachine):
             assert solve_exact(self.estate, request).status == "infeasible", result.reason
             return
         after = apply_result(self.estate, result)
-        assert introduced_violations(self.estate, after, touched_pairs(result)) == []
+        assert introduced_violations(self.estate, after, touched_pairs(result), excused_pairs(result)) == []
         self.estate = after
 
     @precondition(lambda self: any(h.state == "enabled" for h in self.estate.hosts))
@@ -57,7 +57,7 @@ class EstateLifecycle(RuleBasedStateMachine):
         if result.feasible:
             after = apply_result(self.estate, result)
             assert not after.host(hid).vms
-            assert introduced_violations(self.estate, after, touched_pairs(result)) == []
+            assert introduced_violations(self.estate, after, touched_pairs(result), excused_pairs(result)) == []
             self.estate = after
 
     @precondition(lambda self: any(vm.group for h in self.estate.hosts for vm in h.vms))
