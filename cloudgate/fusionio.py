@@ -29,6 +29,8 @@ _CONTAINED_VSU = re.compile(r"^\s+(fio[a-z]+):\s*ID:", re.M)
 _PRODUCT = re.compile(r"^\s+(.+?),\s*Product Number:\s*([\w-]+),\s*SN:\s*(\w+)", re.M)
 _ADAPTER_MODULE = re.compile(r"^\s+(fct\d+):\s", re.M)
 _NOT_LOADED = re.compile(r"driver (?:is )?not loaded", re.I)
+_DEVICE_SIZE = re.compile(r"([\d.]+)\s*GBytes (?:block )?device size", re.I)
+_SECTORS = re.compile(r"Format:.*?(\d+)\s+sectors of\s+(\d+)\s+bytes", re.I)
 
 
 @dataclass
@@ -50,6 +52,9 @@ class FioCard:
     attached_as: str | None = None  # /dev/fioa
     product: str | None = None
     serial: str | None = None
+    #: Formatted capacity in decimal GB (`fio-status -a`: "N GBytes device size", or the sector
+    #: count); None when the output does not say (plain `fio-status`, or a detached card).
+    capacity_gb: float | None = None
 
     @property
     def attached(self) -> bool:
@@ -99,6 +104,15 @@ def _float(s: str | None) -> float | None:
     return float(s) if s not in (None, "") else None
 
 
+def _capacity(body: str) -> float | None:
+    """Formatted capacity in GB: the sector count when printed (exact), else the GBytes figure."""
+    if m := _SECTORS.search(body):
+        return int(m.group(1)) * int(m.group(2)) / 1e9
+    if m := _DEVICE_SIZE.search(body):
+        return float(m.group(1))
+    return None
+
+
 def parse_fio_status(text: str) -> list[FioCard]:
     """All cards in a `fio-status` / `fio-status -a` output, in the order printed."""
     loaded, version, build = _driver(text)
@@ -124,6 +138,7 @@ def parse_fio_status(text: str) -> list[FioCard]:
             other = reserves.get("reserve space status")
             if card.reserve_percent is None and other is not None:
                 card.reserve_percent, card.reserve_warn_percent = _float(other.group(3)), _float(other.group(4))
+        card.capacity_gb = _capacity(body)
         if m := _PRODUCT.search(body):
             card.product, card.serial = m.group(1).strip(), m.group(3)
         if card_loaded:
@@ -135,6 +150,8 @@ def parse_fio_status(text: str) -> list[FioCard]:
                 pick = online or contained
                 if pick:
                     card.attached_as = f"/dev/{pick[0]}"
+                    if card.capacity_gb is None and pick[0] in vsus:  # 3.x: the size is the VSU's
+                        card.capacity_gb = _capacity("\n".join(vsus[pick[0]]))
         if "read-only" in status.lower() and card.media_status in (None, "Healthy"):
             card.media_status = "Read-only"
         out.append(card)

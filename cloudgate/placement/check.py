@@ -55,7 +55,7 @@ def check(estate: Estate, before: Estate | None = None) -> list[Violation]:
                         vms=[vm.id for vm in host.vms],
                         message=(
                             f"{where} is over its {RESOURCE_LABELS[d]} capacity: VMs use "
-                            f"{fmt_amount(d, used)} of {fmt_amount(d, int(p.cap[pos, d]))} "
+                            f"{fmt_amount(d, used, p.cpu_unit)} of {fmt_amount(d, int(p.cap[pos, d]), p.cpu_unit)} "
                             f"(after overprovisioning); migrate a VM off it"
                         ),
                     )
@@ -121,7 +121,7 @@ def check(estate: Estate, before: Estate | None = None) -> list[Violation]:
                         f"group {group} is unevenly spread over the racks of {dc} ({per_rack}): rack "
                         f"{p.racks[heavy]} holds {int(counts[heavy])} members while rack {p.racks[light]} "
                         f"holds {int(counts[light])} and {'still has' if earlier is None else 'had'} room for "
-                        f"one ({fmt_size(probe)}) on host {room[0]}; move one of "
+                        f"one ({fmt_size(probe, p.cpu_unit)}) on host {room[0]}; move one of "
                         f"{', '.join(movable)} there"
                     ),
                 )

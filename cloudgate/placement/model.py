@@ -79,6 +79,9 @@ class Estate(_Strict):
 
     hosts: list[Host]
     overprovisioning: Overprovisioning = Field(default_factory=Overprovisioning)
+    #: What the ``cpu`` figures count: cores in hand-written estates, MHz in one read from
+    #: CloudStack (its allocator checks cores x clock). Only messages use it; the rules do not care.
+    cpu_unit: Literal["cores", "MHz"] = "cores"
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Estate:

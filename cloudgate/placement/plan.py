@@ -79,7 +79,7 @@ def _why(result: PlacementResult, estate: Estate, after: Estate) -> dict[str, st
             shown = ", ".join(f"{r}={c}" for r, c in per_rack.items())
             level = "uneven, the least the room allows" if (vm.group, host.datacenter) in uneven else "within one"
             rack_part = f"rack spread of {vm.group} in {host.datacenter} {level} ({shown}); no other member on this host"
-        left = fmt_size(free_after[hid])
+        left = fmt_size(free_after[hid], estate.cpu_unit)
         if host.vms:
             host_part = f"fills a hole on a host already running {len(host.vms)} VM(s) (left free: {left})"
         else:

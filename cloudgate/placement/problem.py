@@ -39,6 +39,7 @@ class DCProblem:
     member_hosts: dict[str, list[int]]
     member_sizes: dict[str, list[tuple[int, int, int]]]
     vms: list[VMSpec] = field(default_factory=list)
+    cpu_unit: str = "cores"
 
     @property
     def n_hosts(self) -> int:
@@ -129,5 +130,6 @@ def build_problems(
             member_hosts=dict(member_hosts),
             member_sizes=dict(member_sizes),
             vms=vms_by_dc.get(dc, []),
+            cpu_unit=estate.cpu_unit,
         )
     return problems

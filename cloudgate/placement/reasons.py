@@ -45,11 +45,11 @@ def distinct_hosts_reason(p: DCProblem, group: str, members: list[VMSpec]) -> st
         worst, d = min(counts)
         if worst < k:
             need = (
-                f"{size[0]} free cores" if d == 0 else f"{fmt_amount(d, size[d])} free {RESOURCE_LABELS[d]}"
+                f"{size[0]} free {p.cpu_unit}" if d == 0 else f"{fmt_amount(d, size[d])} free {RESOURCE_LABELS[d]}"
             )
             return f"group {group} needs {k} distinct hosts with >= {need} in {p.datacenter}; {worst} exist{note}"
     return (
-        f"group {group} needs {k} distinct hosts with room for {fmt_size(size)} in {p.datacenter}; "
+        f"group {group} needs {k} distinct hosts with room for {fmt_size(size, p.cpu_unit)} in {p.datacenter}; "
         f"{eligible} exist{note}"
     )
 
@@ -60,7 +60,7 @@ def quick_reason(p: DCProblem) -> str | None:
         if vm.group is None:
             ok = p.avail & np.all(p.res >= np.asarray(vm.size(), dtype=np.int64), axis=1)
             if not ok.any():
-                return f"VM {vm.name} ({fmt_size(vm.size())}) fits on no enabled host in {p.datacenter}"
+                return f"VM {vm.name} ({fmt_size(vm.size(), p.cpu_unit)}) fits on no enabled host in {p.datacenter}"
     groups = _groups(p)
     for group in sorted(groups, key=lambda g: (-len(groups[g]), g)):
         reason = distinct_hosts_reason(p, group, groups[group])
@@ -72,8 +72,8 @@ def quick_reason(p: DCProblem) -> str | None:
         for d in range(3):
             if demand[d] > free[d]:
                 return (
-                    f"{p.datacenter} needs {fmt_amount(d, int(demand[d]))} of free {RESOURCE_LABELS[d]} for "
-                    f"this request; only {fmt_amount(d, int(free[d]))} are free on its enabled hosts"
+                    f"{p.datacenter} needs {fmt_amount(d, int(demand[d]), p.cpu_unit)} of free {RESOURCE_LABELS[d]} for "
+                    f"this request; only {fmt_amount(d, int(free[d]), p.cpu_unit)} are free on its enabled hosts"
                 )
     return None
 
@@ -93,7 +93,7 @@ def diagnose(p: DCProblem, time_limit_s: float = 5.0) -> str:
             for g in sorted(names, key=lambda g: (-len(groups[g]), g)):
                 r = solve_dc(p, spread_groups=set(), aa_groups={g}, time_limit_s=time_limit_s)
                 if r.status == "infeasible":
-                    size = fmt_size(groups[g][0].size())
+                    size = fmt_size(groups[g][0].size(), p.cpu_unit)
                     return (
                         f"anti-affinity is binding for group {g} in {p.datacenter}: its {len(groups[g])} "
                         f"new VM(s) ({size}) need distinct hosts, and once the rest of the request is placed "
@@ -106,7 +106,7 @@ def diagnose(p: DCProblem, time_limit_s: float = 5.0) -> str:
         if free_all.status == "infeasible":
             demand = np.asarray([vm.size() for vm in p.vms], dtype=np.int64).sum(axis=0)
             return (
-                f"capacity is binding in {p.datacenter}: its {len(p.vms)} new VM(s) ({fmt_size(demand)} in "
+                f"capacity is binding in {p.datacenter}: its {len(p.vms)} new VM(s) ({fmt_size(demand, p.cpu_unit)} in "
                 f"total) do not fit into the holes of its enabled hosts even with anti-affinity and rack "
                 f"spread ignored (the free space is too fragmented)"
             )

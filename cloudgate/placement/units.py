@@ -13,15 +13,17 @@ def fmt_mib(mib: int) -> str:
     return f"{mib} MiB"
 
 
-def fmt_amount(resource: int, amount: int) -> str:
-    """Amount of resource 0 (cores), 1 (MiB) or 2 (GiB), with its unit."""
+def fmt_amount(resource: int, amount: int, cpu_unit: str = "cores") -> str:
+    """Amount of resource 0 (CPU, in ``cpu_unit``), 1 (MiB) or 2 (GiB), with its unit."""
     if resource == 0:
+        if cpu_unit != "cores":
+            return f"{amount} {cpu_unit}"
         return f"{amount} core" + ("" if amount == 1 else "s")
     if resource == 1:
         return fmt_mib(amount)
     return f"{amount} GiB"
 
 
-def fmt_size(size: Sequence[int]) -> str:
-    """``8 cores / 16 GiB memory / 200 GiB flash``."""
-    return f"{fmt_amount(0, size[0])} / {fmt_mib(size[1])} memory / {size[2]} GiB flash"
+def fmt_size(size: Sequence[int], cpu_unit: str = "cores") -> str:
+    """``8 cores / 16 GiB memory / 200 GiB flash`` (``8000 MHz / ...`` for an estate read from CloudStack)."""
+    return f"{fmt_amount(0, size[0], cpu_unit)} / {fmt_mib(size[1])} memory / {size[2]} GiB flash"

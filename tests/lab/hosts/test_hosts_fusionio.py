@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,16 @@ def test_healthy() -> None:
     assert card.attached_as == "/dev/fioa"
 
 
-def test_short_output_without_dash_a_gives_the_same_facts() -> None:
+def test_short_output_without_dash_a_gives_the_same_facts_but_the_capacity() -> None:
     short, full = one("fio-status-healthy-short.txt"), one("fio-status-a-healthy.txt")
-    assert short == full
+    assert short == dataclasses.replace(full, capacity_gb=None)
+
+
+def test_the_formatted_capacity_is_read_from_the_sector_count_or_the_device_size() -> None:
+    assert one("fio-status-a-healthy.txt").capacity_gb == 2343750000 * 512 / 1e9
+    assert one("fio-status-vsl3-attached-vsu.txt").capacity_gb == 1205.0  # printed in the VSU block
+    a, b = parse_fio_status((SAMPLES / "fio-status-vsl2-two-cards.txt").read_text())
+    assert (a.capacity_gb, b.capacity_gb) == (322.55, 322.55)
 
 
 def test_degraded() -> None:
