@@ -137,9 +137,21 @@ def cmd_drill(args: argparse.Namespace, _extra: list[str]) -> int:
 
 # --------------------------------------------------------------------------- placement
 def cmd_place(args: argparse.Namespace, _extra: list[str]) -> int:
+    if (args.estate is None) == (args.target is None):
+        raise CliError("place: give --target TARGET (the live estate) or --estate FILE (a saved one), not both")
+    if args.target is not None:
+        from cloudgate.allocate.commands import run_place_on_target
+
+        return int(run_place_on_target(args.target, args.request, args.out, args.format))
     from cloudgate.placement.cli import run_place
 
     return int(run_place(args.estate, args.request, fmt=args.format, out=args.out, estate=_snapshot_estate(args.estate)))
+
+
+def cmd_deploy_plan(args: argparse.Namespace, _extra: list[str]) -> int:
+    from cloudgate.allocate.commands import run_deploy_plan
+
+    return int(run_deploy_plan(args.plan, args.target, args.reports_dir))
 
 
 def _snapshot_estate(path: str):  # noqa: ANN202 - cloudgate.placement.model.Estate | None
@@ -261,11 +273,18 @@ def build_parser() -> argparse.ArgumentParser:
     drill.set_defaults(func=cmd_drill)
 
     place = sub.add_parser("place", help="place VMs so replicas never share a host (prints a plan)")
-    place.add_argument("--estate", required=True)
+    place.add_argument("--target", default=None, help="plan onto this target's live estate (CloudStack + fio-status)")
+    place.add_argument("--estate", default=None, help="plan onto a saved estate (YAML/JSON, or a run's estate.json)")
     place.add_argument("--request", required=True)
     place.add_argument("--format", choices=("table", "json"), default="table")
     place.add_argument("--out", default=None)
     place.set_defaults(func=cmd_place)
+
+    dplan = sub.add_parser("deploy-plan", help="deploy a plan from `place --target` (preproduction/lab only)")
+    dplan.add_argument("plan")
+    dplan.add_argument("--target", required=True)
+    dplan.add_argument("--reports-dir", default=None, help="where its ledger lives (default ./reports)")
+    dplan.set_defaults(func=cmd_deploy_plan)
 
     bench = sub.add_parser("bench", help="benchmarks that write their figures to reports/")
     bench.add_argument("what", choices=("placement",))

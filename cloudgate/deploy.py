@@ -56,14 +56,31 @@ class DeployTiming:
 
 @dataclass
 class DeployPlan:
+    """What to deploy: where, from what, under which names, with which extra deployVirtualMachine parameters.
+
+    `params` go to every VM's deploy call (e.g. affinitygroupids: all the VMs join one group),
+    `params_by_name` to one VM's (e.g. its hostid, from a placement plan); the latter win.
+    """
+
     zone_id: str
     offering_id: str
     template_id: str
     names: list[str] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    params_by_name: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def params_for(self, name: str) -> dict[str, str]:
+        """The deployVirtualMachine parameters of VM `name`."""
+        return {
+            "zoneid": self.zone_id, "serviceofferingid": self.offering_id, "templateid": self.template_id,
+            "name": name, "displayname": name, **self.params, **self.params_by_name.get(name, {}),
+        }
 
 
-def resolve_plan(client: CloudStackClient, target: Target, run_tag: str, count: int) -> DeployPlan:
-    """Find the zone, offering and template named in the target (one clear line if one is missing)."""
+def resolve_plan(client: CloudStackClient, target: Target, run_tag: str, count: int, label: str = "") -> DeployPlan:
+    """Find the zone, offering and template named in the target (one clear line if one is missing).
+
+    The VMs are named `<name_prefix>[-<label>]-<run>-<i>`: a label keeps two checks of one run apart."""
     deploy = target.deploy
     zone_name = deploy.zone or target.datacenters[0].zone
     zones = [z for z in client.list("listZones") if z.get("name") == zone_name]
@@ -81,7 +98,8 @@ def resolve_plan(client: CloudStackClient, target: Target, run_tag: str, count: 
     ]
     if missing:
         raise CloudStackError(f"{target.name}: cannot deploy: no {', no '.join(missing)} (see the target's deploy section)")
-    names = [f"{deploy.name_prefix}-{vm_name_tag(run_tag)}-{i}" for i in range(count)]
+    stem = f"{deploy.name_prefix}-{label}" if label else deploy.name_prefix
+    names = [f"{stem}-{vm_name_tag(run_tag)}-{i}" for i in range(count)]
     return DeployPlan(zones[0]["id"], offerings[0]["id"], templates[0]["id"], names)
 
 
@@ -119,9 +137,14 @@ def wait_for_ssh(ip: str, settings: SshSettings, deadline: float, cancel: thread
 
 def deploy_one(
     tracker: Tracker, plan: DeployPlan, name: str, settings: SshSettings, budget: float,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.monotonic, *, wait_ssh: bool = True,
 ) -> DeployTiming:
-    """Deploy one VM: its ledger entry is written before the deploy call, each step checks for an interrupt."""
+    """Deploy one VM: its ledger entry is written before the deploy call, each step checks for an interrupt.
+
+    The call carries plan.params_for(name) (the plan's extra parameters included). With
+    wait_ssh=False it ends once the VM is Running on a host (ssh_ready stays None): for checks that
+    judge where a VM landed, not how long it took to answer.
+    """
     client, cancel = tracker.client, tracker.cancel
     timing = DeployTiming(name)
     if cancel.is_set():
@@ -129,15 +152,13 @@ def deploy_one(
         return timing
     t0 = clock()
     deadline = t0 + budget
+    params = plan.params_for(name)
     try:
         with tracker.creating(
-            "vm", name, attrs={"zoneid": plan.zone_id, "serviceofferingid": plan.offering_id, "templateid": plan.template_id},
+            "vm", name, attrs={k: v for k, v in params.items() if k.endswith("id")},
             undo={"action": "destroyVirtualMachine", "expunge": True},
         ) as entry:
-            started = client.call(
-                "deployVirtualMachine", zoneid=plan.zone_id, serviceofferingid=plan.offering_id,
-                templateid=plan.template_id, name=name, displayname=name,
-            )
+            started = client.call("deployVirtualMachine", **params)
             tracker.created(entry, started.get("id"), started.get("jobid"))
         timing.accepted = clock() - t0
         vm_id = started.get("id")
@@ -160,6 +181,8 @@ def deploy_one(
         timing.ip = nics[0].get("ipaddress") if nics else None
         if not timing.ip:
             raise CloudStackError(f"VM {name} is Running but has no NIC address")
+        if not wait_ssh:
+            return timing
         wait_for_ssh(timing.ip, settings, deadline, cancel)
         timing.ssh_ready = clock() - t0
     except (CloudStackError, HostUnreachable, Interrupted) as exc:
@@ -173,9 +196,9 @@ def in_flight_bound(tracker: Tracker, settings: SshSettings) -> float:
 
 
 def deploy_concurrently(
-    tracker: Tracker, plan: DeployPlan, settings: SshSettings, budget: float
+    tracker: Tracker, plan: DeployPlan, settings: SshSettings, budget: float, *, wait_ssh: bool = True,
 ) -> list[DeployTiming]:
-    """Deploy plan.names at once, one thread each.
+    """Deploy plan.names at once, one thread each (see deploy_one for wait_ssh).
 
     On an interrupt (Ctrl-C reaches only this, the main thread) the workers are told to stop before
     their next step and the calls already in flight are waited for (bounded, Ctrl-C refused
@@ -185,7 +208,7 @@ def deploy_concurrently(
     futures: list[Future[DeployTiming]] = []
     try:
         for name in plan.names:
-            futures.append(pool.submit(deploy_one, tracker, plan, name, settings, budget))
+            futures.append(pool.submit(deploy_one, tracker, plan, name, settings, budget, wait_ssh=wait_ssh))
         return [f.result() for f in futures]
     except BaseException:
         tracker.cancel.set()
@@ -194,6 +217,28 @@ def deploy_concurrently(
         raise
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+def create_anti_affinity_group(tracker: Tracker, name: str, description: str) -> str:
+    """createAffinityGroup (host anti-affinity), written to the ledger before the call; returns its id.
+
+    Its undo (deleteAffinityGroup) runs after the undo of every VM deployed into it later: the
+    tracker undoes newest first."""
+    with tracker.creating("affinity_group", name, undo={"action": "deleteAffinityGroup"}) as entry:
+        answer = tracker.client.call("createAffinityGroup", name=name, type="host anti-affinity",
+                                     description=description, fetch_result=True)
+        group = answer.get("affinitygroup", answer)
+        tracker.created(entry, str(group.get("id")))
+    return str(group["id"])
+
+
+def sharing_hosts(timings: list[DeployTiming]) -> dict[str, list[str]]:
+    """Hosts that received more than one of these VMs -> the VMs there (sorted): collisions of a group."""
+    by_host: dict[str, list[str]] = {}
+    for t in timings:
+        if t.host:
+            by_host.setdefault(t.host, []).append(t.name)
+    return {host: sorted(vms) for host, vms in sorted(by_host.items()) if len(vms) > 1}
 
 
 def percentile(values: list[float], q: float) -> float:

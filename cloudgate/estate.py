@@ -100,6 +100,10 @@ class HostRecord(_Record):
     tags: tuple[str, ...] = ()
     cpu_mhz: int = 0
     memory_mib: int = 0
+    #: What the allocator may hand out (listHosts cpuwithoverprovisioning / memorywithoverprovisioning);
+    #: 0 when the API did not say (older snapshots), then the physical figures above are used.
+    cpu_allocatable_mhz: int = 0
+    memory_allocatable_mib: int = 0
 
     @property
     def enabled(self) -> bool:
@@ -126,6 +130,7 @@ class VmRecord(_Record):
     affinity_groups: tuple[str, ...] = ()
     cpu_mhz: int = 0
     memory_mib: int = 0
+    offering: str = ""
     created: str | None = None
 
     @property
@@ -222,23 +227,36 @@ class EstateSnapshot(_Record):
                 racks.setdefault(h.datacenter, set()).add(h.rack)
         return {dc: len(r) for dc, r in racks.items()}
 
-    def placement_estate(self) -> PlacementEstate:
-        """The placement engine's view: every host with what already runs on it."""
+    def placement_estate(
+        self,
+        flash_gib: dict[str, int] | None = None,
+        offering_flash_gib: dict[str, int] | None = None,
+    ) -> PlacementEstate:
+        """The placement engine's view: every host with what already runs on it.
+
+        CPU is in MHz, what CloudStack's allocator counts (cores x clock), and capacities are what
+        it may hand out (with overprovisioning) when listHosts says so. CloudStack knows nothing of
+        the flash cards: ``flash_gib`` gives each host's usable flash by host id (read over SSH,
+        cloudgate.allocate.flash), and ``offering_flash_gib`` what one VM of an offering occupies.
+        """
+        per_offering = offering_flash_gib or {}
         by_host: dict[str, list[ExistingVM]] = {}
         for vm in self.vms:
             if vm.host_id and vm.state in ACTIVE_VM_STATES:
                 by_host.setdefault(vm.host_id, []).append(
-                    ExistingVM(id=vm.name, cpu=vm.cpu_mhz, memory_mib=vm.memory_mib, group=vm.group)
+                    ExistingVM(id=vm.name, cpu=vm.cpu_mhz, memory_mib=vm.memory_mib,
+                               flash_gib=per_offering.get(vm.offering, 0), group=vm.group)
                 )
         hosts = [
             PlacementHost(
-                id=h.id, datacenter=h.datacenter, rack=h.rack, cpu=h.cpu_mhz, memory_mib=h.memory_mib,
+                id=h.id, datacenter=h.datacenter, rack=h.rack, cpu=h.cpu_allocatable_mhz or h.cpu_mhz,
+                memory_mib=h.memory_allocatable_mib or h.memory_mib, flash_gib=(flash_gib or {}).get(h.id, 0),
                 state="maintenance" if h.in_maintenance else "enabled" if h.enabled else "down",
                 vms=by_host.get(h.id, []),
             )
             for h in self.hosts
         ]
-        return PlacementEstate(hosts=sorted(hosts, key=lambda h: h.id))
+        return PlacementEstate(hosts=sorted(hosts, key=lambda h: h.id), cpu_unit="MHz")
 
     # -- provenance, for every report ---------------------------------------------------------
     def provenance(self) -> dict[str, object]:

@@ -68,7 +68,17 @@ def host_record(record: dict[str, Any], target: Target, datacenter: str) -> Host
         tags=tuple(t.strip() for t in str(record.get("hosttags") or "").split(",") if t.strip()),
         cpu_mhz=int(record.get("cpunumber", 0)) * int(record.get("cpuspeed", 0)),
         memory_mib=int(record.get("memorytotal", 0)) // MIB,
+        cpu_allocatable_mhz=_int(record.get("cpuwithoverprovisioning")),
+        memory_allocatable_mib=_int(record.get("memorywithoverprovisioning")) // MIB,
     )
+
+
+def _int(value: Any) -> int:
+    """A number CloudStack may send as a string ("64000.0"), or 0 when absent or not a number."""
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def vm_record(vm: dict[str, Any]) -> VmRecord:
@@ -82,7 +92,8 @@ def vm_record(vm: dict[str, Any]) -> VmRecord:
         ips=tuple(str(n["ipaddress"]) for n in vm.get("nic") or [] if n.get("ipaddress")),
         affinity_groups=groups,
         cpu_mhz=int(vm.get("cpunumber", 0)) * int(vm.get("cpuspeed", 0)),
-        memory_mib=int(vm.get("memory", 0)), created=vm.get("created"),
+        memory_mib=int(vm.get("memory", 0)), offering=str(vm.get("serviceofferingname") or ""),
+        created=vm.get("created"),
     )
 
 

@@ -225,6 +225,9 @@ class Thresholds(_Strict):
     fio_max_temperature_c: float = Field(78.0, gt=0)
     fio_min_reserve_percent: float = Field(10.0, ge=0, le=100)
     deploy_vm_count: int = Field(3, ge=1, le=50, description="VMs deployed concurrently by the deploy-time check")
+    anti_affinity_vm_count: int = Field(
+        3, ge=2, le=50, description="members of a new host anti-affinity group deployed concurrently by the "
+                                    "anti-affinity check (at most the deploy zone's usable hosts)")
 
 
 class DeploySection(_Strict):
@@ -234,6 +237,21 @@ class DeploySection(_Strict):
     service_offering: str = "Small Instance"
     template: str = "Ubuntu 22.04 cloudgate guest"
     name_prefix: str = Field("cg-probe", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+
+
+class PlacementSection(_Strict):
+    """What `cloudgate place --target` needs that CloudStack does not say.
+
+    CloudStack reports CPU and memory but not the Fusion-IO card: each host's flash capacity is
+    read from `fio-status` over SSH, and what an existing VM occupies on it comes from its service
+    offering, listed here (a Cassandra offering's data lives on the local flash). A VM whose offering
+    is not listed counts 0 GiB, and the plan says how many such VMs there were.
+    """
+
+    offering_flash_gib: dict[str, int] = Field(
+        default_factory=dict, description="service offering name -> GiB of local flash one VM of it occupies")
+    flash_reserve_gib: int = Field(0, ge=0, description="GiB of each card kept free (never planned onto)")
+    ssh_workers: int = Field(16, ge=1, le=256, description="hosts read over SSH at once")
 
 
 class ManagementServerControl(_Strict):
@@ -365,6 +383,7 @@ class Target(_Strict):
     deploy: DeploySection = DeploySection()
     drills: DrillsSection = DrillsSection()
     history: HistorySection = HistorySection()
+    placement: PlacementSection = PlacementSection()
     baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
     waivers: str | None = Field(None, description="waiver file: known failures with a justification and an expiry")
     lab: LabSection | None = None
