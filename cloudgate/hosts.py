@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import socket
 import threading
 from dataclasses import dataclass
@@ -24,6 +25,12 @@ from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
 from cloudgate.errors import HostUnreachable  # defined there: the plugin must not load paramiko
 from cloudgate.target import Target
+
+# A host that never sends its SSH banner makes paramiko's transport thread log a traceback; with no
+# handler configured (any CLI command), Python's last-resort handler would print it on stderr. The
+# failure reaches the operator as one HostUnreachable line instead; records still propagate to
+# whatever handler an application (or pytest's log capture) installs.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,29 @@ def test_a_deploy_that_fails_half_way_is_rolled_back_leaving_nothing(lab, tmp_pa
     assert _vms_of_group() == {}
     assert _client().listAffinityGroups(name=GROUP, fetch_list=True) == []
     assert pending(read(reports / "deploy-plan-lab" / "ledger.jsonl")) == []
+
+
+def test_a_host_whose_flash_cannot_be_read_is_left_out_and_named_and_an_impossible_request_names_why(lab, tmp_path):
+    from cloudgate.lab import hostfaults
+
+    hostfaults.apply_fault(None, "dc1-r2-h1", "ssh-hang")
+    hostfaults.apply_fault(None, "dc1-r3-h1", "fio-degraded")
+    try:
+        plan = tmp_path / "plan.json"
+        made = _cloudgate(lab, "place", "--target", str(LAB_TARGET), "--request", str(REQUEST), "--out", str(plan))
+        assert made.returncode == 0, made.stdout + made.stderr
+        doc = json.loads(plan.read_text())
+        assert {"dc1-r2-h1", "dc1-r3-h1"}.isdisjoint(v["host_name"] for v in doc["vms"])
+        assert any(n.startswith("flash not read, host not used: dc1-r2-h1 198.18.1.21:22") for n in doc["notes"])
+        assert any(n.startswith("no flash offered: dc1-r3-h1: no usable card") for n in doc["notes"])
+
+        huge = tmp_path / "huge.yaml"
+        huge.write_text(REQUEST.read_text().replace("per_dc: {dc1: 3, dc2: 3}", "per_dc: {dc1: 9, dc2: 3}"))
+        refused = _cloudgate(lab, "place", "--target", str(LAB_TARGET), "--request", str(huge))
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        first = refused.stdout.splitlines()[0]
+        assert first.startswith("NO PLACEMENT: group cass-orders needs 9 distinct hosts"), refused.stdout
+        assert "in dc1" in first and "Traceback" not in refused.stdout + refused.stderr
+    finally:
+        hostfaults.clear_all(None, "dc1-r2-h1")
+        hostfaults.clear_all(None, "dc1-r3-h1")
