@@ -145,3 +145,31 @@ def test_a_host_whose_flash_cannot_be_read_is_left_out_and_named_and_an_impossib
     finally:
         hostfaults.clear_all(None, "dc1-r2-h1")
         hostfaults.clear_all(None, "dc1-r3-h1")
+
+
+def test_after_kill_9_in_the_middle_of_a_deploy_the_janitor_removes_what_the_plan_created(lab, tmp_path, planned):
+    import signal
+    import time
+
+    reports = tmp_path / "reports"
+    ledger = reports / "deploy-plan-lab" / "ledger.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "cloudgate.cli", "deploy-plan", str(planned), "--target",
+                             str(LAB_TARGET), "--reports-dir", str(reports)], cwd=REPO,
+                            env={**os.environ, **lab["env"]}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ledger.exists() and sum(1 for e in read(ledger) if e.kind == "vm" and e.id) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "deploy-plan ended before it could be killed mid-deploy"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert _vms_of_group(), "nothing was deployed before the kill"
+    time.sleep(0.5)  # a deploy call in flight at the kill lands meanwhile
+    swept = subprocess.run([sys.executable, "-m", "cloudgate.cli", "janitor", "--target", str(LAB_TARGET),
+                            f"--reports-dir={reports}"], cwd=REPO, env={**os.environ, **lab["env"]},
+                           capture_output=True, text=True, timeout=180, check=False)
+    assert swept.returncode == 0, swept.stdout + swept.stderr
+    assert _vms_of_group() == {}, swept.stdout
+    assert _client().listAffinityGroups(name=GROUP, fetch_list=True) == []
+    assert pending(read(ledger)) == []
