@@ -446,7 +446,15 @@ CLOUD_FAULTS = {
     "hints-off": "hinted handoff off on every Cassandra node (hinted_handoff_enabled: false; param node=NAME "
                  "for one node): a replica cut off misses the writes it was not there for, for good",
     "vm-orphaned": "CloudStack's database loses VM NAME while its guest keeps running (param vm=NAME)",
+    "anti-affinity-race": "parallel deploys of one host anti-affinity group race (CloudStack #9110): each is "
+                          "planned on a stale view and reserved SECONDS later without the group's check, so "
+                          "they share a host (param seconds=2; one-at-a-time deploys stay correct)",
+    "rebalance-onto-sibling": "a DRS that ignores affinity: Cassandra VM NAME is live-migrated onto a host of "
+                              "its DC running another member of its group (param vm=cass-dc1-2); "
+                              "--clear migrates it back",
 }
+REBALANCE_DEFAULT_VM = "cass-dc1-2"
+NODE_BACK_SECONDS = 30.0  # a migrated Cassandra guest boots its CQL node again within this
 
 
 def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None:
@@ -517,17 +525,129 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
             net.heal()
         else:
             net.partition(params.get("a", "dc1"), params.get("b", "dc2"))
+    elif fault == "anti-affinity-race":
+        seconds = "0" if clear else params.get("seconds", "2")
+        client.updateConfiguration(name="lab.antiaffinity.race.seconds", value=seconds)
+    elif fault == "rebalance-onto-sibling":
+        if clear:
+            _rebalance_back(client, params.get("vm"))
+        else:
+            _rebalance_onto_sibling(client, params.get("vm", REBALANCE_DEFAULT_VM))
     else:
         raise LabControlError(f"unknown fault {fault!r}; `cloudgate lab fault --list` lists them")
+
+
+# --------------------------------------------------------------------------- rebalance-onto-sibling
+def _rebalance_record() -> Path:
+    """Where `rebalance-onto-sibling` remembers each moved VM's origin host (removed with the lab)."""
+    return paths.lab_dir() / "faults" / "rebalance-onto-sibling.json"
+
+
+def _read_rebalanced() -> dict[str, dict[str, str]]:
+    try:
+        return dict(json.loads(_rebalance_record().read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_rebalanced(moved: dict[str, dict[str, str]]) -> None:
+    path = _rebalance_record()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(moved, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def _vm_named(client: Any, name: str) -> dict[str, Any]:
+    found = [vm for vm in client.listVirtualMachines(listall=True, name=name, fetch_list=True) if vm["name"] == name]
+    if not found:
+        raise LabControlError(f"no VM named {name} in the lab's CloudStack")
+    return found[0]
+
+
+def _migrate(client: Any, vm: dict[str, Any], host_id: str, host_name: str) -> None:
+    """migrateVirtualMachine through the API, then wait until the guest's CQL node answers again."""
+    from cs import CloudStackException
+
+    from cloudgate.lab.cql.cluster import probe_native
+
+    try:
+        client.migrateVirtualMachine(virtualmachineid=vm["id"], hostid=host_id, fetch_result=True)
+    except CloudStackException as exc:  # CloudStackApiException included
+        raise LabControlError(f"migrating {vm['name']} to {host_name} failed: {exc}") from None
+    ip = (vm.get("nic") or [{}])[0].get("ipaddress")
+    if not ip or not any(n["name"] == vm["name"] for n in clusterfile.cluster_nodes()):
+        return  # not a Cassandra node: nothing to wait for
+    deadline = time.monotonic() + NODE_BACK_SECONDS
+    while not probe_native(ip, 9042):
+        if time.monotonic() > deadline:
+            raise LabControlError(f"{vm['name']} migrated to {host_name}, but its CQL node at {ip} does not "
+                                  f"answer after {NODE_BACK_SECONDS:g} s")
+        time.sleep(0.2)
+
+
+def _rebalance_onto_sibling(client: Any, name: str) -> str:
+    """Live-migrate VM `name` onto a host of its zone that runs another member of one of its host
+    anti-affinity groups, as a DRS ignoring affinity does (CloudStack #12473); returns that host's name.
+
+    migrateVirtualMachine with an explicit hostid checks only state and capacity (as CloudStack's
+    does), so the API accepts it. The guest keeps its address and MAC and its node's data (kept
+    outside the guest, as on shared storage); its CQL node restarts on the new host with the rack it
+    was deployed with, as cassandra-rackdc.properties would. The origin is written before the
+    migration, so `--clear` (`_rebalance_back`) finds it even if this is interrupted.
+    """
+    vm = _vm_named(client, name)
+    moved = _read_rebalanced()
+    if name in moved and vm.get("hostid") == moved[name]["onto_host_id"]:
+        return moved[name]["onto_host"]  # already there
+    if vm.get("state") != "Running":
+        raise LabControlError(f"{name} is {vm.get('state')}, not Running: a rebalancer moves only running VMs")
+    groups = [g for g in vm.get("affinitygroup") or [] if g.get("type") == "host anti-affinity"]
+    if not groups:
+        raise LabControlError(f"{name} is in no host anti-affinity group: it has no sibling to be moved next to")
+    siblings: dict[str, dict[str, Any]] = {}
+    for g in groups:
+        for other in client.listVirtualMachines(listall=True, affinitygroupid=g["id"], fetch_list=True):
+            if (other["id"] != vm["id"] and other.get("state") == "Running" and other.get("zoneid") == vm["zoneid"]
+                    and other.get("hostid") and other["hostid"] != vm.get("hostid")):
+                siblings[other["name"]] = other
+    if not siblings:
+        raise LabControlError(f"no other member of {name}'s group runs on another host of its zone")
+    sibling = siblings[sorted(siblings)[0]]
+    if name not in moved:
+        moved[name] = {"vm_id": vm["id"], "origin_host_id": vm["hostid"], "origin_host": vm.get("hostname", "")}
+    moved[name].update(onto_host_id=sibling["hostid"], onto_host=sibling.get("hostname", ""), sibling=sibling["name"])
+    _write_rebalanced(moved)
+    _migrate(client, vm, sibling["hostid"], sibling.get("hostname", ""))
+    return str(sibling.get("hostname", ""))
+
+
+def _rebalance_back(client: Any, name: str | None = None) -> list[str]:
+    """Migrate VM `name` (default: every VM the fault moved) back to the host it came from."""
+    moved = _read_rebalanced()
+    names = [name] if name else sorted(moved)
+    back = []
+    for vm_name in names:
+        record = moved.get(vm_name)
+        if record is None:
+            continue
+        vm = _vm_named(client, vm_name)
+        if vm.get("hostid") != record["origin_host_id"]:
+            _migrate(client, vm, record["origin_host_id"], record["origin_host"])
+        del moved[vm_name]
+        _write_rebalanced(moved)
+        back.append(vm_name)
+    return back
 
 
 def list_faults() -> str:
     from cloudgate.lab.hostfaults import FAULTS
 
+    width = max(map(len, [*FAULTS, *CLOUD_FAULTS]))
     lines = ["host faults (cloudgate lab fault HOST FAULT):"]
-    lines += [f"  {name:<18} {desc}" for name, desc in FAULTS.items()]
+    lines += [f"  {name:<{width}} {desc}" for name, desc in FAULTS.items()]
     lines.append("cloud faults (cloudgate lab fault cloud FAULT --param k=v):")
-    lines += [f"  {name:<18} {desc}" for name, desc in CLOUD_FAULTS.items()]
+    lines += [f"  {name:<{width}} {desc}" for name, desc in CLOUD_FAULTS.items()]
     return "\n".join(lines)
 
 

@@ -68,12 +68,19 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-CS-006", "capacity-threshold-1", "capacity above 1%: "),
     # deploy time (tests/infra/test_deploy_time.py)
     Proof("CG-DEPLOY-001", "boot-slower-than-promise", "not usable within 2 s"),
+    # anti-affinity under concurrent deploys (tests/infra/test_anti_affinity_under_concurrency.py): the
+    # allocator plans the group's parallel deploys on one stale view, so they land on one host
+    Proof("CG-DEPLOY-002", "cloud:anti-affinity-race", " of them (cg-probe-aa-"),  # "host H runs K of them (VMs)"
     # dispersion (tests/infra/test_cassandra_dispersion.py)
     Proof("CG-CASS-001", "vm-orphaned", "Cassandra node(s) ['198.18.1.203'] match no VM NIC in CloudStack"),
     Proof("CG-CASS-002", "firstfit-placement", "host dc1-r1-h1 holds replicas cass-dc1-1+cass-dc1-2+cass-dc1-3"),
     Proof("CG-CASS-003", "firstfit-placement", "rack dc1-r1 (dc1, 3 racks) holds 3 replicas"),
     Proof("CG-CASS-004", "probe-rf-above-nodes", "dc1 has 3 of 4 replicas"),
     Proof("CG-CASS-005", "firstfit-placement", "losing host dc1-r1-h1 leaves dc1 0/3 replicas"),
+    # a rebalancer ignoring affinity moved NODE onto the host of cass-dc1-1 (its first sibling in dc1)
+    Proof("CG-CASS-002", "cloud:rebalance-onto-sibling", f"holds replicas cass-dc1-1+{NODE}"),
+    Proof("CG-CASS-003", "cloud:rebalance-onto-sibling", "(dc1, 3 racks) holds 2 replicas"),
+    Proof("CG-CASS-005", "cloud:rebalance-onto-sibling", "leaves dc1 1/3 replicas (< LOCAL_QUORUM)"),
     # write latency (tests/infra/test_cassandra_latency.py)
     Proof("CG-CASS-010", "cql-write-delay", "ms > 20 ms at 500 writes/s"),
     # Cassandra node settings (tests/infra/test_cassandra_nodes.py)
@@ -244,6 +251,9 @@ FAULTS: dict[str, Fault] = {
     # every write slower than the clients' 2 s request timeout: the data plane fails during the outage drill
     "data-plane-timeouts": lambda tmp_path, lab: _destructive(_cloud_fault("cql-write-delay", ms="2500"), tmp_path),
     "cloud:host-maintenance": lambda tmp_path, lab: _cloud_fault("host-maintenance", host=HOST),
+    # the anti-affinity check deploys VMs: it runs only in a destructive run
+    "cloud:anti-affinity-race": lambda tmp_path, lab: _destructive(_cloud_fault("anti-affinity-race"), tmp_path),
+    "cloud:rebalance-onto-sibling": lambda tmp_path, lab: _cloud_fault("rebalance-onto-sibling", vm=NODE),
     "cloud:zone-disabled": lambda tmp_path, lab: _cloud_fault("zone-disabled", zone="lab-dc2"),
     **{f"cloud:{name}": (lambda tmp_path, lab, name=name: _cloud_fault(name)) for name in ("mgmt-down", "systemvm-stopped")},
 }

@@ -124,6 +124,15 @@ def test_deploy_time_check_passes_on_the_healthy_lab_and_leaves_nothing(run_suit
     assert not probe_vms(), "the deploy check left VMs behind"
 
 
+def test_parallel_members_of_one_anti_affinity_group_land_apart_on_the_healthy_lab_and_leave_nothing(run_suite, lab):
+    run = run_suite("tests/infra/test_anti_affinity_under_concurrency.py", "--allow-destructive", paths=())
+    name = "test_parallel_deploys_of_one_anti_affinity_group_land_on_distinct_hosts"
+    assert run.outcome(name) == "passed", run.failed()
+    assert not probe_vms(), "the anti-affinity check left VMs behind"
+    groups = control.lab_client().listAffinityGroups(listall=True).get("affinitygroup", [])
+    assert not [g["name"] for g in groups if g["name"].startswith("cg-probe-")], "it left its group behind"
+
+
 def test_deploy_check_is_skipped_with_its_reason_without_allow_destructive(run_suite):
     run = run_suite("tests/infra/test_deploy_time.py", paths=())
     name = "test_concurrent_vm_deploys_answer_ssh_within_the_promised_time"

@@ -6,6 +6,15 @@ Anti-affinity only adds hosts to an avoid set; nothing spreads VMs on purpose. T
 the suite's dispersion checks exist to catch, so the lab must reproduce it, not improve on it.
 Callers hold the database lock (`db.tx()`) across plan + reservation, which is what CloudStack's
 reservation check gives against parallel deploys.
+
+The lab switch `lab.antiaffinity.race.seconds` (cloud fault `anti-affinity-race`) takes that guard
+away for VMs of a host anti-affinity group, as the races of CloudStack #5527 / #9110 and Nova bug
+1423648 did: the caller plans outside the lock on the view of that instant, waits the window, and
+reserves without `member_reserved_on` (commands/vms.py `_racing_plan`, `start_vm`). Members of one group
+planned within one window all see the same hosts, loads and members, so every deterministic order
+(firstfit, userdispersing, firstfitleastconsumed) gives them the same host; a random order is seeded
+by the group (`race_rng`) so that it does too. Why: the self-test must see the collision every time,
+where a real random allocator collides only by chance.
 """
 
 from __future__ import annotations
@@ -77,6 +86,21 @@ def member_reserved_on(db: Database, vm_id: str, host_id: str) -> bool:
         (vm_id, vm_id, ANTI_AFFINITY, host_id, host_id)))
 
 
+def anti_affinity_group_ids(db: Database, vm_id: str) -> list[str]:
+    """The VM's host anti-affinity groups (ids, sorted)."""
+    return sorted(r["id"] for r in db.all(
+        "SELECT g.id FROM vm_affinity a JOIN affinity_groups g ON g.id=a.group_id "
+        "WHERE a.vm_id=? AND g.type=? AND g.removed IS NULL", (vm_id, ANTI_AFFINITY)))
+
+
+def race_rng(group_ids: Iterable[str]) -> random.Random:
+    """The host order a racing planner of these groups draws: the same for every member of them.
+
+    Under the race each member plans on the same stale view; with one shared seed a `random`
+    allocator picks the same host for all of them, so the collision the race allows always happens."""
+    return random.Random(",".join(sorted(group_ids)))
+
+
 def has_capacity(host: sqlite3.Row, load: HostLoad, demand: Demand) -> bool:
     """checkIfHostHasCpuCapabilityAndCapacity: per-core speed and core count, then free MHz and RAM."""
     if demand.mhz > host["cpu_mhz"] or demand.cores > host["cpu_cores"]:
@@ -122,11 +146,13 @@ def plan(
     requested_host_id: str | None = None,
     avoid: Iterable[str] = (),
     honour_anti_affinity: bool = True,
+    rng: random.Random | None = None,
 ) -> str | None:
     """Return the id of the host the VM should run on, or None (InsufficientServerCapacityException).
 
     `honour_anti_affinity=False` is the upgrade regression `anti-affinity-ignored`: the processor is
     skipped, so hosts are chosen as if the VM's groups did not exist (the groups themselves remain).
+    `rng` orders the hosts of a random algorithm (default: the module's generator).
     """
     demand = demand_of(db, vm)
     loads = host_loads(db)
@@ -137,7 +163,7 @@ def plan(
         host = db.one("SELECT * FROM hosts WHERE id=?", (requested_host_id,))
         candidates = [host] if host is not None else []
     else:
-        candidates = order_hosts(zone_hosts(db, vm["zone_id"]), algorithm, loads, demand.account)
+        candidates = order_hosts(zone_hosts(db, vm["zone_id"]), algorithm, loads, demand.account, rng)
     for host in candidates:
         if host["id"] in avoid_set or not usable(host):
             continue

@@ -73,6 +73,12 @@ SETTINGS = {
                 "Seconds between two host_status rounds of the host monitor", _number),
         Setting("lab.managementserver.state", "Up", "Lab",
                 "State listManagementServers reports (Up or Down)", _one_of("Up", "Down")),
+        Setting("lab.antiaffinity.race.seconds", "0", "Lab",
+                "Seconds between planning and reserving the host of a VM in a host anti-affinity group "
+                "while the allocator races (CloudStack #5527/#9110, Nova 1423648): it plans outside the "
+                "database lock on what it sees then and reserves without the group's reservation check, so "
+                "members of one group deployed in parallel land on one host. 0: off (plan and reservation "
+                "under one lock)", _number),
         Setting("lab.orphaned.vms", "", "Lab",
                 "Comma-separated VM names the database has lost while their guests keep running "
                 "(as after restoring an old database backup): listVirtualMachines omits them"),

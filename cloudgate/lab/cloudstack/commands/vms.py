@@ -25,7 +25,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..allocator import Demand, has_anti_affinity, has_capacity, plan, usable
+from ..allocator import (
+    Demand,
+    anti_affinity_group_ids,
+    demand_of,
+    has_anti_affinity,
+    has_capacity,
+    plan,
+    race_rng,
+    usable,
+)
 from ..capacity import HostLoad, host_loads
 from ..driver import GuestSpec, stop_guest
 from ..envelope import (
@@ -99,6 +108,61 @@ def _planner_args(sim: Simulator) -> dict[str, Any]:
     }
 
 
+RACE_SETTING = "lab.antiaffinity.race.seconds"
+
+
+def _plan_start(sim: Simulator, vm: sqlite3.Row, requested_host_id: str | None, avoid: set[str], *,
+                consider_last_host: bool, **extra: Any) -> str | None:
+    """The planner as orchestrateStart asks it: the last host first (when asked to), then any host."""
+    args = _planner_args(sim) | extra
+    host_id = None
+    if consider_last_host and requested_host_id is None and vm["last_host_id"]:
+        host_id = plan(sim.db, vm, requested_host_id=vm["last_host_id"], avoid=avoid, **args)
+    if host_id is None:
+        host_id = plan(sim.db, vm, requested_host_id=requested_host_id, avoid=avoid, **args)
+    return host_id
+
+
+def race_window(sim: Simulator, vm_id: str) -> float:
+    """Seconds the racing allocator (`lab.antiaffinity.race.seconds`) leaves between this VM's plan
+    and its reservation; 0 when the switch is off or the VM is in no host anti-affinity group."""
+    window = sim.config.number(RACE_SETTING)
+    return window if window > 0 and has_anti_affinity(sim.db, vm_id) else 0.0
+
+
+def _racing_plan(sim: Simulator, vm_id: str, requested_host_id: str | None, avoid: set[str], *,
+                 consider_last_host: bool) -> str | None:
+    """The cloud fault `anti-affinity-race`: plan outside the database lock, then wait the window.
+
+    The plan sees the estate of this instant: members of the group whose own plan is still in its
+    window have reserved nothing yet, so they are neither avoided nor seen by the reservation check,
+    and every member planned within one window gets the same host (see allocator.py on why a random
+    order is seeded by the group). Returns that host, to be reserved without the group's reservation
+    check, or None (no race for this VM, nothing to plan, or no host: the locked path answers then).
+    Sequential deploys stay correct: each one reserves before the next one plans.
+    """
+    window = race_window(sim, vm_id)
+    if not window:
+        return None
+    vm = load_vm(sim, vm_id)
+    if vm["state"] not in ("Stopped", "Starting") or vm["host_id"]:
+        return None
+    rng = race_rng(anti_affinity_group_ids(sim.db, vm_id))
+    host_id = _plan_start(sim, vm, requested_host_id, avoid, consider_last_host=consider_last_host, rng=rng)
+    if host_id is not None:
+        log.info("anti-affinity race: %s planned on %s, reserving in %g s without the group's check",
+                 vm["name"], host_id, window)
+        sim.sleep(window)
+    return host_id
+
+
+def _still_fits(sim: Simulator, vm: sqlite3.Row, host_id: str) -> bool:
+    """Capacity and state at reservation time (the race skips only the anti-affinity check)."""
+    host = sim.db.one("SELECT * FROM hosts WHERE id=?", (host_id,))
+    return host is not None and usable(host) and has_capacity(host, host_loads(sim.db).get(host_id, HostLoad()),
+                                                               demand_of(sim.db, vm))
+
+
 def _guest_spec(sim: Simulator, vm: sqlite3.Row, host_id: str) -> GuestSpec:
     host = sim.db.one("SELECT name FROM hosts WHERE id=?", (host_id,))
     template = sim.db.one("SELECT tag FROM templates WHERE id=?", (vm["template_id"],))
@@ -113,12 +177,15 @@ def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first
     Resumable: a VM found Starting with a host (job interrupted by a restart) skips planning. A host whose
     agent fails StartCommand joins the avoid set and the planner is asked again, as orchestrateStart does.
     A first deploy under the upgrade regression `slow-deploy` then stays Starting several times as long.
+    Under the cloud fault `anti-affinity-race` a VM of a host anti-affinity group is planned before the
+    lock is taken (`_racing_plan`) and that host is reserved without the group's reservation check.
     """
     db = sim.db
     began = time.monotonic()
     avoid: set[str] = set()
     while True:
         failure: ApiError | None = None
+        raced = _racing_plan(sim, vm_id, requested_host_id, avoid, consider_last_host=consider_last_host)
         with db.tx():
             vm = load_vm(sim, vm_id)
             if vm["state"] == "Running":
@@ -126,12 +193,9 @@ def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first
             if vm["state"] == "Starting" and vm["host_id"]:
                 host_id = vm["host_id"]
             elif vm["state"] in ("Stopped", "Starting"):
-                args = _planner_args(sim)
-                host_id = None
-                if consider_last_host and requested_host_id is None and vm["last_host_id"]:
-                    host_id = plan(db, vm, requested_host_id=vm["last_host_id"], avoid=avoid, **args)
+                host_id = raced if raced is not None and _still_fits(sim, vm, raced) else None
                 if host_id is None:
-                    host_id = plan(db, vm, requested_host_id=requested_host_id, avoid=avoid, **args)
+                    host_id = _plan_start(sim, vm, requested_host_id, avoid, consider_last_host=consider_last_host)
                 if host_id is None:
                     failure = no_deployment(sim, vm)
                     db.run("UPDATE vms SET state=?, updated=? WHERE id=?",
