@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
-from cloudgate.deploy import resolve_plan, vm_name_tag
+from cloudgate.deploy import create_anti_affinity_group, resolve_plan, vm_name_tag
 from cloudgate.ledger import Ledger
 from cloudgate.target import Target
 from cloudgate.undo import Undoer
@@ -95,19 +95,15 @@ def create(client: CloudStackClient, target: Target, ledger: Ledger, run_tag: st
     base = f"{target.deploy.name_prefix}-gate-{tag}"
     try:
         plan = resolve_plan(client, target, run_tag, 0)
-        with tracker.creating("affinity_group", base, undo={"action": "deleteAffinityGroup"}) as entry:
-            group = client.call("createAffinityGroup", name=base, type="host anti-affinity",
-                                description="cloudgate upgrade gate canary", fetch_result=True)
-            group = group.get("affinitygroup", group)
-            tracker.created(entry, str(group.get("id")))
-        running = _deploy(tracker, plan, f"{base}-run", group_id=str(group["id"]), start=True, timeout=timeout)
+        group_id = create_anti_affinity_group(tracker, base, "cloudgate upgrade gate canary")
+        running = _deploy(tracker, plan, f"{base}-run", group_id=group_id, start=True, timeout=timeout)
         stopped = _deploy(tracker, plan, f"{base}-stopped", group_id=None, start=False, timeout=timeout)
         if stopped.get("state") not in ("Stopped", None):  # a cloud that ignores startvm=false
             client.call("stopVirtualMachine", id=stopped["id"], fetch_result=True)
         client.call("createTags", resourceids=running["id"], resourcetype="UserVm",
                     **{"tags[0].key": TAG_KEY, "tags[0].value": run_tag}, fetch_result=True)
         canaries = Canaries(
-            group_id=str(group["id"]), group_name=base, running_vm_id=str(running["id"]),
+            group_id=group_id, group_name=base, running_vm_id=str(running["id"]),
             running_vm_name=str(running.get("name")), running_vm_host_id=str(running.get("hostid", "")),
             running_vm_host=str(running.get("hostname", "")), running_vm_ip=_ip(running),
             stopped_vm_id=str(stopped["id"]), stopped_vm_name=str(stopped.get("name")), tag_value=run_tag,
