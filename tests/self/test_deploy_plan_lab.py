@@ -47,14 +47,31 @@ def _remove_group_and_its_vms() -> None:
         client.deleteAffinityGroup(id=g["id"], fetch_result=True)
 
 
+def _make_plan(lab: dict, tmp_path: Path, per_dc: str | None) -> Path:
+    request = REQUEST
+    if per_dc is not None:  # a smaller ring where the test is about the deploy, not the spread (time)
+        request = tmp_path / "request.yaml"
+        request.write_text(REQUEST.read_text().replace("per_dc: {dc1: 3, dc2: 3}", f"per_dc: {per_dc}"))
+    plan = tmp_path / "plan.json"
+    made = _cloudgate(lab, "place", "--target", str(LAB_TARGET), "--request", str(request), "--out", str(plan))
+    assert made.returncode == 0, made.stdout + made.stderr
+    return plan
+
+
 @pytest.fixture
 def planned(lab, tmp_path) -> Iterator[Path]:
     """A plan for a second ring (3 + 3 Cassandra VMs) made on the live lab; the ring is removed afterwards."""
-    plan = tmp_path / "plan.json"
-    made = _cloudgate(lab, "place", "--target", str(LAB_TARGET), "--request", str(REQUEST), "--out", str(plan))
-    assert made.returncode == 0, made.stdout + made.stderr
     try:
-        yield plan
+        yield _make_plan(lab, tmp_path, None)
+    finally:
+        _remove_group_and_its_vms()
+
+
+@pytest.fixture
+def planned_small(lab, tmp_path) -> Iterator[Path]:
+    """The same ring with 3 VMs in dc1 only: one concurrent deploy round."""
+    try:
+        yield _make_plan(lab, tmp_path, "{dc1: 3}")
     finally:
         _remove_group_and_its_vms()
 
@@ -82,8 +99,8 @@ def test_a_plan_made_on_the_live_estate_says_host_rack_and_why_and_deploys_onto_
     assert again.returncode == 3 and "already exists" in again.stderr, again.stderr
 
 
-def test_a_plan_applied_to_an_estate_that_changed_is_refused_in_one_line_naming_the_host(lab, tmp_path, planned):
-    doc = json.loads(planned.read_text())
+def test_a_plan_applied_to_an_estate_that_changed_is_refused_in_one_line_naming_the_host(lab, tmp_path, planned_small):
+    doc = json.loads(planned_small.read_text())
     victim = doc["vms"][0]
     client = _client()
     # Meanwhile someone deployed a node of that ring by hand onto one of the planned hosts.
@@ -96,7 +113,7 @@ def test_a_plan_applied_to_an_estate_that_changed_is_refused_in_one_line_naming_
                                 name="by-hand-1", hostid=victim["host_id"], affinitygroupids=group["id"],
                                 fetch_result=True)
 
-    refused = _cloudgate(lab, "deploy-plan", str(planned), "--target", str(LAB_TARGET),
+    refused = _cloudgate(lab, "deploy-plan", str(planned_small), "--target", str(LAB_TARGET),
                          "--reports-dir", str(tmp_path / "reports"))
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
@@ -105,13 +122,13 @@ def test_a_plan_applied_to_an_estate_that_changed_is_refused_in_one_line_naming_
     assert set(_vms_of_group()) == {"by-hand-1"}
 
 
-def test_a_deploy_that_fails_half_way_is_rolled_back_leaving_nothing(lab, tmp_path, planned):
+def test_a_deploy_that_fails_half_way_is_rolled_back_leaving_nothing(lab, tmp_path, planned_small):
     from cloudgate.lab import control
 
     reports = tmp_path / "reports"
     control.cloud_fault("api-error", {"command": "createTags", "code": "530"})
     try:
-        failed = _cloudgate(lab, "deploy-plan", str(planned), "--target", str(LAB_TARGET), "--reports-dir", str(reports))
+        failed = _cloudgate(lab, "deploy-plan", str(planned_small), "--target", str(LAB_TARGET), "--reports-dir", str(reports))
     finally:
         control.cloud_fault("api-error", {"command": "createTags"}, clear=True)
     assert failed.returncode == 3, failed.stdout + failed.stderr
@@ -147,13 +164,13 @@ def test_a_host_whose_flash_cannot_be_read_is_left_out_and_named_and_an_impossib
         hostfaults.clear_all(None, "dc1-r3-h1")
 
 
-def test_after_kill_9_in_the_middle_of_a_deploy_the_janitor_removes_what_the_plan_created(lab, tmp_path, planned):
+def test_after_kill_9_in_the_middle_of_a_deploy_the_janitor_removes_what_the_plan_created(lab, tmp_path, planned_small):
     import signal
     import time
 
     reports = tmp_path / "reports"
     ledger = reports / "deploy-plan-lab" / "ledger.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "cloudgate.cli", "deploy-plan", str(planned), "--target",
+    proc = subprocess.Popen([sys.executable, "-m", "cloudgate.cli", "deploy-plan", str(planned_small), "--target",
                              str(LAB_TARGET), "--reports-dir", str(reports)], cwd=REPO,
                             env={**os.environ, **lab["env"]}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
