@@ -198,16 +198,24 @@ def in_flight_bound(tracker: Tracker, settings: SshSettings) -> float:
 def deploy_concurrently(
     tracker: Tracker, plan: DeployPlan, settings: SshSettings, budget: float, *, wait_ssh: bool = True,
 ) -> list[DeployTiming]:
-    """Deploy plan.names at once, one thread each (see deploy_one for wait_ssh).
+    """Deploy plan.names at once, one thread each (see deploy_one for wait_ssh)."""
+    return deploy_all_at_once(tracker, [plan], settings, budget, wait_ssh=wait_ssh)
+
+
+def deploy_all_at_once(
+    tracker: Tracker, plans: list[DeployPlan], settings: SshSettings, budget: float, *, wait_ssh: bool = True,
+) -> list[DeployTiming]:
+    """Deploy every VM of several plans (zones, offerings) at once, one thread each; timings in plan order.
 
     On an interrupt (Ctrl-C reaches only this, the main thread) the workers are told to stop before
     their next step and the calls already in flight are waited for (bounded, Ctrl-C refused
     meanwhile), so the teardown that follows undoes every VM a deploy call created.
     """
-    pool = ThreadPoolExecutor(max_workers=len(plan.names), thread_name_prefix="cloudgate-deploy")
+    jobs = [(plan, name) for plan in plans for name in plan.names]
+    pool = ThreadPoolExecutor(max_workers=max(1, len(jobs)), thread_name_prefix="cloudgate-deploy")
     futures: list[Future[DeployTiming]] = []
     try:
-        for name in plan.names:
+        for plan, name in jobs:
             futures.append(pool.submit(deploy_one, tracker, plan, name, settings, budget, wait_ssh=wait_ssh))
         return [f.result() for f in futures]
     except BaseException:

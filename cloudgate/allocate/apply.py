@@ -27,7 +27,7 @@ from cloudgate.allocate.live import read_live_estate
 from cloudgate.allocate.planfile import PlanDoc, read_plan
 from cloudgate.allocate.stale import why_plan_no_longer_fits
 from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
-from cloudgate.deploy import DeployPlan, DeployTiming, create_anti_affinity_group, deploy_concurrently
+from cloudgate.deploy import DeployPlan, DeployTiming, create_anti_affinity_group, deploy_all_at_once
 from cloudgate.hosts import SshSettings
 from cloudgate.ledger import Ledger
 from cloudgate.placement.check import check
@@ -153,9 +153,8 @@ def deploy_plan(loaded: LoadedTarget, plan_path: str | Path, reports_root: Path,
     outcome = DeployOutcome(run)
     try:
         group_ids = {g.group: _group_id(tracker, g.group) for g in plan.groups}
-        for dp in _deploy_plans(plan, zones, templates, group_ids):
-            outcome.timings += deploy_concurrently(tracker, dp, settings, target.cloudstack.job_timeout_seconds,
-                                                   wait_ssh=False)
+        outcome.timings = deploy_all_at_once(tracker, _deploy_plans(plan, zones, templates, group_ids), settings,
+                                             target.cloudstack.job_timeout_seconds, wait_ssh=False)
         failed = [t for t in outcome.timings if t.error]
         if failed:
             raise DeployPlanError(f"{failed[0].name}: {failed[0].error}"
