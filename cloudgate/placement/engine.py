@@ -4,14 +4,20 @@ Per datacenter (the rules never cross a DC), the engine runs:
 
 1. cheap necessary conditions (reasons.quick_reason) - an impossible request is refused at once
    with the binding constraint named, even on thousands of hosts;
-2. the greedy sweep in three orders (greedy.ORDERS), each result re-checked by verify_dc;
+2. the greedy sweep in three orders (greedy.ORDERS), each result re-checked by verify_dc; the
+   first valid one is then packed tighter (improve.improve_plan: a local search that empties
+   hosts the sweep opened, then CP-SAT minimising hosts opened on a DC small enough for it),
+   never breaking a rule nor letting a group's rack imbalance grow - spread first, then packing;
+   the method says what helped (``+repack``, ``+cp-sat``) and ``(optimal)`` when the count of
+   hosts opened is proven minimal;
 3. if all three fail, CP-SAT (exact.solve_dc) with a deterministic time limit: it either finds a
    placement (then minimises hosts opened, warm-started from it) or proves none spreads every
    group within one member per rack. Then the spread becomes an objective: the least imbalance
    capacity and anti-affinity allow, reported in ``PlacementResult.spread``; only when those two
    alone forbid every placement is the request refused, and reasons.diagnose names the rule.
    On a DC too large for CP-SAT, a greedy pass that lets the spread slip is the best effort, and
-   its notes say the imbalance is not proven minimal.
+   its notes say the imbalance is not proven minimal. Both plans get the local search too, held
+   to the imbalance they have.
 
 So "infeasible" is only ever said with a proof (a necessary condition or CP-SAT) - except when
 CP-SAT runs out of time or the DC is too large for it, and then the reason says so explicitly. Every
@@ -21,12 +27,11 @@ hosts tie-broken by id: the same input gives the same plan.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .errors import PlacementInputError
-from .exact import solve_dc
+from .exact import candidate_pairs, solve_dc
 from .expand import expand_request, validate_request
 from .greedy import ORDERS, greedy
+from .improve import improve_plan
 from .model import Estate, PlacementResult, Request, SpreadNote, VMSpec
 from .problem import DCProblem, build_problems
 from .reasons import diagnose, quick_reason
@@ -38,14 +43,6 @@ DEFAULT_EXACT_LIMIT = 20.0
 #: Above this many (VM, host) candidate pairs the CP-SAT model is too big to build and solve in
 #: seconds (placement.md section 3); the engine then says plainly that it did not prove anything.
 MAX_EXACT_PAIRS = 250_000
-
-
-def candidate_pairs(p: DCProblem) -> int:
-    """Size of the CP-SAT model: (VM, host) pairs where the VM fits the host alone."""
-    total = 0
-    for vm in p.vms:
-        total += int((p.avail & np.all(p.res >= np.asarray(vm.size(), dtype=np.int64), axis=1)).sum())
-    return total
 
 
 def _spread_notes(p: DCProblem, assign: dict[str, int], proven: bool) -> list[SpreadNote]:
@@ -105,13 +102,21 @@ def _solve(p: DCProblem, exact_limit: float) -> Solved:
         return None, "bounds", reason, []
     for name, order in ORDERS:
         assign = greedy(p, order(p))
-        if assign is not None and verify_dc(p, assign) is None:
-            return assign, f"greedy/{name}", None, []
+        if assign is None:
+            continue
+        # improve first, verify once: improve_plan only returns what verify_dc accepted, and the
+        # greedy plan itself is checked only when nothing better came out of it
+        better, how = improve_plan(p, assign)
+        if better is not assign:
+            return better, f"greedy/{name}{how}", None, []
+        if verify_dc(p, assign) is None:
+            return assign, f"greedy/{name}{how}", None, []
     pairs = candidate_pairs(p)
     if pairs > MAX_EXACT_PAIRS:
         relaxed = _relaxed_greedy(p)
         if relaxed is not None:
-            return relaxed[0], "greedy/relaxed-spread", None, _spread_notes(p, relaxed[0], proven=False)
+            assign, how = improve_plan(p, relaxed[0], allowed=spread_gaps(p, relaxed[0]))
+            return assign, f"greedy/relaxed-spread{how}", None, _spread_notes(p, assign, proven=False)
         return (
             None,
             "greedy",
@@ -150,6 +155,7 @@ def _solve(p: DCProblem, exact_limit: float) -> Solved:
         best = solve_dc(p, minimize_hosts=True, time_limit_s=max(1.0, exact_limit / 4), hint=found.assign)
         if best.status in ("optimal", "feasible"):
             assign = best.assign
+    assign, _ = improve_plan(p, assign, allowed=allowed, exact=False)
     problem = verify_dc(p, assign, allowed=allowed)
     if problem is not None:  # pragma: no cover - would be a modelling bug; never hand out such a plan
         return (

@@ -147,6 +147,23 @@ def test_lower_bound_never_exceeds_the_cp_sat_optimum(instance):
     assert bound <= optimum.opened_hosts
 
 
+@with_gadgets
+@given(estates_and_requests())
+def test_the_engine_never_opens_fewer_hosts_than_the_lower_bound(instance):
+    # a valid bound holds for every valid plan, so the engine's checks it without CP-SAT
+    estate, request = instance
+    result = place(estate, request)
+    if not result.feasible:
+        return
+    vms = expand_request(estate, request)
+    after = apply_result(estate, result)
+    for dc, p in build_problems(estate, vms).items():
+        if not p.vms:
+            continue
+        opened = sum(1 for h in after.hosts if h.datacenter == dc and h.vms and not estate.host(h.id).vms)
+        assert lower_bound_opened(p) <= opened, dc
+
+
 def _brute_force_feasible(estate, request) -> bool:
     """Try every assignment and let check() judge: an oracle that shares no code with CP-SAT."""
     vms = expand_request(estate, request)
