@@ -91,6 +91,7 @@ def check(estate: Estate, before: Estate | None = None) -> list[Violation]:
                     )
                 )
 
+        paired = _paired(earlier.get(dc) if earlier is not None else None, p)
         vms_of: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for pos, hid in enumerate(p.host_ids):
             for vm in by_id[hid].vms:
@@ -100,7 +101,7 @@ def check(estate: Estate, before: Estate | None = None) -> list[Violation]:
             members = p.member_hosts[group]
             probe = p.probe(group)
             counts = p.existing_rack_counts(group)
-            mask = _open_hosts_before(p, earlier.get(dc) if earlier is not None else None, group, members, probe)
+            mask = _open_hosts_before(p, paired, group, members, probe)
             open_ = np.zeros(len(p.racks), dtype=bool)
             open_[p.rack_of[mask]] = True
             breach = spread_breach(counts, open_)
@@ -130,14 +131,27 @@ def check(estate: Estate, before: Estate | None = None) -> list[Violation]:
 
 
 def _open_hosts_before(
-    p: DCProblem, before: DCProblem | None, group: str, members: list[int], probe: tuple[int, int, int]
+    p: DCProblem, before: tuple[DCProblem, np.ndarray] | None, group: str, members: list[int],
+    probe: tuple[int, int, int],
 ) -> np.ndarray:
     """Hosts of ``p`` (by position) that could take a member of ``group`` in the estate before.
 
-    Without a before estate, ``p`` is its own before. Hosts are matched by id, so a before estate
-    listing its hosts in another order (or lacking some) is judged correctly.
+    Without a before estate, ``p`` is its own before. ``before`` carries the before DC and, for each
+    host of ``p``, its position there (-1 if absent: a before estate may list hosts in another order
+    or lack some).
     """
     if before is None:
         return open_hosts(p, p.res, members, probe)
-    ids = set(np.asarray(before.host_ids)[open_hosts(before, before.res, before.member_hosts.get(group, []), probe)])
-    return np.asarray([hid in ids for hid in p.host_ids], dtype=bool)
+    earlier, where = before
+    known = where >= 0
+    mask = np.zeros(p.n_hosts, dtype=bool)
+    mask[known] = open_hosts(earlier, earlier.res, earlier.member_hosts.get(group, []), probe)[where[known]]
+    return mask
+
+
+def _paired(earlier: DCProblem | None, p: DCProblem) -> tuple[DCProblem, np.ndarray] | None:
+    """The before DC with each host of ``p``'s position in it, or None without a before estate."""
+    if earlier is None:
+        return None
+    index = {hid: i for i, hid in enumerate(earlier.host_ids)}
+    return earlier, np.asarray([index.get(hid, -1) for hid in p.host_ids], dtype=np.int64)

@@ -103,9 +103,11 @@ class Estate(_Strict):
 
     def effective_capacity(self, host: Host) -> tuple[int, int, int]:
         """Capacity after overprovisioning, rounded down exactly (no float drift)."""
-        cpu = math.floor(Fraction(str(self.overprovisioning.cpu)) * host.cpu)
-        mem = math.floor(Fraction(str(self.overprovisioning.memory)) * host.memory_mib)
-        return (cpu, mem, host.flash_gib)
+        return effective_capacity(host, *self.factors())
+
+    def factors(self) -> tuple[Fraction, Fraction]:
+        """The CPU and memory overprovisioning factors as exact fractions (of their decimal text)."""
+        return Fraction(str(self.overprovisioning.cpu)), Fraction(str(self.overprovisioning.memory))
 
     def host(self, host_id: str) -> Host:
         for host in self.hosts:
@@ -115,6 +117,11 @@ class Estate(_Strict):
 
     def datacenters(self) -> list[str]:
         return sorted({h.datacenter for h in self.hosts})
+
+
+def effective_capacity(host: Host, cpu_factor: Fraction, memory_factor: Fraction) -> tuple[int, int, int]:
+    """A host's capacity after overprovisioning, rounded down exactly; flash has no factor."""
+    return (math.floor(cpu_factor * host.cpu), math.floor(memory_factor * host.memory_mib), host.flash_gib)
 
 
 class GroupRequest(_Strict):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import Estate, VMSpec
+from .model import Estate, VMSpec, effective_capacity
 
 
 @dataclass
@@ -40,6 +40,8 @@ class DCProblem:
     member_sizes: dict[str, list[tuple[int, int, int]]]
     vms: list[VMSpec] = field(default_factory=list)
     cpu_unit: str = "cores"
+    #: probe() per group, computed once: ``vms`` and ``member_sizes`` do not change after building.
+    _probes: dict[str, tuple[int, int, int]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_hosts(self) -> int:
@@ -65,9 +67,12 @@ class DCProblem:
         The rack-spread rule asks whether a rack "can take another member"; the probe is the size
         that question is asked with (see rules.py).
         """
-        sizes = list(self.member_sizes.get(group, []))
-        sizes.extend(vm.size() for vm in self.vms if vm.group == group)
-        return tuple(min(s[i] for s in sizes) for i in range(3))  # type: ignore[return-value]
+        cached = self._probes.get(group)
+        if cached is None:
+            sizes = list(self.member_sizes.get(group, []))
+            sizes.extend(vm.size() for vm in self.vms if vm.group == group)
+            cached = self._probes[group] = tuple(min(s[i] for s in sizes) for i in range(3))  # type: ignore[assignment]
+        return cached  # type: ignore[return-value]
 
 
 def build_problems(
@@ -89,6 +94,7 @@ def build_problems(
         vms_by_dc[vm.datacenter].append(vm)
 
     problems: dict[str, DCProblem] = {}
+    factors = estate.factors()
     for dc in sorted(by_dc):
         hosts = sorted(by_dc[dc], key=lambda h: h.id)
         racks = sorted({h.rack for h in hosts})
@@ -103,7 +109,7 @@ def build_problems(
         member_hosts: dict[str, list[int]] = defaultdict(list)
         member_sizes: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         for pos, host in enumerate(hosts):
-            cap[pos] = estate.effective_capacity(host)
+            cap[pos] = effective_capacity(host, *factors)
             rack_of[pos] = rack_index[host.rack]
             enabled[pos] = host.state == "enabled" and host.id not in disabled
             avail[pos] = enabled[pos] and host.id not in avoid
