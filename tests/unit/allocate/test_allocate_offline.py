@@ -5,6 +5,8 @@ The lab test (tests/self/test_deploy_plan_lab.py) runs the same path against the
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -122,3 +124,21 @@ def test_a_plan_file_round_trips_and_a_damaged_one_is_one_line(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(PlacementInputError, match="plan version 7; this cloudgate reads version 1"):
         read_plan(path)
+
+
+def test_deploy_plan_is_refused_on_a_production_target_before_anything_is_read(tmp_path):
+    from cloudgate.allocate.commands import run_deploy_plan
+
+    target = tmp_path / "prod.yaml"
+    target.write_text("name: prod\nenvironment: production\ncloudstack:\n  endpoint: http://127.0.0.1:9/client/api\n"
+                      "  api_key_env: CG_NO_KEY\n  secret_key_env: CG_NO_SECRET\nssh:\n  identity_file: /dev/null\n"
+                      "  known_hosts: /dev/null\ndatacenters:\n  - {name: dc1, zone: zone-1}\n")
+    plan = tmp_path / "plan.json"
+    write_plan(_plan("h1"), plan)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = run_deploy_plan(str(plan), str(target), str(tmp_path / "reports"))
+    assert code == 3
+    assert err.getvalue() == ("cloudgate deploy-plan: prod: deploy-plan creates VMs; refused on an environment: "
+                              "production target (use a preproduction or lab target)\n")
+    assert not (tmp_path / "reports").exists()
