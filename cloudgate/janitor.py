@@ -16,12 +16,13 @@ they are kept until CANARY_MAX_AGE (a gate never closed), `cloudgate gate destro
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
-from cloudgate.gate.canaries import CANARY_MAX_AGE, CANARY_SCOPE
+from cloudgate.gate.canaries import CANARY_MAX_AGE, CANARY_SCOPE, GATE_STATE_FILE
 from cloudgate.ledger import Entry, ledgers_under, mark_undone, pending, process_start
 from cloudgate.ledger import read as ledger_read
 from cloudgate.target import LoadedTarget
@@ -84,12 +85,28 @@ def _age(entry: Entry) -> timedelta | None:
     return datetime.now(UTC) - at
 
 
+def _gate_opened_by(entry: Entry) -> bool:
+    """Whether the gate state beside the canary's ledger names the entry's run as its `before`.
+
+    A `before` killed while it made its canaries (or before it wrote gate.json) opened no gate:
+    no `after` will ever come for them, so they are swept like any dead run's entries rather than
+    kept for a week. An unreadable state file keeps them (the operator's `gate destroy` decides).
+    """
+    state = entry.path.parent / GATE_STATE_FILE
+    if not state.exists():
+        return False
+    try:
+        return json.loads(state.read_text()).get("before_run") == entry.run
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
 def _sweep_ledgers(entries: list[Entry], undoer: Undoer, dry_run: bool, out: SweepResult) -> None:
     for entry in reversed(pending(entries)):  # newest first: a VM goes before the group it is in
         alive = entry.writer_alive()
         origin = f"run {entry.run}, pid {entry.pid}"
         age = _age(entry)
-        if entry.scope == CANARY_SCOPE and (age is None or age < CANARY_MAX_AGE):
+        if entry.scope == CANARY_SCOPE and (age is None or age < CANARY_MAX_AGE) and _gate_opened_by(entry):
             # made to outlive its process: the upgrade gate's `after` needs it (`cloudgate gate destroy`)
             out.lines.append(f"kept {entry.describe()}: an upgrade gate canary of run {entry.run}"
                              f"{'' if age is None else f', {age.total_seconds() / 3600:.0f} h old'}; swept after "

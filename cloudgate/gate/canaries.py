@@ -31,6 +31,9 @@ from cloudgate.target import Target
 from cloudgate.undo import Undoer
 
 CANARY_SCOPE = "gate-canary"
+#: The gate's state file, written by gate.flow beside the canaries' ledger once `before` has finished:
+#: the janitor keeps canaries only for the run it names.
+GATE_STATE_FILE = "gate.json"
 CANARY_MAX_AGE = timedelta(days=7)  # the janitor sweeps older canaries (a gate never finished)
 CANARY_ROWS = 2000
 TAG_KEY = "cloudgate-canary"

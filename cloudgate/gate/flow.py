@@ -37,7 +37,7 @@ from cloudgate.report.record import history_path
 from cloudgate.target import LoadedTarget
 from cloudgate.undo import Undoer, UndoError, refusing_sigint
 
-STATE_FILE = "gate.json"
+STATE_FILE = canary.GATE_STATE_FILE
 NO_TESTS = 5  # pytest's exit status when nothing was selected
 # the checks that need the management server: left out while it is down for the upgrade
 CONTROL_PLANE_FILES = ("test_cloudstack.py", "test_deploy_time.py", "test_failover_drills.py")

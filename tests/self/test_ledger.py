@@ -268,6 +268,7 @@ def test_the_janitor_keeps_an_upgrade_gates_canaries_until_they_are_a_week_old(t
     led = L.Ledger(tmp_path / "gate-lab" / "ledger.jsonl", run="gate-before", target="lab", proc=gone)
     led.created(led.intend("vm", "cg-probe-gate-x-run", scope="gate-canary"), "vm-1")
     led.created(led.intend("vm", "cg-probe-x-0", scope="deploy"), "vm-2")
+    (tmp_path / "gate-lab" / "gate.json").write_text(json.dumps({"target": "lab", "before_run": "gate-before"}))
     undoer, out = Recording(), SweepResult()
     _sweep_ledgers(L.read(led.path), undoer, dry_run=False, out=out)  # type: ignore[arg-type]
     assert undoer.undone == ["cg-probe-x-0"], "a dead run's probe VM goes, the gate's canary stays"
@@ -280,3 +281,34 @@ def test_the_janitor_keeps_an_upgrade_gates_canaries_until_they_are_a_week_old(t
     undoer = Recording()
     _sweep_ledgers(L.read(led.path), undoer, dry_run=False, out=SweepResult())  # type: ignore[arg-type]
     assert undoer.undone == ["cg-probe-gate-x-run"]
+
+
+def test_the_janitor_sweeps_at_once_the_canaries_of_a_gate_before_that_never_finished(tmp_path):
+    import socket
+
+    from cloudgate.janitor import SweepResult, _sweep_ledgers
+
+    class Recording:
+        def __init__(self) -> None:
+            self.undone: list[str] = []
+
+        def undo(self, entry: L.Entry) -> str:
+            self.undone.append(entry.name)
+            return "destroyed"
+
+    # `gate before` killed while making its canaries: their ledger, but no gate.json naming its run
+    gone = L.ProcessId(pid=2**22 + 19, start=1, boot=L.boot_id(), host=socket.gethostname())
+    led = L.Ledger(tmp_path / "gate-lab" / "ledger.jsonl", run="gate-before-2", target="lab", proc=gone)
+    led.created(led.intend("affinity_group", "cg-probe-gate-y", scope="gate-canary"), "ag-1")
+    led.created(led.intend("vm", "cg-probe-gate-y-run", scope="gate-canary"), "vm-3")
+    undoer = Recording()
+    _sweep_ledgers(L.read(led.path), undoer, dry_run=False, out=SweepResult())  # type: ignore[arg-type]
+    assert undoer.undone == ["cg-probe-gate-y-run", "cg-probe-gate-y"]
+
+    # an open gate of another run does not protect them either; a live `before` is left alone
+    (tmp_path / "gate-lab" / "gate.json").write_text(json.dumps({"target": "lab", "before_run": "gate-before-1"}))
+    me = L.Ledger(tmp_path / "gate-lab" / "ledger.jsonl", run="gate-before-3", target="lab")
+    me.intend("vm", "cg-probe-gate-z-run", scope="gate-canary")
+    undoer, out = Recording(), SweepResult()
+    _sweep_ledgers(L.read(led.path), undoer, dry_run=False, out=out)  # type: ignore[arg-type]
+    assert undoer.undone == [] and any("left alone vm cg-probe-gate-z-run: in use by pid" in line for line in out.lines)
