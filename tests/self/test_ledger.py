@@ -251,18 +251,21 @@ def test_the_age_rule_never_takes_a_probe_vm_of_a_run_whose_process_is_alive():
     assert [vm["id"] for vm in find_leftovers(Listing(), "cg-probe", timedelta(0))] == ["2"]
 
 
+class Recording:
+    """An undoer that only records what it was asked to undo (the janitor's sweep, without a cloud)."""
+
+    def __init__(self) -> None:
+        self.undone: list[str] = []
+
+    def undo(self, entry: L.Entry) -> str:
+        self.undone.append(entry.name)
+        return "destroyed"
+
+
 def test_the_janitor_keeps_an_upgrade_gates_canaries_until_they_are_a_week_old(tmp_path):
     import socket
 
     from cloudgate.janitor import SweepResult, _sweep_ledgers
-
-    class Recording:
-        def __init__(self) -> None:
-            self.undone: list[str] = []
-
-        def undo(self, entry: L.Entry) -> str:
-            self.undone.append(entry.name)
-            return "destroyed"
 
     gone = L.ProcessId(pid=2**22 + 17, start=1, boot=L.boot_id(), host=socket.gethostname())  # no such process
     led = L.Ledger(tmp_path / "gate-lab" / "ledger.jsonl", run="gate-before", target="lab", proc=gone)
@@ -287,14 +290,6 @@ def test_the_janitor_sweeps_at_once_the_canaries_of_a_gate_before_that_never_fin
     import socket
 
     from cloudgate.janitor import SweepResult, _sweep_ledgers
-
-    class Recording:
-        def __init__(self) -> None:
-            self.undone: list[str] = []
-
-        def undo(self, entry: L.Entry) -> str:
-            self.undone.append(entry.name)
-            return "destroyed"
 
     # `gate before` killed while making its canaries: their ledger, but no gate.json naming its run
     gone = L.ProcessId(pid=2**22 + 19, start=1, boot=L.boot_id(), host=socket.gethostname())
