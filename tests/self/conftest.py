@@ -55,6 +55,17 @@ def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CG_SELFTEST_SECRET", "selftest-secret-value")
 
 
+class SecretEnv(dict):
+    """The lab's API key and secret as environment variables; its repr names them, never their values.
+
+    pytest prints a failing test's fixtures (the `lab` dict among them) in its traceback: without
+    this the lab's credentials would land in `make test`'s output and CI logs.
+    """
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: '***'" for k in self) + "}"
+
+
 @pytest.fixture(scope="session")
 def lab():
     """The embedded lab, up for the whole self-test session and removed afterwards."""
@@ -64,7 +75,7 @@ def lab():
         pytest.fail("the lab self-tests need root (network namespaces); run `make test` as root", pytrace=False)
     timings = control.up(str(LAB_TARGET), quiet=True)
     exports = control.env_exports(str(LAB_TARGET))
-    env = dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
+    env = SecretEnv(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
     try:
         yield {"timings": timings, "env": env}
     finally:
