@@ -90,7 +90,10 @@ def open_client(ip: str, settings: SshSettings, *, new_machine: bool = False) ->
     try:
         client.connect(
             ip, port=settings.port, username=settings.user, key_filename=settings.identity_file,
-            sock=sock, timeout=settings.connect_timeout, banner_timeout=settings.connect_timeout,
+            # start_client waits `timeout`; the banner read gives up after `banner_timeout`. Equal,
+            # they race, and a silent host then reads "No existing session" instead of the banner
+            # line: the handshake is given one second more than the banner.
+            sock=sock, timeout=settings.connect_timeout + 1.0, banner_timeout=settings.connect_timeout,
             auth_timeout=settings.connect_timeout, look_for_keys=False, allow_agent=False,
         )
     except paramiko.BadHostKeyException:
@@ -103,6 +106,8 @@ def open_client(ip: str, settings: SshSettings, *, new_machine: bool = False) ->
             text = f"host key not in {settings.known_hosts or 'known_hosts'}"
         elif "banner" in text.lower():
             text = f"SSH session hung: no banner within {settings.connect_timeout:g} s"
+        elif "no existing session" in text.lower():
+            text = "SSH session hung or closed during the handshake (no session to authenticate on)"
         raise HostUnreachable(f"{where}: {text}") from None
     except (OSError, EOFError) as exc:
         sock.close()
