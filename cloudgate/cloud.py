@@ -261,6 +261,14 @@ class Tracker:
         with self._settled:
             self._undo.append((description, undo))
 
+    def release(self, how: str) -> None:
+        """Hand everything recorded over to the operator: closed in the ledger as `how`, never undone."""
+        assert self.ledger is not None
+        for entry in self.pending():
+            self.ledger.undone(entry, how)
+        with self._settled:
+            self._undo.clear()
+
     # -- undoing -----------------------------------------------------------------------------
     def pending(self) -> list[Entry]:
         """This tracker's entries not undone yet, as the ledger file tells them, oldest first.

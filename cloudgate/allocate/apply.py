@@ -104,14 +104,6 @@ def _deploy_plans(plan: PlanDoc, zones: dict[str, str], templates: dict[tuple[st
     return list(out.values())
 
 
-def _keep(tracker: Tracker, how: str) -> None:
-    """Release the ledger entries: the VMs and groups are the operator's, no undo or janitor takes them."""
-    assert tracker.ledger is not None
-    for entry in tracker.pending():
-        tracker.ledger.undone(entry, how)
-    tracker._undo.clear()  # noqa: SLF001 - nothing left for this tracker to undo
-
-
 def dispersion_problems(plan: PlanDoc, client: CloudStackClient, loaded: LoadedTarget,
                         flash: dict[str, FlashReading]) -> list[str]:
     """The plan's groups on the estate as it is now: where each VM landed, anti-affinity, rack spread."""
@@ -168,7 +160,7 @@ def deploy_plan(loaded: LoadedTarget, plan_path: str | Path, reports_root: Path,
         if isinstance(exc, DeployPlanError | CloudStackError):
             raise DeployPlanError(f"deploy-plan {run} failed: {exc}{tail}") from None
         raise
-    _keep(tracker, f"kept: deployed by plan {Path(plan_path).name}")
+    tracker.release(f"kept: deployed by plan {Path(plan_path).name}")  # the VMs are the operator's now
     say(f"deploy-plan {run}: {len(outcome.timings)} VM(s) running, tagged {TAG_KEY}={run}")
     flash = {h.id: FlashReading(h.id, h.name, live.estate.host(h.id).flash_gib)
              for h in live.snapshot.hosts if h.id not in live.unreadable}
