@@ -13,6 +13,7 @@ from selfcheck import (
     LAB_TARGET,
     REPO,
     WITHOUT_HYPOTHESIS,
+    SecretEnv,
     SuiteRun,
     failure_headlines,
     parse_junit,
@@ -53,17 +54,6 @@ def repo_root() -> Path:
 def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CG_SELFTEST_KEY", "selftest-key")
     monkeypatch.setenv("CG_SELFTEST_SECRET", "selftest-secret-value")
-
-
-class SecretEnv(dict):
-    """The lab's API key and secret as environment variables; its repr names them, never their values.
-
-    pytest prints a failing test's fixtures (the `lab` dict among them) in its traceback: without
-    this the lab's credentials would land in `make test`'s output and CI logs.
-    """
-
-    def __repr__(self) -> str:
-        return "{" + ", ".join(f"{k!r}: '***'" for k in self) + "}"
 
 
 @pytest.fixture(scope="session")

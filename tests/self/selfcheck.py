@@ -16,6 +16,17 @@ REPO = Path(__file__).resolve().parents[2]
 WITHOUT_HYPOTHESIS = ("-p", "no:hypothesispytest")
 
 
+class SecretEnv(dict):
+    """The lab's API key and secret as environment variables; its repr names them, never their values.
+
+    pytest prints a failing test's fixtures (the `lab` dict among them) in its traceback: without
+    this the lab's credentials would land in `make test`'s output and CI logs.
+    """
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k!r}: '***'" for k in self) + "}"
+
+
 def write_target(path: Path, *, name: str = "selftest", environment: str = "production", extra: str = "") -> Path:
     """A minimal valid target file; its endpoint is loopback port 9 and is never contacted."""
     known = "" if environment == "lab" else "  known_hosts: /dev/null\n"

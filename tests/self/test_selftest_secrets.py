@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SecretEnv
+from selfcheck import SecretEnv
 
 
 def test_the_lab_credentials_print_as_stars_when_pytest_shows_a_failing_tests_fixtures():
