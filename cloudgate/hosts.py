@@ -8,6 +8,9 @@
   per-command timeout so a hung session fails one check instead of hanging the run.
 - A per-host connectivity pre-check costs a dead host one short timeout, once; every check of
   that host then fails at once with the same one-line reason.
+- Facts (`HostPool.facts`): what a role's checks read is gathered in one exec over one connection,
+  closed right after (cloudgate.gather); `prefetch` gathers a worker's hosts many at a time before
+  their checks ask, so a fleet costs connections in parallel instead of round trips in series.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import dataclasses
 import logging
 import socket
 import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import paramiko
@@ -24,6 +30,7 @@ import testinfra.host
 from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
 from cloudgate.errors import HostUnreachable  # defined there: the plugin must not load paramiko
+from cloudgate.gather import GatherError, HostFacts, Probe, new_token, parse, script
 from cloudgate.target import Target
 
 # A host that never sends its SSH banner makes paramiko's transport thread log a traceback; with no
@@ -164,6 +171,8 @@ class HostPool:
         self.settings = settings
         self._hosts: dict[str, testinfra.host.Host] = {}
         self._unreachable: dict[str, str] = {}
+        self._facts: dict[tuple[str, object], Future[HostFacts]] = {}
+        self._prefetcher: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     def get(self, ip: str, label: str = "") -> testinfra.host.Host:
@@ -187,7 +196,104 @@ class HostPool:
             self._hosts[ip] = host
         return host
 
+    def facts(self, ip: str, probe: Probe, label: str = "") -> HostFacts:
+        """The host's facts for `probe`, gathered at most once per run (raises HostUnreachable, cached).
+
+        Whoever asks first gathers, in its own thread; a second asker (a check while the prefetch
+        is on that host) waits for that one result instead of connecting again.
+        """
+        key = (ip, probe.key)
+        with self._lock:
+            future = self._facts.get(key)
+            owner = future is None
+            if owner:
+                future = self._facts[key] = Future()
+        assert future is not None
+        if owner:
+            try:
+                future.set_result(self._gather(ip, probe, label))
+            except HostUnreachable as exc:
+                future.set_exception(exc)
+        return future.result()
+
+    def prefetch(self, wanted: Sequence[tuple[str, Probe, str]], workers: int) -> None:
+        """Gather these hosts' facts in the background, `workers` at a time, in the order given."""
+        if not wanted:
+            return
+        with self._lock:
+            if self._prefetcher is None:
+                self._prefetcher = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cg-facts")
+            pool = self._prefetcher
+        for ip, probe, label in wanted:
+            pool.submit(self._prefetch_one, ip, probe, label)
+
+    def _prefetch_one(self, ip: str, probe: Probe, label: str) -> None:
+        with contextlib.suppress(HostUnreachable):  # kept in the host's future; its checks report it
+            self.facts(ip, probe, label)
+
+    def _gather(self, ip: str, probe: Probe, label: str) -> HostFacts:
+        with self._lock:
+            known = self._unreachable.get(ip)
+        if known is not None:
+            raise HostUnreachable(known)
+        started = time.monotonic()
+        try:
+            client = open_client(ip, self.settings)
+        except HostUnreachable as exc:
+            with self._lock:
+                self._unreachable[ip] = str(exc)
+            raise
+        try:
+            token = new_token()
+            output = self._exec_script(client, ip, script(probe, self.settings.command_timeout, token),
+                                       len(probe.commands))
+            try:
+                results = parse(probe, output, token)
+            except GatherError as exc:
+                raise HostUnreachable(f"{ip}: gathering facts failed: {exc}") from None
+        finally:
+            with contextlib.suppress(Exception):  # a dead transport may fail to close; nothing to do
+                client.close()
+        return HostFacts(label or ip, results, time.monotonic() - started)
+
+    def _exec_script(self, client: paramiko.SSHClient, ip: str, text: str, commands: int) -> str:
+        """Run the gathering script in one exec; bounded by every command's timeout, plus slack."""
+        transport = client.get_transport()
+        if transport is None or not transport.is_active():
+            raise HostUnreachable(f"{ip}: SSH connection lost")
+        per_command = self.settings.command_timeout + 2.0  # timeout -k 1 T, then the shell's own printf
+        deadline = time.monotonic() + commands * per_command + self.settings.connect_timeout
+        try:
+            chan = transport.open_session(timeout=self.settings.connect_timeout)
+        except (paramiko.SSHException, OSError) as exc:
+            raise HostUnreachable(f"{ip}: SSH session refused ({exc})") from None
+        chan.settimeout(per_command)
+        chunks: list[bytes] = []
+        try:
+            chan.exec_command(text)  # run by the login shell, as any operator command
+            chan.shutdown_write()
+            while time.monotonic() < deadline:
+                data = chan.recv(65536)
+                if not data:
+                    break
+                chunks.append(data)
+            else:
+                raise HostUnreachable(f"{ip}: gathering facts took over {commands * per_command:g} s (session hung)")
+        except TimeoutError:
+            raise HostUnreachable(
+                f"{ip}: SSH session hung: no output for {per_command:g} s while gathering facts"
+            ) from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            raise HostUnreachable(f"{ip}: SSH session failed while gathering facts ({exc or type(exc).__name__})") from None
+        finally:
+            chan.close()
+        return b"".join(chunks).decode(errors="replace")
+
     def close(self) -> None:
+        with self._lock:
+            prefetcher, self._prefetcher = self._prefetcher, None
+        if prefetcher is not None:
+            prefetcher.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             for host in self._hosts.values():
                 with contextlib.suppress(Exception):  # closing a dead connection may fail; nothing to do

@@ -77,6 +77,10 @@ class SshSection(_Strict):
     port: int = Field(22, ge=1, le=65535)
     connect_timeout_seconds: float = Field(5.0, gt=0)
     command_timeout_seconds: float = Field(30.0, gt=0)
+    fanout_workers: int = Field(
+        16, ge=1, le=256,
+        description="hosts whose facts one test process gathers at a time (raise it on a WAN: see README, sizing)",
+    )
 
     @field_validator("identity_file", "known_hosts")
     @classmethod

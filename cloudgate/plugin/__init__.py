@@ -6,7 +6,8 @@ part a plugin of its own that pytest registers from the list below:
 - outcomes: one-line errors, waivers, passed / failed / error / waived / not applicable / not run;
 - reports:  reports/<run-id>/ (junit, HTML, metrics, summary, estate provenance), reports/latest;
 - fixtures: the estate snapshot, the CloudStack client, SSH handles, figures;
-- cleanup:  the run ledger's safety net (undo at session end what this process left pending).
+- cleanup:  the run ledger's safety net (undo at session end what this process left pending);
+- shards:   under xdist, each host's checks on one worker; a lost worker's checks not run.
 The parts share only cloudgate.plugin.state, never each other.
 Every pytest process loads them, so each imports heavy libraries (driver, SSH, HTTP, pydantic) lazily.
 """
@@ -17,4 +18,5 @@ pytest_plugins = [
     "cloudgate.plugin.reports",
     "cloudgate.plugin.fixtures",
     "cloudgate.plugin.cleanup",
+    "cloudgate.plugin.shards",
 ]

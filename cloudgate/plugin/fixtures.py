@@ -2,7 +2,12 @@
 
 The estate is read once per run (cloudgate.snapshot) and shared by every process of the run, so
 hypervisor checks are parametrized by the hosts CloudStack lists — one test id per host, and one
-failing host fails its own tests only — and every worker collects the same ids.
+failing host fails its own tests only — and every worker collects the same ids. Under xdist, for
+remote workers (`--tx ssh=`, which share no disk with it) the controller takes it and hands it over
+with the worker's input. --hosts-filter / --sample narrow the hosts (cloudgate.selection).
+
+Host checks read facts (cloudgate.gather), gathered once per host in one exec; each worker starts
+gathering its own share of hosts (cloudgate.shards) in the background at its first host check.
 
 What reaches the target (the CloudStack client, SSH, the snapshot and the Cassandra driver behind
 it) is imported by the fixture that needs it, never with the plugin.
@@ -32,18 +37,22 @@ from cloudgate.plugin.state import (
     is_worker,
     loaded_target_of,
     reports_root_of,
+    selection_of,
     shared_run_dir,
 )
 
 if TYPE_CHECKING:
     from cloudgate.cloud import CloudStackClient, Tracker
     from cloudgate.estate import CassandraNode, EstateSnapshot, HostRecord
+    from cloudgate.gather import HostFacts, Probe
     from cloudgate.hosts import HostPool
     from cloudgate.report.metrics import Better, Metric
     from cloudgate.ring import RingView
     from cloudgate.target import LoadedTarget
 
 ESTATE_KEY = pytest.StashKey["EstateSnapshot | str"]()
+PROBES_KEY = pytest.StashKey["dict[str, Probe | str]"]()
+WORKER_ESTATE = "cloudgate_estate"  # the snapshot's JSON in an xdist worker's workerinput
 
 
 # --------------------------------------------------------------------------- the estate, once per run
@@ -64,12 +73,28 @@ def estate_of(config: pytest.Config) -> EstateSnapshot | str:
     if cached is not None:
         return cached
     loaded = loaded_target_of(config)
+    handed = getattr(config, "workerinput", {}).get(WORKER_ESTATE)
     if loaded is None:
         value: EstateSnapshot | str = f"{NOT_RUN}no --target given"
+    elif handed:
+        from cloudgate.estate import EstateSnapshot
+
+        value = EstateSnapshot.model_validate_json(handed)
     else:
         value = _shared_snapshot(config, loaded)
     config.stash[ESTATE_KEY] = value
     return value
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:  # noqa: ANN001 - xdist's WorkerController
+    """A remote worker (`--tx ssh=...`) shares no disk with the controller: the controller takes the
+    snapshot and hands it over. Local workers share the run's estate.json (taken only if needed)."""
+    if not getattr(node.gateway.spec, "ssh", None):
+        return
+    estate = estate_of(node.config)
+    if not isinstance(estate, str):
+        node.workerinput[WORKER_ESTATE] = estate.model_dump_json()
 
 
 def _shared_snapshot(config: pytest.Config, loaded: LoadedTarget) -> EstateSnapshot:
@@ -92,30 +117,39 @@ def _shared_snapshot(config: pytest.Config, loaded: LoadedTarget) -> EstateSnaps
         return snapshot
 
 
-def _hypervisor_params(estate: EstateSnapshot | str) -> tuple[list[object], list[str]]:
+def _hypervisor_params(estate: EstateSnapshot | str, config: pytest.Config) -> tuple[list[object], list[str]]:
     if isinstance(estate, str):
         return [estate], ["discovery"]
     if not estate.hosts:
         problem = estate.cloudstack.problem or f"{estate.target}: listHosts returned no Routing host in the target's zones"
         return [f"host discovery failed: {problem}"], ["discovery"]
-    return list(estate.hosts), [h.name for h in estate.hosts]
+    selection = selection_of(config)
+    hosts = selection.hosts(estate.hosts) if selection is not None else list(estate.hosts)
+    if not hosts:
+        return [f"{NOT_RUN}no host matches the run's --hosts-filter/--sample"], ["selection"]
+    return list(hosts), [h.name for h in hosts]
 
 
-def _cassandra_params(estate: EstateSnapshot | str) -> tuple[list[object], list[str]]:
+def _cassandra_params(estate: EstateSnapshot | str, config: pytest.Config) -> tuple[list[object], list[str]]:
     if isinstance(estate, str):
         return [estate], ["discovery"]
     if estate.cassandra is None:
         return [f"{NOT_APPLICABLE}{estate.target} has no cassandra section"], ["discovery"]
     if not estate.cassandra.nodes:
         return [estate.cassandra.source.problem or f"{estate.target}: the driver lists no Cassandra node"], ["discovery"]
-    return list(estate.cassandra.nodes), [n.label for n in estate.cassandra.nodes]
+    selection = selection_of(config)
+    nodes = (selection.cassandra_nodes(estate.cassandra.nodes, estate.hosts) if selection is not None
+             else list(estate.cassandra.nodes))
+    if not nodes:
+        return [f"{NOT_RUN}no Cassandra node runs on a host the run's --hosts-filter keeps"], ["selection"]
+    return list(nodes), [n.label for n in nodes]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrize `hypervisor` by the snapshot's hosts, `cassandra_node` by the ring's nodes."""
     for name, params_of in (("cassandra_node", _cassandra_params), ("hypervisor", _hypervisor_params)):
         if name in metafunc.fixturenames:
-            values, ids = params_of(estate_of(metafunc.config))
+            values, ids = params_of(estate_of(metafunc.config), metafunc.config)
             metafunc.parametrize(name, values, ids=ids, indirect=True)
 
 
@@ -302,6 +336,108 @@ def hypervisor_host(hypervisor: HostRecord, host_pool: HostPool):  # noqa: ANN20
 def cassandra_host(cassandra_node: CassandraNode, host_pool: HostPool):  # noqa: ANN201 - testinfra Host
     """testinfra Host for the Cassandra VM of the parametrized node."""
     return _ssh(host_pool, cassandra_node.address, str(cassandra_node))
+
+
+def _probes(config: pytest.Config) -> dict[str, Probe | str]:
+    """Each role's probe (or why it cannot be built: a bad baseline), built once per process."""
+    cached = config.stash.get(PROBES_KEY, None)
+    if cached is not None:
+        return cached
+    from cloudgate.baselines import load_hypervisor_baseline
+    from cloudgate.roles import cassandra_node_probe, hypervisor_probe
+    from cloudgate.target import TargetError
+
+    probes: dict[str, Probe | str] = {}
+    loaded = loaded_target_of(config)
+    if loaded is not None:
+        try:
+            probes["hypervisor"] = hypervisor_probe(load_hypervisor_baseline(loaded))
+        except TargetError as exc:
+            probes["hypervisor"] = str(exc)
+        if loaded.target.cassandra is not None:
+            probes["cassandra_node"] = cassandra_node_probe(loaded.target.cassandra.node_settings)
+    config.stash[PROBES_KEY] = probes
+    return probes
+
+
+def _probe(config: pytest.Config, role: str) -> Probe:
+    probe = _probes(config).get(role)
+    if probe is None or isinstance(probe, str):
+        problem = probe or f"no {role} probe for this target"
+    else:
+        return probe
+    pytest.fail(problem, pytrace=False)
+
+
+def _my_items(session: pytest.Session) -> list[pytest.Item]:
+    """The items this process runs: all of them, or under cloudgate's xdist scheduler its share."""
+    config = session.config
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return list(session.items)
+    if config.getvalue("dist") != "load":  # another scheduler: shares unknown, gather each host on demand
+        return []
+    from cloudgate.shards import assign, worker_index
+
+    shares = int(workerinput["workercount"]) + max(0, int(config.getoption("absent_shares", 0) or 0))
+    mine = worker_index(str(workerinput["workerid"]))
+    items = list(session.items)
+    return [item for item, share in zip(items, assign([i.nodeid for i in items], shares), strict=True) if share == mine]
+
+
+def _prefetch(request: pytest.FixtureRequest, pool: HostPool) -> None:
+    """At this process's first host check: start gathering every host of its share, in run order."""
+    if getattr(pool, "cloudgate_prefetched", False):
+        return
+    pool.cloudgate_prefetched = True  # type: ignore[attr-defined]
+    from cloudgate.estate import CassandraNode, HostRecord
+
+    probes = _probes(request.config)
+    wanted: list[tuple[str, Probe, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for item in _my_items(request.session):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        host, node = params.get("hypervisor"), params.get("cassandra_node")
+        if isinstance(host, HostRecord) and not host.in_maintenance and "hypervisor_facts" in item.fixturenames:
+            entry = (host.ip, probes.get("hypervisor"), host.name)
+        elif isinstance(node, CassandraNode) and "cassandra_facts" in item.fixturenames:
+            entry = (node.address, probes.get("cassandra_node"), str(node))
+        else:
+            continue
+        ip, probe, label = entry
+        if probe is None or isinstance(probe, str) or (ip, probe.role) in seen:
+            continue
+        seen.add((ip, probe.role))
+        wanted.append((ip, probe, label))
+    loaded = loaded_target_of(request.config)
+    pool.prefetch(wanted, loaded.target.ssh.fanout_workers if loaded is not None else 8)
+
+
+def _facts(request: pytest.FixtureRequest, pool: HostPool, role: str, ip: str, label: str) -> HostFacts:
+    probe = _probe(request.config, role)
+    _prefetch(request, pool)
+    try:
+        return pool.facts(ip, probe, label)
+    except HostUnreachable as exc:
+        problem = f"{label}: SSH unreachable: {exc}"
+    pytest.fail(problem, pytrace=False)  # outside the except block: no chained traceback
+
+
+@pytest.fixture
+def hypervisor_facts(request: pytest.FixtureRequest, hypervisor: HostRecord, host_pool: HostPool) -> HostFacts:
+    """What the hypervisor checks read, gathered once for this host (cloudgate.roles.hypervisor_probe).
+
+    A host in maintenance is not applicable; a dead or hung one fails every check of it with the
+    same one line, after one timeout."""
+    if hypervisor.in_maintenance:
+        pytest.skip(f"{NOT_APPLICABLE}{hypervisor.name} is in {hypervisor.resourcestate}")
+    return _facts(request, host_pool, "hypervisor", hypervisor.ip, hypervisor.name)
+
+
+@pytest.fixture
+def cassandra_facts(request: pytest.FixtureRequest, cassandra_node: CassandraNode, host_pool: HostPool) -> HostFacts:
+    """What the Cassandra node checks read, gathered once for this node's VM."""
+    return _facts(request, host_pool, "cassandra_node", cassandra_node.address, str(cassandra_node))
 
 
 # --------------------------------------------------------------------------- artifacts and figures

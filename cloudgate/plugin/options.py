@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cloudgate.measurelock import machine_share
-from cloudgate.plugin.state import PROFILES, configured_target, destructive_refusal, is_worker
+from cloudgate.plugin.state import PROFILES, configured_target, destructive_refusal, is_worker, selection_of
 from cloudgate.report.history import RUN_KINDS
 
 MARKERS = {
@@ -51,6 +51,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "without failing the run on them")
     group.addoption("--run-kind", choices=RUN_KINDS, default="run",
                     help="what the history records this run as (set by `cloudgate gate`)")
+    group.addoption("--hosts-filter", action="append", default=None, metavar="KEY=GLOB[,KEY=GLOB]",
+                    help="check only the hosts matching (keys dc, rack, cluster, tag, name; repeat to add hosts), "
+                         "and the Cassandra nodes on them; recorded in the reports")
+    group.addoption("--sample", type=int, default=None, metavar="N",
+                    help="check N hosts per rack (the same N for the same fleet: chosen by a hash of the name); "
+                         "recorded in the reports")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -71,6 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     configured_target(config)
+    selection_of(config)
 
 
 def _selected_by_profile(item: pytest.Item, profile: str) -> bool:

@@ -27,6 +27,7 @@ from cloudgate.plugin.state import (
     is_worker,
     loaded_target_of,
     reports_root_of,
+    selection_of,
 )
 from cloudgate.report.history import HistoryError
 from cloudgate.report.rundir import (
@@ -118,6 +119,16 @@ def _estate_of_run(state: RunState) -> EstateSnapshot | None:
         return None
 
 
+def _selection_summary(config: pytest.Config, estate: EstateSnapshot | None) -> dict[str, Any] | None:
+    """What part of the fleet a narrowed run (--hosts-filter, --sample) covered; None for a whole-fleet run."""
+    selection = selection_of(config)
+    if selection is None:
+        return None
+    hosts = estate.hosts if estate is not None else ()
+    nodes = estate.cassandra.nodes if estate is not None and estate.cassandra is not None else ()
+    return selection.summary(hosts, nodes)
+
+
 def _counts(state: RunState) -> dict[str, int]:
     counts = Counter(state.outcomes.values())
     return {k: counts.get(k, 0) for k in OUTCOMES}
@@ -146,6 +157,9 @@ def _write_summary(session: pytest.Session, exitstatus: int) -> None:
     estate = _estate_of_run(state)
     if estate is not None:
         state.stamp.extra["estate"] = estate.provenance()
+    scope = _selection_summary(session.config, estate)
+    if scope is not None:
+        state.stamp.extra["selection"] = scope
     regressions = _history(session, state, counts, estate)
     exitstatus = int(session.exitstatus)
     write_json(
@@ -268,6 +282,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if estate is not None:
         for line in estate.provenance_lines():
             tr.write_line(f"  estate: {line}")
+    scope = state.stamp.extra.get("selection") or _selection_summary(config, estate)
+    if scope:
+        from cloudgate.selection import scope_line
+
+        tr.write_line(f"  {scope_line(scope)}")
     for reason, n in Counter(state.not_run.values()).most_common(8):
         kind = "waived" if reason.startswith("waived until") else "not run"
         tr.write_line(f"  {kind} x{n}: {reason}")

@@ -20,6 +20,7 @@ from cloudgate.report.skips import NOT_APPLICABLE, NOT_RUN  # noqa: F401 - the s
 if TYPE_CHECKING:
     from cloudgate.report.metrics import Metric
     from cloudgate.report.rundir import RunStamp
+    from cloudgate.selection import Selection
     from cloudgate.target import LoadedTarget
     from cloudgate.waivers import Waiver
 
@@ -30,6 +31,7 @@ ESTATE_FILE = "estate.json"  # cloudgate.estate.ESTATE_FILE, named here so repor
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()
 WAIVERS_KEY = pytest.StashKey["list[Waiver]"]()
 RUN_KEY = pytest.StashKey["RunState | None"]()
+SELECTION_KEY = pytest.StashKey["Selection | None"]()  # --hosts-filter / --sample; None: the whole fleet
 
 
 @dataclass
@@ -85,6 +87,23 @@ def configured_target(config: pytest.Config) -> LoadedTarget | None:
     config.stash[WAIVERS_KEY] = waivers
     config.stash[TARGET_KEY] = loaded
     return loaded
+
+
+def selection_of(config: pytest.Config) -> Selection | None:
+    """The run's narrowing (--hosts-filter, --sample), parsed once; a bad one stops the run in one line."""
+    if SELECTION_KEY in config.stash:
+        return config.stash[SELECTION_KEY]
+    filters, sample = config.getoption("hosts_filter", None), config.getoption("sample", None)
+    selection = None
+    if filters or sample is not None:
+        from cloudgate.selection import Selection, SelectionError
+
+        try:
+            selection = Selection.from_options(filters, sample)
+        except SelectionError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    config.stash[SELECTION_KEY] = selection
+    return selection
 
 
 def loaded_target_of(config: pytest.Config) -> LoadedTarget | None:

@@ -308,6 +308,7 @@ class PageModel:
     links: list[Link]
     estate_lines: list[str]
     notes: list[str]
+    scope: str = ""  # a narrowed run (--hosts-filter, --sample): what it covered; "" for the whole fleet
 
     def area(self, key: str) -> AreaVerdict | None:
         return next((a for a in self.areas if a.key == key), None)
@@ -986,7 +987,16 @@ def build_page_model(inputs: RunInputs) -> PageModel:
         headline=headline(data, control) + _also_failing(areas), headline_state=_headline_state(areas), areas=areas,
         attention=_attention(rows), not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate),
         ring=cassandra_ring(inputs.estate), metrics=metrics, info_metrics=info, plots=plot_list, links=link_list,
-        estate_lines=provenance, notes=_dedupe(notes))
+        estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary))
+
+
+def _scope(summary: dict[str, Any]) -> str:
+    selection = summary.get("selection")
+    if not isinstance(selection, dict) or not selection.get("narrowed"):
+        return ""
+    from cloudgate.selection import scope_line
+
+    return scope_line(selection)
 
 
 def _dedupe(lines: list[str]) -> list[str]:
