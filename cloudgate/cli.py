@@ -42,6 +42,10 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv.append("--allow-destructive")
     if args.reports_dir:
         argv.append(f"--reports-dir={args.reports_dir}")
+    if args.runners:  # the same run, its workers on the runner machines (cloudgate/runners/)
+        from cloudgate.runners.run import run_on_runners
+
+        return run_on_runners(args.runners, argv[len(paths):], paths, extra, _project_root())
     return int(pytest.main([*argv, *extra]))
 
 
@@ -180,6 +184,11 @@ def cmd_bench(args: argparse.Namespace, _extra: list[str]) -> int:
         from cloudgate.placement.cli import run_bench
 
         return int(run_bench(str(out), quick=args.quick))
+    if args.what == "hosts":
+        # the lab's benchmark: through the lab's one entry, like `cloudgate lab ...` (cmd_lab)
+        from cloudgate.lab import commands
+
+        return int(commands.bench_hosts(str(out), args.sizes, quick=args.quick, rounds=args.rounds))
     raise CliError(f"unknown benchmark {args.what!r}")
 
 
@@ -197,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-destructive", action="store_true")
     run.add_argument("--reports-dir", default=None)
     run.add_argument("--paths", nargs="*", default=None, help="test paths (default: the suite)")
+    run.add_argument("--runners", metavar="FILE", default=None,
+                     help="spread the run over the runner machines of FILE (pytest-xdist over SSH; see README)")
     run.set_defaults(func=cmd_run)
 
     tgt = sub.add_parser("target", help="validate a target file")
@@ -225,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     lrun.add_argument("--reports-dir", default="reports")
     lrun.add_argument("--placement", choices=("firstfit", "cloudgate", "none"), default="cloudgate")
     lab_sub.add_parser("down", help="remove everything the lab made")
+    lrn = lab_sub.add_parser("runners", help="runner namespaces for `cloudgate run --runners`: runners up [--count N] | down")
+    lrn.add_argument("runners_action", choices=("up", "down"), metavar="up|down")
+    lrn.add_argument("--count", type=int, default=3, help="how many runners (1-3)")
     lab_sub.add_parser("status", help="show what runs")
     lab_sub.add_parser("env", help="print the lab's API credentials as shell exports")
     fault = lab_sub.add_parser("fault", help="inject or clear a fault: fault HOST FAULT | fault --clear HOST | fault --list")
@@ -287,9 +301,12 @@ def build_parser() -> argparse.ArgumentParser:
     dplan.set_defaults(func=cmd_deploy_plan)
 
     bench = sub.add_parser("bench", help="benchmarks that write their figures to reports/")
-    bench.add_argument("what", choices=("placement",))
+    bench.add_argument("what", choices=("placement", "hosts"))
     bench.add_argument("--out", default="reports/latest")
     bench.add_argument("--quick", action="store_true")
+    bench.add_argument("--sizes", default=None, metavar="N,N,...",
+                       help="hosts: lab sizes to time (default 100,300,1000; --quick: 100); needs root, brings labs up")
+    bench.add_argument("--rounds", type=int, default=2, help="hosts: suite/floor rounds per size, interleaved")
     bench.set_defaults(func=cmd_bench)
     return parser
 

@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cloudgate.lab import control, nightly
+from cloudgate.lab import control, hostbench, nightly, runners
 from cloudgate.lab.extra import LabExtraMissing
 from cloudgate.target import TargetError
 
@@ -49,6 +49,21 @@ def upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench_hosts(out: str, sizes: str | None, *, quick: bool, rounds: int) -> int:
+    """`cloudgate bench hosts`: labs of 100, 300, 1,000 hosts timed (hostbench.py); errors one line."""
+    try:
+        chosen = [int(n) for n in sizes.split(",")] if sizes else (
+            list(hostbench.QUICK_SIZES) if quick else list(hostbench.FULL_SIZES))
+    except ValueError:
+        print(f"cloudgate bench hosts: error: --sizes {sizes!r}: give host counts like 100,300,1000", file=sys.stderr)
+        return 2
+    try:
+        return hostbench.print_report(hostbench.run(out, chosen, rounds=rounds))
+    except (control.LabControlError, LabExtraMissing, TargetError) as exc:
+        print(f"cloudgate bench hosts: error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(args: argparse.Namespace) -> int:
     """Run one `cloudgate lab` action; operator errors are one line on stderr and exit status 2."""
     try:
@@ -58,6 +73,8 @@ def main(args: argparse.Namespace) -> int:
             control.up(args.target, args.placement)
         elif args.lab_command == "down":
             control.down()
+        elif args.lab_command == "runners":
+            return int(runners.main(args))
         elif args.lab_command == "status":
             return control.status()
         elif args.lab_command == "cloudstack":

@@ -371,10 +371,10 @@ def _deploy_cassandra(loaded: Any, topology: LabTopology, placement: str) -> int
 def down(quiet: bool = False) -> None:
     """Remove every process, namespace, bridge and file of the lab; verify nothing is left."""
     _require_root()
-    from cloudgate.lab import guests, hosts, net
+    from cloudgate.lab import guests, hosts, net, runners
 
     stop_simulator()
-    steps = (("guests", guests.stop_all_guests), ("hosts", hosts.teardown_hosts), ("network", net.teardown_network))
+    steps = (("runners", runners.teardown_runners), ("guests", guests.stop_all_guests), ("hosts", hosts.teardown_hosts), ("network", net.teardown_network))
     problems = []
     for name, step in steps:
         try:

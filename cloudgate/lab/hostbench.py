@@ -1,0 +1,253 @@
+"""`cloudgate bench hosts`: the smoke profile against 100, 300 and 1,000 lab hosts, beside its floor.
+
+For each size a host-only lab comes up (no guests: the hypervisor checks are what scale with the
+fleet), then, interleaved in the same lab:
+- the suite: `cloudgate run --profile smoke` as an operator runs it after an incident, `-n 2`
+  (one process per core, each gathering its share of hosts; cloudgate.plugin.shards);
+- the floor: raw paramiko fetching the same facts (the hypervisor probe's commands, one exec per
+  host over one connection each, 16 threads per process, one process per core): what any Python
+  tool must pay on this machine for these facts, with no pytest, no reports.
+Wall time, hosts per second, CPU seconds per host (the run's processes, children included) and
+peak RSS go to hosts-bench.json, with the suite/floor ratio and a plot. The lab's own sshds share
+the two cores with the client here, so both figures are pessimistic for a runner whose targets
+are remote machines; their ratio is what carries over (shared/reference/ssh-fanout.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cloudgate.lab import control
+
+LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures" / "targets" / "lab.yaml"
+FULL_SIZES = (100, 300, 1000)
+QUICK_SIZES = (100,)
+#: Targets on this 2-core machine (issue 18): 1,000 hosts' smoke in a minute, within 2x the floor.
+SMOKE_1000_BUDGET_S = 60.0
+FLOOR_RATIO_BUDGET = 2.0
+FLOOR_THREADS = 16
+SHAPES = {100: (5, 10), 300: (10, 15), 1000: (20, 25)}  # hosts -> (racks per DC, hosts per rack), 2 DCs
+
+
+def shape(hosts: int) -> tuple[int, int]:
+    """Racks per DC and hosts per rack giving `hosts` over the lab's two DCs."""
+    if hosts in SHAPES:
+        return SHAPES[hosts]
+    per_dc = max(1, hosts // 2)
+    racks = max(1, min(20, round(per_dc ** 0.5)))
+    return racks, max(1, per_dc // racks)
+
+
+def fleet_target(hosts: int, directory: Path) -> Path:
+    """The lab target at fleet size: same cloud and SSH settings, hypervisors only, no Cassandra."""
+    raw = yaml.safe_load(LAB_TARGET.read_text())
+    racks, per_rack = shape(hosts)
+    raw.pop("cassandra", None)
+    raw["name"] = f"lab-fleet-{hosts}"
+    raw["lab"] = {**(raw.get("lab") or {}), "racks_per_dc": racks, "hosts_per_rack": per_rack,
+                  "extra_hosts_first_racks": 0, "cassandra_nodes_per_dc": 0}
+    path = directory / f"lab-fleet-{hosts}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def _children_usage() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
+
+
+def run_suite(target: Path, env: dict[str, str], reports: Path, workers: int = 2) -> dict[str, Any]:
+    """The smoke profile as an operator runs it; CPU and peak RSS of its processes (workers included)."""
+    argv = [sys.executable, "-m", "cloudgate.cli", "run", "--target", str(target), "--profile", "smoke",
+            "--reports-dir", str(reports), f"--numprocesses={workers}", "-q"]
+    cpu_before, _ = _children_usage()
+    started = time.monotonic()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    wall = time.monotonic() - started
+    cpu_after, rss = _children_usage()
+    summary_path = reports / "latest" / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    return {"wall_s": round(wall, 3), "cpu_s": round(cpu_after - cpu_before, 3), "peak_rss_mib": round(rss, 1),
+            "exit": proc.returncode, "counts": summary.get("counts", {}),
+            "tail": proc.stdout.strip().splitlines()[-3:] if proc.returncode not in (0,) else []}
+
+
+def _floor_process(ips: Sequence[str], target: Path) -> dict[str, Any]:
+    """One floor process: the hypervisor probe over one paramiko connection per host, 16 at a time."""
+    from cloudgate.baselines import load_hypervisor_baseline
+    from cloudgate.gather import new_token, parse, script
+    from cloudgate.hosts import SshSettings, open_client
+    from cloudgate.roles import hypervisor_probe
+    from cloudgate.target import load_target
+
+    loaded = load_target(str(target))
+    settings = SshSettings.from_target(loaded.target)
+    probe = hypervisor_probe(load_hypervisor_baseline(loaded))
+
+    def one(ip: str) -> bool:
+        client = open_client(ip, settings)
+        try:
+            token = new_token()
+            _, stdout, _ = client.exec_command(script(probe, settings.command_timeout, token),
+                                               timeout=settings.command_timeout)
+            results = parse(probe, stdout.read().decode(errors="replace"), token)
+            return all(r.rc == 0 for r in results.values())
+        finally:
+            client.close()
+
+    with ThreadPoolExecutor(FLOOR_THREADS) as pool:
+        ok = sum(pool.map(one, ips))
+    return {"hosts": len(ips), "ok": ok}
+
+
+def run_floor(target: Path, ips: Sequence[str], processes: int = 2) -> dict[str, Any]:
+    """The floor in `processes` processes (one per core, as the suite's workers), measured the same way."""
+    shares = [list(ips[i::processes]) for i in range(processes)]
+    cpu_before, _ = _children_usage()
+    started = time.monotonic()
+    procs = [subprocess.Popen([sys.executable, "-m", "cloudgate.lab.hostbench", "floor", str(target), *share],
+                              stdout=subprocess.PIPE, text=True) for share in shares]
+    outs = [json.loads(p.communicate(timeout=1800)[0] or "{}") for p in procs]
+    wall = time.monotonic() - started
+    cpu_after, rss = _children_usage()
+    return {"wall_s": round(wall, 3), "cpu_s": round(cpu_after - cpu_before, 3), "peak_rss_mib": round(rss, 1),
+            "hosts_ok": sum(o.get("ok", 0) for o in outs)}
+
+
+def _lab_env(target: Path) -> dict[str, str]:
+    exports = control.env_exports(str(target))
+    return {**os.environ, **dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)}
+
+
+def _host_ips(target: Path) -> list[str]:
+    from cloudgate.lab.topology import build_topology
+    from cloudgate.target import load_target
+
+    return [h.ip for h in build_topology(load_target(str(target)).target).hosts]
+
+
+def bench_size(hosts: int, workdir: Path, rounds: int) -> dict[str, Any]:
+    """One lab size: up, then suite and floor interleaved `rounds` times, then down."""
+    target = fleet_target(hosts, workdir)
+    timings = control.up(str(target), quiet=True)
+    try:
+        env = _lab_env(target)
+        ips = _host_ips(target)
+        standins = _standin_figures(ips)
+        suites, floors = [], []
+        for r in range(rounds):
+            suites.append(run_suite(target, env, workdir / f"reports-{hosts}-{r}"))
+            floors.append(run_floor(target, ips))
+    finally:
+        control.down(quiet=True)
+    best_suite = min(suites, key=lambda s: s["wall_s"])
+    best_floor = min(floors, key=lambda f: f["wall_s"])
+    return {
+        "hosts": hosts, "shape": dict(zip(("racks_per_dc", "hosts_per_rack"), shape(hosts), strict=True)),
+        "lab_up_s": timings.get("lab_up_seconds"), "lab_memory_per_host_mib": timings.get("memory_per_host_mib"),
+        "standin_ms_per_call": standins,
+        "suite": suites, "floor": floors,
+        "suite_wall_s": best_suite["wall_s"], "floor_wall_s": best_floor["wall_s"],
+        "hosts_per_s": round(hosts / best_suite["wall_s"], 1),
+        "cpu_s_per_host": round(best_suite["cpu_s"] / hosts, 4),
+        "floor_cpu_s_per_host": round(best_floor["cpu_s"] / hosts, 4),
+        "peak_rss_mib": best_suite["peak_rss_mib"],
+        "ratio_to_floor": round(best_suite["wall_s"] / best_floor["wall_s"], 2),
+        "checks_passed": best_suite["counts"].get("passed", 0),
+        "suite_exit": best_suite["exit"],
+    }
+
+
+def _standin_figures(ips: Sequence[str]) -> dict[str, float] | None:
+    """The stand-ins' cost per call, if the lab offers a way to measure it (cloudgate.lab.standins)."""
+    try:
+        from cloudgate.lab.standins import timing  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    measure = getattr(timing, "measure_first_host", None)
+    return measure() if callable(measure) else None
+
+
+def judge(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The issue's targets, against what was measured (a target needing a size not run is not judged)."""
+    targets = []
+    by_size = {s["hosts"]: s for s in sizes}
+    if 1000 in by_size:
+        s = by_size[1000]
+        targets.append({"target": f"1,000 hosts smoke <= {SMOKE_1000_BUDGET_S:g} s", "measured": s["suite_wall_s"],
+                        "passed": s["suite_wall_s"] <= SMOKE_1000_BUDGET_S})
+        targets.append({"target": "3,000 hosts by extrapolation <= 180 s", "measured": round(3 * s["suite_wall_s"], 1),
+                        "passed": 3 * s["suite_wall_s"] <= 180})
+    for s in sizes:
+        targets.append({"target": f"{s['hosts']} hosts: suite <= {FLOOR_RATIO_BUDGET:g} x floor",
+                        "measured": s["ratio_to_floor"], "passed": s["ratio_to_floor"] <= FLOOR_RATIO_BUDGET})
+    return targets
+
+
+def plot(sizes: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [s["hosts"] for s in sizes]
+    ax.plot(xs, [s["suite_wall_s"] for s in sizes], "o-", label="cloudgate smoke (-n 2)")
+    ax.plot(xs, [s["floor_wall_s"] for s in sizes], "s--", label="floor: raw paramiko, same facts")
+    ax.set_xlabel("lab hypervisor hosts")
+    ax.set_ylabel("wall time (s), best of the rounds")
+    ax.set_title("Smoke test of the fleet on one 2-core runner")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(out_dir: str, sizes: Sequence[int] = FULL_SIZES, rounds: int = 2) -> dict[str, Any]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="cg-hostbench-") as tmp:
+        for hosts in sizes:
+            print(f"bench hosts: {hosts} lab hosts ...", flush=True)
+            results.append(bench_size(hosts, Path(tmp), rounds))
+            s = results[-1]
+            print(f"  lab up {s['lab_up_s']} s; smoke {s['suite_wall_s']} s ({s['hosts_per_s']} hosts/s, "
+                  f"{s['checks_passed']} checks passed); floor {s['floor_wall_s']} s; ratio {s['ratio_to_floor']}",
+                  flush=True)
+    report = {"sizes": results, "targets": judge(results), "rounds": rounds,
+              "machine": {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg()}}
+    (out / "hosts-bench.json").write_text(json.dumps(report, indent=1))
+    plot(results, out / "hosts-bench.png")
+    return report
+
+
+def print_report(report: dict[str, Any]) -> int:
+    """The targets, PASS/FAIL, one per line; exit 0 (a benchmark reports, the figures judge)."""
+    for t in report["targets"]:
+        print(f"{'PASS' if t['passed'] else 'FAIL'}  {t['target']}: {t['measured']}")
+    return 0
+
+
+def main(argv: Sequence[str]) -> int:
+    if argv and argv[0] == "floor":  # one floor process (run_floor starts them)
+        print(json.dumps(_floor_process(list(argv[2:]), Path(argv[1]))))
+        return 0
+    raise SystemExit("usage: python -m cloudgate.lab.hostbench floor TARGET IP...")
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
