@@ -354,8 +354,10 @@ class HistorySection(_Strict):
 class LabSection(_Strict):
     """Shape of the embedded lab; only meaningful when environment is lab."""
 
-    racks_per_dc: int = Field(3, ge=1, le=8)
-    hosts_per_rack: int = Field(2, ge=1, le=8)
+    # Up to 8 x 8 the hosts share their DC's /24 with the guests; beyond, they move to 198.19.0.0/16
+    # (cloudgate/lab/topology.py), up to 63 racks of 250 (a bridge takes 1,024 ports: 1,000 hosts a DC).
+    racks_per_dc: int = Field(3, ge=1, le=63)
+    hosts_per_rack: int = Field(2, ge=1, le=250)
     extra_hosts_first_racks: int = Field(
         0, ge=0, description="racks (counted from the first) that get one extra host, for 12-18 hosts"
     )
@@ -366,6 +368,14 @@ class LabSection(_Strict):
     api_port: int = Field(8080, ge=1024, le=65535)
     cassandra_nodes_per_dc: int = Field(3, ge=0, le=9)
     network: str = Field("198.18.0.0/15", description="fixed: the lab only ever uses this range")
+
+    @model_validator(mode="after")
+    def _a_datacenter_fits_one_bridge(self) -> LabSection:
+        per_dc = self.racks_per_dc * self.hosts_per_rack + min(self.extra_hosts_first_racks, self.racks_per_dc)
+        if per_dc > 1000:
+            raise ValueError(f"racks_per_dc x hosts_per_rack = {per_dc} hosts per datacenter; the lab takes at most "
+                             "1000 (one Linux bridge per datacenter, 1,024 ports)")
+        return self
 
     @field_validator("network")
     @classmethod

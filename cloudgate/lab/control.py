@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import clusterfile, extra, paths
+from cloudgate.lab import clusterfile, extra, footprint, paths
 from cloudgate.lab.cloudstack import upgrade as cs_upgrade
 from cloudgate.lab.topology import NETNS_PREFIX, LabTopology, build_topology
 from cloudgate.target import Environment, load_target
@@ -306,14 +306,16 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
     paths.topology_file().write_text(topology.to_json())
     _write_credentials()
     try:
+        available_before = footprint.mem_available_kib()
         net.build_network(topology)
         t_net = time.monotonic()
         hosts.build_hosts(topology)
         t_hosts = time.monotonic()
         start_simulator(topology)
         wait_api(topology)
-        hosts.wait_ssh([h.ip for h in topology.hosts], timeout=20)
+        hosts.wait_ssh([h.ip for h in topology.hosts], timeout=hosts.boot_timeout(len(topology.hosts)))
         t_hosts_ready = time.monotonic()
+        memory = footprint.per_host_figures([h.netns for h in topology.hosts], available_before)
         cassandra_nodes = _deploy_cassandra(loaded, topology, placement)
         t_ready = time.monotonic()
     except BaseException:
@@ -329,6 +331,7 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
         "cassandra_nodes": cassandra_nodes,
         "lab_up_seconds": round(t_ready - t0, 3),
         "placement": placement,
+        **memory,
     }
     (lab / TIMINGS).write_text(json.dumps(timings, indent=2))
     if not quiet:

@@ -203,7 +203,7 @@ def _plug(spec: GuestSpec, node: Node, host: Node, gateway: str) -> None:
     net.ip_batch([
         "link set lo up",
         "link set eth0 addrgenmode none",
-        f"link set eth0 address {hosts.mac_for(spec.ip)}",
+        f"link set eth0 address {net.mac_for(spec.ip)}",
         f"addr add {spec.ip}/24 dev eth0",
         "link set eth0 up",
         f"route add default via {gateway}",

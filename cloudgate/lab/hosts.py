@@ -41,7 +41,7 @@ from typing import Any
 
 from cloudgate.lab import net, paths
 from cloudgate.lab.net import LabError
-from cloudgate.lab.standins import STANDINS_DIR
+from cloudgate.lab.standins import STANDINS_DIR, render
 from cloudgate.lab.topology import NETNS_PREFIX, WAN_NETNS, LabHost, LabTopology
 
 HOST_OS_RELEASE = "os-release-xcpng.txt"
@@ -106,10 +106,17 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def write_state(path: Path, state: dict[str, Any]) -> None:
-    """Atomic replace, so a stand-in reading concurrently sees the old or the new state, never half."""
+    """Atomic replace, so a stand-in reading concurrently sees the old or the new state, never half.
+
+    Then the node's stand-ins' usual answers are rendered ahead from it (render.prerender), so what
+    an SSH command shows is the new state's, at the cost of a real tool's call (a shell builtin).
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
     os.replace(tmp, path)
+    bindir = path.parent / "bin"
+    if bindir.is_dir():
+        render.prerender(str(path.parent), state, sorted(p.name for p in bindir.iterdir()))
 
 
 def update_state(node: Node, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
@@ -128,17 +135,22 @@ def python_for_standins() -> str:
 
 
 def write_standin_wrappers(node: Node, commands: Iterable[str] = STANDIN_COMMANDS) -> None:
-    """One 4-line wrapper per command in <node>/bin; the state path is baked in, nothing else is."""
+    """One /bin/sh wrapper per command in <node>/bin (render.wrapper_script), then its answers rendered.
+
+    The wrapper knows the calls rendered ahead for the node's state as it is now; a call it does not
+    know (or whose answer the real binary gives) runs render.py under the system Python.
+    """
     bindir = node.dir / "bin"
     bindir.mkdir(parents=True, exist_ok=True)
     py = python_for_standins()
+    state = read_state(node.state_file)
+    calls = render.prerendered_calls(state)
     for cmd in commands:
         f = bindir / cmd
-        f.write_text(
-            f"#!{py} -IS\nimport sys\nsys.path.insert(0, {str(STANDINS_DIR)!r})\nfrom render import main\n"
-            f"sys.exit(main({cmd!r}, {str(node.state_file)!r}, sys.argv[1:]))\n"
-        )
+        f.write_text(render.wrapper_script(cmd, str(node.dir), str(node.state_file), py, str(STANDINS_DIR),
+                                           calls.get(cmd, [])))
         f.chmod(0o755)
+    render.prerender(str(node.dir), state, list(commands))
 
 
 def sshd_config(node: Node) -> str:
@@ -197,8 +209,21 @@ def generate_host_keys(nodes: Sequence[Node]) -> None:
     ])
 
 
+PARALLEL_JOBS = 64  # processes at once: a fleet-size lab has 1,000 hosts, and each job holds 3 pipes
+
+
 def run_parallel(jobs: Sequence[tuple[Sequence[str], str | None, str]], timeout: float = 20.0) -> None:
-    """Start every (argv, stdin, what) job at once, then wait; raise on the first failure, naming it."""
+    """Run (argv, stdin, what) jobs PARALLEL_JOBS at a time, each batch within `timeout`; raise on the
+    first failure, naming it (and how many more failed)."""
+    errors: list[str] = []
+    for start in range(0, len(jobs), PARALLEL_JOBS):
+        errors += _run_batch(jobs[start:start + PARALLEL_JOBS], timeout)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise LabError(errors[0] + more)
+
+
+def _run_batch(jobs: Sequence[tuple[Sequence[str], str | None, str]], timeout: float) -> list[str]:
     procs = []
     for argv, stdin, what in jobs:
         p = subprocess.Popen(list(argv), stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
@@ -217,9 +242,7 @@ def run_parallel(jobs: Sequence[tuple[Sequence[str], str | None, str]], timeout:
         if p.returncode != 0:
             line = (err.strip().splitlines() or ["no output"])[-1]
             errors.append(f"{what}: `{' '.join(argv)}` failed (rc {p.returncode}): {line}")
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise LabError(errors[0] + more)
+    return errors
 
 
 def fioa_major() -> int:
@@ -423,8 +446,8 @@ def _uuid(kind: str, name: str) -> str:
 def default_host_state(host: LabHost, topology: LabTopology) -> dict[str, Any]:
     """A healthy host: what every stand-in renders until a fault changes it."""
     dc = next(d for d in topology.datacenters if d.name == host.dc)
-    octet = int(host.ip.rsplit(".", 1)[1])
-    serial = f"13{host.dc_index:02d}D{octet:04d}"
+    third, octet = (int(o) for o in host.ip.split(".")[2:])
+    serial = f"13{host.dc_index:02d}D{octet:04d}" if host.ip.startswith("198.18.") else f"13{host.dc_index:02d}F{third:03d}{octet:03d}"
     pool = [
         {"uuid": _uuid("host", h.name), "name_label": h.name,
          "name_description": "Default install", "address": h.ip}
@@ -438,7 +461,7 @@ def default_host_state(host: LabHost, topology: LabTopology) -> dict[str, Any]:
         "dc": host.dc,
         "rack": host.rack,
         "cluster": host.cluster,
-        "gateway": dc.gateway,
+        "gateway": dc.hosts_gateway,
         "os": "XCP-ng 8.2.1",
         "kernel": HOST_KERNEL,
         "kernel_version": HOST_KERNEL_VERSION,
@@ -509,21 +532,28 @@ def _prepare_host_dir(host: LabHost, topology: LabTopology) -> Node:
     return node
 
 
-def mac_for(ip: str) -> str:
-    """A locally administered MAC derived from the address: a node rebuilt with the same address keeps
-    its MAC, so neighbour caches (root namespace, cg-wan, other hosts) never point at a dead one."""
-    return "02:00:" + ":".join(f"{int(o):02x}" for o in ip.split("."))
+mac_for = net.mac_for  # where guests.py and runners.py found it before it moved to net.py
 
 
 def root_veth(host: LabHost) -> str:
-    """Root-namespace end of a host's uplink: cgv<dc>-<last octet> (<= 15 chars, found by prefix)."""
-    return f"cgv{host.dc_index}-{host.ip.rsplit('.', 1)[1]}"
+    """Root-namespace end of a host's uplink: cgv<dc>-<last octet>, or cgv<dc>-<third>-<last> in a
+    fleet-size lab (<= 15 chars, found by prefix)."""
+    octets = host.ip.split(".")
+    if host.ip.startswith("198.18."):
+        return f"cgv{host.dc_index}-{octets[3]}"
+    return f"cgv{host.dc_index}-{octets[2]}-{octets[3]}"
 
 
 def _host_network(topology: LabTopology, hosts: Sequence[LabHost]) -> None:
     root: list[str] = []
     inside: list[tuple[Sequence[str], str | None, str]] = []
-    gateways = {d.name: d.gateway for d in topology.datacenters}
+    # A fleet-size lab's neighbours are written down (nud permanent) instead of learnt by ARP: the kernel's
+    # ARP table is one for all namespaces, and 1,000 hosts learning and being learnt fill its 1,024
+    # entries (gc_thresh3); permanent entries do not count (net/core/neighbour.c since 4.20).
+    datacenters = {d.name: d for d in topology.datacenters}
+    wan: list[str] = []
+    gateways = {d.name: d.hosts_gateway for d in topology.datacenters}
+    prefixes = {d.name: d.host_prefix for d in topology.datacenters}
     bridges = {d.name: d.bridge for d in topology.datacenters}
     for h in hosts:
         veth = root_veth(h)
@@ -535,16 +565,24 @@ def _host_network(topology: LabTopology, hosts: Sequence[LabHost]) -> None:
         ]
         cmds = [
             "link set lo up",
-            f"link add xenbr0 address {mac_for(h.ip)} type bridge",
+            f"link add xenbr0 address {net.mac_for(h.ip)} type bridge",
             "link set xenbr0 addrgenmode none",
             "link set eth0 addrgenmode none",
             "link set eth0 master xenbr0 up",
-            f"addr add {h.ip}/24 dev xenbr0",
+            f"addr add {h.ip}/{prefixes[h.dc]} dev xenbr0",
             "link set xenbr0 up",
             f"route add default via {gateways[h.dc]}",
         ]
+        dc = datacenters[h.dc]
+        if dc.fleet_addressing:
+            cmds += [f"neigh replace {dc.hosts_root_ip} lladdr {net.mac_for(dc.hosts_root_ip)} dev xenbr0 nud permanent",
+                     f"neigh replace {dc.hosts_gateway} lladdr {net.mac_for(dc.hosts_gateway)} dev xenbr0 nud permanent"]
+            root.append(f"neigh replace {h.ip} lladdr {net.mac_for(h.ip)} dev {dc.bridge} nud permanent")
+            wan.append(f"neigh replace {h.ip} lladdr {net.mac_for(h.ip)} dev {net.wan_leg(dc)} nud permanent")
         inside.append((["ip", "-n", h.netns, "-batch", "-"], "\n".join(cmds) + "\n", f"{h.name}: network"))
     net.ip_batch(root, what="lab hosts (root namespace)", timeout=30)
+    if wan:
+        net.ip_batch(wan, what=f"lab hosts ({WAN_NETNS})", netns=WAN_NETNS, timeout=30)
     run_parallel(inside)
 
 
@@ -561,9 +599,15 @@ def build_hosts(topology: LabTopology) -> None:
     nodes = [_prepare_host_dir(h, topology) for h in topology.hosts]
     generate_host_keys(nodes)
     _host_network(topology, topology.hosts)
-    for p in [spawn_node(n) for n in nodes]:
-        p.wait(timeout=10)
-    wait_nodes(nodes, timeout=20)
+    for start in range(0, len(nodes), PARALLEL_JOBS):
+        for p in [spawn_node(n) for n in nodes[start:start + PARALLEL_JOBS]]:
+            p.wait(timeout=10)
+    wait_nodes(nodes, timeout=boot_timeout(len(nodes)))
+
+
+def boot_timeout(count: int) -> float:
+    """How long `count` nodes may take to answer SSH: 20 s, plus 50 ms a node beyond the first 100."""
+    return 20.0 + 0.05 * max(0, count - 100)
 
 
 def boot_error(node: Node) -> str | None:

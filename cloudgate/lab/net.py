@@ -161,6 +161,12 @@ def delete_netns(names: Iterable[str]) -> None:
 # -- build / teardown --------------------------------------------------------------------------------
 
 
+def mac_for(ip: str) -> str:
+    """A locally administered MAC derived from the address: a node rebuilt with the same address keeps
+    its MAC, so neighbour caches (root namespace, cg-wan, other hosts) never point at a dead one."""
+    return "02:00:" + ":".join(f"{int(o):02x}" for o in ip.split("."))
+
+
 def wan_leg(dc: LabDatacenter) -> str:
     """Name of cg-wan's interface on datacenter `dc` (inside cg-wan)."""
     return f"wan{dc.index}"
@@ -175,16 +181,22 @@ def build_network(topology: LabTopology) -> None:
     wan: list[str] = ["link set lo up"]
     for dc in topology.datacenters:
         veth, leg = f"cgw{dc.index}", wan_leg(dc)
+        # A fleet-size lab pins the MACs its permanent neighbour entries name (hosts.py _host_network).
+        bridge_mac = f" address {mac_for(dc.hosts_root_ip)}" if dc.fleet_addressing else ""
+        leg_mac = f" address {mac_for(dc.hosts_gateway)}" if dc.fleet_addressing else ""
         root += [
-            f"link add {dc.bridge} type bridge",
+            f"link add {dc.bridge}{bridge_mac} type bridge",
             f"link set {dc.bridge} addrgenmode none",
             f"addr add {dc.root_ip}/24 dev {dc.bridge}",
+            *([f"addr add {dc.hosts_root_ip}/{dc.host_prefix} dev {dc.bridge}"] if dc.fleet_addressing else []),
             f"link set {dc.bridge} up",
-            f"link add {veth} type veth peer name {leg} netns {WAN_NETNS}",
+            f"link add {veth} type veth peer name {leg}{leg_mac} netns {WAN_NETNS}",
             f"link set {veth} addrgenmode none",
             f"link set {veth} master {dc.bridge} up",
         ]
         wan += [f"link set {leg} addrgenmode none", f"addr add {dc.gateway}/24 dev {leg}", f"link set {leg} up"]
+        if dc.fleet_addressing:  # a fleet-size lab's hosts live in the DC's /18 of 198.19.0.0/16 (topology.py)
+            wan.append(f"addr add {dc.hosts_gateway}/{dc.host_prefix} dev {leg}")
     ip_batch(root, what="lab network (root namespace)")
     ip_batch(wan, what=f"lab network ({WAN_NETNS})", netns=WAN_NETNS)
     netns_exec(WAN_NETNS, ["sysctl", "-qw", "net.ipv4.ip_forward=1"], what=f"{WAN_NETNS}: enable forwarding")

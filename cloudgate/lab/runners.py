@@ -18,7 +18,7 @@ lab.yaml with that endpoint (`runners/target.yaml`). The root namespace reaches 
 so the controller uses the same file.
 
 `down` removes everything `up` made: the relay, the namespaces with their sshd, the root ends of
-their veths, the runners' directory. `cloudgate lab down` must call `teardown_runners()` (its
+their veths, the runners' directory. `cloudgate lab down` calls `teardown_runners()` (its
 namespaces and veths would go with the hosts' anyway, by prefix; the relay would not).
 """
 
@@ -105,7 +105,7 @@ def _network(nodes: list[tuple[int, hosts.Node]], bridge: str, gateway: str) -> 
                  f"link set {root_veth(n)} master {bridge} up"]
     net.ip_batch(root, what="lab runners (root namespace)")
     for _n, node in nodes:
-        net.ip_batch(["link set lo up", f"link set eth0 address {hosts.mac_for(node.ip)}",
+        net.ip_batch(["link set lo up", f"link set eth0 address {net.mac_for(node.ip)}",
                       "link set eth0 addrgenmode none", f"addr add {node.ip}/24 dev eth0", "link set eth0 up",
                       f"route add default via {gateway}"], what=f"{node.name}: network", netns=node.netns)
 

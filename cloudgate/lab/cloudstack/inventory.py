@@ -8,10 +8,11 @@ allocation states) and a grown topology only adds rows.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import uuid
 
-from cloudgate.lab.topology import LabTopology
+from cloudgate.lab.topology import LabTopology, pod_ip_range
 
 from .db import Database
 
@@ -57,8 +58,8 @@ def seed(db: Database, topology: LabTopology, now: float | None = None) -> None:
                 first_pod_id = first_pod_id or pod_id
                 db.run("INSERT OR IGNORE INTO pods(id, name, zone_id, gateway, netmask, startip, endip, "
                        "allocationstate, created) VALUES (?,?,?,?,?,?,?,?,?)",
-                       (pod_id, rack, zone_id, dc.gateway, "255.255.255.0", f"198.18.{dc.index}.{10 * r + 1}",
-                        f"198.18.{dc.index}.{10 * r + 9}", "Enabled", now))
+                       (pod_id, rack, zone_id, dc.hosts_gateway, str(ipaddress.ip_network(f"0.0.0.0/{dc.host_prefix}").netmask),
+                        *pod_ip_range(dc, r), "Enabled", now))
                 cluster_name = f"{rack}-pool"
                 cluster_id = stable_id("cluster", cluster_name)
                 db.run("INSERT OR IGNORE INTO clusters(id, name, zone_id, pod_id, allocationstate, managedstate, "

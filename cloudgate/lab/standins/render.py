@@ -14,6 +14,8 @@ real field names and layout closely but are not byte-for-byte copies of a captur
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
@@ -28,8 +30,15 @@ def load_state(path: str) -> dict:
         return json.load(fh)
 
 
+class UseReal(Exception):  # noqa: N818 - a signal, not an error
+    """The stand-in has nothing special to say: main() hands the call to the real binary."""
+
+
 def _fallback(command: str, argv: list[str]) -> int:
-    """Hand the call to the real binary when the stand-in has nothing special to say."""
+    raise UseReal(command)
+
+
+def _exec_real(command: str, argv: list[str]) -> int:
     real = REAL[command]
     os.execv(real, [real, *argv])
     return 127  # not reached
@@ -317,11 +326,115 @@ def main(command: str, state_path: str, argv: list[str]) -> int:
         state = load_state(state_path)
     except (OSError, ValueError) as exc:
         if command in REAL:
-            return _fallback(command, argv)
+            return _exec_real(command, argv)
         sys.stderr.write(f"{command}: cannot read node state {state_path}: {exc}\n")
         return 1
     if command == "systemctl":  # manages the guest's processes: it needs the node's directory too
         from services import systemctl
 
         return systemctl(state, os.path.dirname(state_path), argv)
-    return COMMANDS[command](state, argv)
+    try:
+        return COMMANDS[command](state, argv)
+    except UseReal:
+        return _exec_real(command, argv)
+
+
+# -- pre-rendering -----------------------------------------------------------------------------------
+# A real `fio-status` or `chronyc` answers in a few ms; starting Python costs 10-40 ms (more on a busy
+# box), which would make every fan-out figure measured on the lab a figure about Python. So whenever a
+# node's state is written (lab up, a fault, its clearing), the answers to the calls the checks make are
+# rendered ahead into <node>/out/<command>/@<args>.sh, a shell snippet of builtins only (printf, exit). The
+# node's wrapper (a /bin/sh script, see cloudgate/lab/hosts.py) sources the snippet for those exact
+# arguments and runs this module only for any other call. One cost of that: chronyc's "Ref time" is the
+# time of the last state write, not of the call (no check reads it).
+
+ULIMIT_FLAGS = ("-n", "-Sn", "-Hn", "-l", "-Sl", "-Hl", "-u", "-Su", "-Hu")
+
+
+def prerendered_calls(state: dict) -> dict[str, list[tuple[str, ...]]]:
+    """The argument lists answered ahead, per command: what the checks, probes and faults' proofs call."""
+    return {
+        "fio-status": [(), ("-a",)],
+        "lsmod": [()],
+        "xe": [("host-list",), ("host-list", "--minimal")],
+        "chronyc": [("tracking",), ("-n", "tracking")],
+        "uname": [("-r",)],  # not -a: it names the node, which the root namespace cannot see
+        "sysctl": [("-n", key) for key in state.get("sysctl", {})] + [(key,) for key in state.get("sysctl", {})],
+        "swapon": [("--show",), ("--show", "--noheadings"), ("-s",)],
+        "cg-ulimit": [(flag,) for flag in ULIMIT_FLAGS],
+    }
+
+
+def snippet_name(argv: tuple[str, ...]) -> str:
+    """The snippet's file name: its arguments, so wrapper and pre-render agree whatever the state holds."""
+    return "@" + "@".join(argv).replace("/", "%") + ".sh"
+
+
+def _sh_quote(text: str) -> str:
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+def render_call(state: dict, command: str, argv: tuple[str, ...]) -> str | None:
+    """The snippet that answers `command argv` as main() would, or None when the real binary must."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+    try:
+        rc = COMMANDS[command](state, list(argv))
+    except UseReal:
+        return None
+    finally:
+        captured_out, captured_err = sys.stdout.getvalue(), sys.stderr.getvalue()  # type: ignore[attr-defined]
+        sys.stdout, sys.stderr = out, err
+    lines = []
+    if captured_out:
+        lines.append(f"printf '%s' {_sh_quote(captured_out)}")
+    if captured_err:
+        lines.append(f"printf '%s' {_sh_quote(captured_err)} >&2")
+    lines.append(f"exit {int(rc)}")
+    return "\n".join(lines) + "\n"
+
+
+def prerender(node_dir: str, state: dict, commands: list[str]) -> None:
+    """Write <node_dir>/out/<command>/@<args>.sh for each pre-rendered call of `commands` (atomic per file).
+
+    A call that goes to the real binary gets no snippet (its stale one, if any, is removed), so the
+    wrapper falls through to main() and from there to the real program.
+    """
+    calls = prerendered_calls(state)
+    for command in commands:
+        if command not in calls or command not in COMMANDS:
+            continue
+        folder = os.path.join(node_dir, "out", command)
+        os.makedirs(folder, exist_ok=True)
+        for argv in calls[command]:
+            path = os.path.join(folder, snippet_name(argv))
+            snippet = render_call(state, command, argv)
+            if snippet is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
+                continue
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(snippet)
+            os.replace(tmp, path)
+
+
+def wrapper_script(command: str, node_dir: str, state_path: str, python: str, standins_dir: str,
+                   calls: list[tuple[str, ...]]) -> str:
+    """The node's /usr/local/sbin/<command>: a pre-rendered answer for a known call, else main()."""
+    cases = "".join(f"{_sh_quote(f'{len(argv)}:' + ' '.join(argv))}) f=$O/{_sh_quote(snippet_name(argv))} ;;\n"
+                    for argv in calls)
+    program = (f"import sys; sys.path.insert(0, {standins_dir!r}); from render import main; "
+               f"sys.exit(main({command!r}, {state_path!r}, sys.argv[1:]))")
+    return (
+        "#!/bin/sh\n"
+        f"# lab stand-in for `{command}` (cloudgate/lab/standins/render.py): answers rendered ahead from the\n"
+        "# node's state.json when it was written; any other call is rendered now.\n"
+        f"O={_sh_quote(os.path.join(node_dir, 'out', command))}\n"
+        "f=\n"
+        'case "$#:$*" in\n'
+        f"{cases}"
+        "esac\n"
+        'if [ -n "$f" ] && [ -r "$f" ]; then . "$f"; fi\n'
+        f"exec {python} -IS -c {_sh_quote(program)} \"$@\"\n"
+    )

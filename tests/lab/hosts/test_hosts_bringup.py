@@ -6,7 +6,7 @@ import shutil
 import time
 
 import pytest
-from hosts_labkit import leftovers, running_lab, teardown_everything, topology_for
+from hosts_labkit import leftovers, running_lab, ssh_run, teardown_everything, topology_for
 
 from cloudgate.lab import guests, hosts, net, paths
 
@@ -40,3 +40,20 @@ def test_teardown_by_prefix_after_a_crash() -> None:
         assert teardown_everything() == []
         assert leftovers(lab.dir) == []
     assert net.list_netns() == [] and net.list_root_links() == []
+
+
+def test_a_lab_larger_than_the_24_plan_puts_its_hosts_in_198_19_and_every_one_answers_ssh() -> None:
+    """9 racks a DC is past the /24 plan: hosts move to 198.19.0.0/16, neighbours are pinned, SSH works."""
+    topology = topology_for(9, 3, 0)
+    assert len(topology.hosts) == 54
+    assert all(h.ip.startswith("198.19.") for h in topology.hosts)
+    with running_lab(topology) as lab:
+        hosts.wait_ssh([h.ip for h in topology.hosts], timeout=10)
+        far = topology.hosts[-1]
+        rc, out, _ = ssh_run(lab, far.ip, "uname -r; fio-status -a | head -3; ip neigh show dev xenbr0 nud permanent")
+        assert rc == 0, out
+        dc = next(d for d in topology.datacenters if d.name == far.dc)
+        assert hosts.HOST_KERNEL in out and "Found 1 ioMemory device" in out
+        assert f"{dc.hosts_gateway} " in out and f"{dc.hosts_root_ip} " in out  # pinned, not learnt by ARP
+        lab_dir = lab.dir
+    assert leftovers(lab_dir) == []
