@@ -511,8 +511,16 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def parse_target(text: str, source: str | Path = "<target>") -> Target:
-    """Validate target YAML text; raise TargetError with 'file:line: field: problem'."""
+def located(source: str | Path, root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
+    """`file:line: field` of a location in a YAML file (`file: field` when the line is unknown)."""
+    line = _line_of(root, loc)
+    return f"{f'{source}:{line}' if line else source}: {_field_name(loc)}"
+
+
+def yaml_mapping(text: str, source: str | Path, shape: str,
+                 error: type[TargetError] = TargetError) -> tuple[yaml.Node | None, dict[str, Any]]:
+    """The YAML node tree (for line numbers) and data of a file that must be a mapping; else `error`
+    in one line (`shape` says what the mapping holds, e.g. "a target file must be a mapping of keys")."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -520,26 +528,34 @@ def parse_target(text: str, source: str | Path = "<target>") -> Target:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise TargetError(f"{where}: not valid YAML: {problem}") from None
+        raise error(f"{where}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
-        raise TargetError(f"{source}:1: a target file must be a mapping of keys (name, environment, ...)")
+        raise error(f"{source}:1: {shape}")
+    return root, data
+
+
+def validation_line(exc: ValidationError, source: str | Path, root: yaml.Node | None, schema: str) -> str:
+    """The first problem of a strict model's validation, `file:line: field: problem (and N more problem(s))`."""
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown key (not part of {schema})"
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    return f"{located(source, root, loc)}: {msg}{more}"
+
+
+def parse_target(text: str, source: str | Path = "<target>") -> Target:
+    """Validate target YAML text; raise TargetError with 'file:line: field: problem'."""
+    root, data = yaml_mapping(text, source, "a target file must be a mapping of keys (name, environment, ...)")
     try:
         target = Target.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        line = _line_of(root, loc)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key (not part of the target schema)"
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        return_line = f"{source}:{line}" if line else str(source)
-        raise TargetError(f"{return_line}: {_field_name(loc)}: {msg}{more}") from None
+        raise TargetError(validation_line(exc, source, root, "the target schema")) from None
     problem = _cross_section_problem(target)
     if problem is not None:
         loc, msg = problem
-        line = _line_of(root, loc)
-        raise TargetError(f"{f'{source}:{line}' if line else source}: {_field_name(loc)}: {msg}")
+        raise TargetError(f"{located(source, root, loc)}: {msg}")
     return target
 
 
@@ -562,14 +578,18 @@ def _cross_section_problem(target: Target) -> tuple[tuple[Any, ...], str] | None
     return None
 
 
+def read_config(path: Path, kind: str, error: type[TargetError] = TargetError) -> str:
+    """The text of a configuration file (`kind`: "target", "runners"), or `error` in one line."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {kind} file not found") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {kind} file: {exc.strerror}") from None
+
+
 def load_target(path: str | Path) -> LoadedTarget:
     """Read and validate a target file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TargetError(f"{p}: target file not found") from None
-    except OSError as exc:
-        raise TargetError(f"{p}: cannot read target file: {exc.strerror}") from None
-    return LoadedTarget(parse_target(text, p), p)
+    return LoadedTarget(parse_target(read_config(p, "target"), p), p)
 

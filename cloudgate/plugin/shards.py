@@ -106,7 +106,7 @@ class ShardScheduling:
         if not pending or self.collection is None:
             return None
         crashed, never_started = pending[0], pending[1:]
-        where = f"worker {node.gateway.id} ({node.gateway.spec}) went down before this check ran"
+        where = f"worker {node.gateway.id} ({getattr(node.gateway.spec, 'ssh', None) or 'local'}) went down before this check ran"
         for index in never_started:
             self.config.hook.pytest_runtest_logreport(report=not_run_report(self.collection[index], where, node))
         return self.collection[crashed]

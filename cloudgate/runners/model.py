@@ -10,15 +10,15 @@ path would otherwise surface as a remote traceback in the middle of a run.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cloudgate.errors import TargetError
-from cloudgate.target import _field_name, _line_of, expand_path
+from cloudgate.target import expand_path, located, read_config, validation_line, yaml_mapping
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 ADDRESS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")  # a host name, IPv4 or IPv6 address; no user@, no //
@@ -39,6 +39,21 @@ def _remote_path(value: str) -> str:
     return value
 
 
+def _matching(pattern: re.Pattern[str], problem: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(problem)
+        return value
+
+    return check
+
+
+Login = Annotated[str, AfterValidator(_matching(USER, "must be a login name (letters, digits, _ . -)"))]
+RunnerName = Annotated[str, AfterValidator(_matching(NAME, "must be letters, digits, '.', '_' or '-' (at most 63)"))]
+Address = Annotated[str, AfterValidator(_matching(
+    ADDRESS, "must be a host name or an IP address (the user goes in `user`)"))]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,20 +61,13 @@ class _Strict(BaseModel):
 class RunnerSettings(_Strict):
     """What a runner entry may set, and the file's `defaults` for every entry."""
 
-    user: str | None = None
+    user: Login | None = None
     port: int | None = Field(None, ge=1, le=65535)
     identity_file: str | None = Field(None, description="private key on the controller, for the runner")
     known_hosts: str | None = Field(None, description="known_hosts on the controller; required outside the lab")
     python: str | None = Field(None, description="the project's venv python on the runner")
     chdir: str | None = Field(None, description="the project's checkout on the runner (tests run from there)")
     workers: int | None = Field(None, ge=1, le=64)
-
-    @field_validator("user")
-    @classmethod
-    def _user(cls, value: str | None) -> str | None:
-        if value is not None and not USER.fullmatch(value):
-            raise ValueError("must be a login name (letters, digits, _ . -)")
-        return value
 
     @field_validator("identity_file", "known_hosts")
     @classmethod
@@ -73,22 +81,8 @@ class RunnerSettings(_Strict):
 
 
 class RunnerEntry(RunnerSettings):
-    name: str
-    address: str
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not NAME.fullmatch(value):
-            raise ValueError("must be letters, digits, '.', '_' or '-' (at most 63)")
-        return value
-
-    @field_validator("address")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        if not ADDRESS.fullmatch(value):
-            raise ValueError("must be a host name or an IP address (the user goes in `user`)")
-        return value
+    name: RunnerName
+    address: Address
 
 
 class RunnersFile(_Strict):
@@ -164,52 +158,27 @@ def _resolve(entry: RunnerEntry, defaults: RunnerSettings, base: Path, lab: bool
 
 def parse_runners(text: str, source: str | Path = "<runners>") -> LoadedRunners:
     """Validate runners YAML; raise RunnersError('file:line: field: problem')."""
-    try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
-        raise RunnersError(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    if not isinstance(data, dict):
-        raise RunnersError(f"{source}:1: a runners file must be a mapping (runners: [...], defaults: {{...}})")
+    root, data = yaml_mapping(text, source, "a runners file must be a mapping (runners: [...], defaults: {...})",
+                              RunnersError)
     try:
         model = RunnersFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        msg = "unknown key (not part of the runners file)" if err["type"] == "extra_forbidden" else \
-            err["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-        raise RunnersError(f"{_where(source, root, loc)}: {_field_name(loc)}: {msg}{more}") from None
+        raise RunnersError(validation_line(exc, source, root, "the runners file")) from None
     base = Path(source).parent if str(source) != "<runners>" else Path.cwd()
     runners: list[Runner] = []
     seen: dict[str, int] = {}
     for i, entry in enumerate(model.runners):
         if entry.name in seen:
-            loc = ("runners", i, "name")
-            raise RunnersError(f"{_where(source, root, loc)}: {_field_name(loc)}: runner name {entry.name!r} is "
+            raise RunnersError(f"{located(source, root, ('runners', i, 'name'))}: runner name {entry.name!r} is "
                                f"used twice (runners[{seen[entry.name]}])")
         seen[entry.name] = i
         runner, missing, why = _resolve(entry, model.defaults, base, model.lab)
         if runner is None:
-            loc = ("runners", i)
-            raise RunnersError(f"{_where(source, root, loc)}: runners[{i}] ({entry.name}): {missing}: {why}")
+            raise RunnersError(f"{located(source, root, ('runners', i))} ({entry.name}): {missing}: {why}")
         runners.append(runner)
     return LoadedRunners(Path(source), model, tuple(runners))
 
 
-def _where(source: str | Path, root: yaml.Node | None, loc: tuple[Any, ...]) -> str:
-    line = _line_of(root, loc)
-    return f"{source}:{line}" if line else str(source)
-
-
 def load_runners(path: str | Path) -> LoadedRunners:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunnersError(f"{p}: runners file not found") from None
-    except OSError as exc:
-        raise RunnersError(f"{p}: cannot read runners file: {exc.strerror}") from None
-    return parse_runners(text, p)
+    return parse_runners(read_config(p, "runners", RunnersError), p)

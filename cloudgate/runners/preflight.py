@@ -11,16 +11,20 @@ unknown, python or checkout missing, cloudgate not importable.
 from __future__ import annotations
 
 import shlex
-import socket
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
+import paramiko
+
+from cloudgate.errors import HostUnreachable
+from cloudgate.hosts import SshSettings, open_client
 from cloudgate.runners.model import LoadedRunners, Runner
 
 MISSING_PYTHON, MISSING_CHECKOUT = 11, 12
-COMMAND_SECONDS = 20.0  # `python -c "import cloudgate"` on a cold runner
+PROBE = "import cloudgate.plugin, xdist"  # what a worker imports first: the project and pytest-xdist
+COMMAND_SECONDS = 20.0  # the probe's import on a cold runner
 
 
 @dataclass(frozen=True)
@@ -43,74 +47,27 @@ def remote_command(runner: Runner) -> str:
     """Exit 11: no such python; 12: no checkout; else the import's own status and message."""
     py, chdir = shlex.quote(runner.python), shlex.quote(runner.chdir)
     return (f"test -x {py} || exit {MISSING_PYTHON}; test -d {chdir} || exit {MISSING_CHECKOUT}; "
-            f"cd {chdir} && exec {py} -c 'import cloudgate'")
+            f"cd {chdir} && exec {py} -c {shlex.quote(PROBE)}")
 
 
-def _connect(runner: Runner, strict: bool, timeout: float):  # noqa: ANN202 - paramiko.SSHClient
-    import paramiko
-
-    client = paramiko.SSHClient()
-    if strict:
-        try:
-            client.load_host_keys(runner.known_hosts or "/dev/null")
-        except OSError as exc:
-            raise _Refused(f"cannot read known_hosts {runner.known_hosts}: {exc.strerror}") from None
-        client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    else:
-        client.set_missing_host_key_policy(_accepting_policy())
-    try:
-        sock = socket.create_connection((runner.address, runner.port), timeout=timeout)
-    except TimeoutError:
-        raise _Refused(f"no TCP answer on port {runner.port} within {timeout:g} s (machine down or filtered)") from None
-    except ConnectionRefusedError:
-        raise _Refused(f"connection refused on port {runner.port} (no sshd listening)") from None
-    except OSError as exc:
-        raise _Refused(f"cannot connect to port {runner.port}: {exc.strerror or exc}") from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        client.connect(runner.address, port=runner.port, username=runner.user, key_filename=runner.identity_file,
-                       sock=sock, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout,
-                       look_for_keys=False, allow_agent=False)
-    except paramiko.BadHostKeyException:
-        sock.close()
-        raise _Refused(f"host key changed: it does not match {runner.known_hosts} (possible impersonation)") from None
-    except paramiko.AuthenticationException:
-        sock.close()
-        raise _Refused(f"key refused for user {runner.user} (identity {runner.identity_file})") from None
-    except paramiko.SSHException as exc:
-        sock.close()
-        text = str(exc)
-        if "not found in known_hosts" in text:
-            text = f"host key unknown: not in {runner.known_hosts}"
-        elif "banner" in text.lower():
-            text = f"no SSH banner within {timeout:g} s"
-        raise _Refused(text.splitlines()[0] if text else type(exc).__name__) from None
-    except (OSError, EOFError, ValueError) as exc:  # an unreadable or malformed key file is a ValueError/OSError
-        sock.close()
-        raise _Refused(f"SSH failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
-    return client
-
-
-class _Refused(Exception):
-    """One line: why a runner cannot take part."""
-
-
-def _accepting_policy():  # noqa: ANN202 - a paramiko MissingHostKeyPolicy
-    import paramiko
-
-    class Accept(paramiko.MissingHostKeyPolicy):
-        def missing_host_key(self, client: object, hostname: str, key: object) -> None:
-            return None  # the lab's runners are rebuilt with new keys: accept, never store
-
-    return Accept()
+def ssh_settings(runner: Runner, strict: bool, timeout: float) -> SshSettings:
+    """How cloudgate.hosts reaches a runner: the suite's own SSH rules (TCP_NODELAY, host keys, timeouts)."""
+    return SshSettings(user=runner.user, identity_file=runner.identity_file, known_hosts=runner.known_hosts,
+                       port=runner.port, connect_timeout=timeout, command_timeout=COMMAND_SECONDS,
+                       strict_host_keys=strict)
 
 
 def check_runner(runner: Runner, strict: bool, timeout: float) -> RunnerCheck:
     started = time.monotonic()
     try:
-        client = _connect(runner, strict, timeout)
-    except _Refused as exc:
-        return RunnerCheck(runner, str(exc), time.monotonic() - started)
+        client = open_client(runner.address, ssh_settings(runner, strict, timeout))
+    except HostUnreachable as exc:  # "address:port: why"; the line names the runner's address already
+        return RunnerCheck(runner, str(exc).removeprefix(f"{runner.address}:{runner.port}: "),
+                           time.monotonic() - started)
+    except (ValueError, paramiko.SSHException) as exc:  # a malformed key file
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return RunnerCheck(runner, f"{runner.where}: identity {runner.identity_file}: {text}",
+                           time.monotonic() - started)
     try:
         problem = _run_probe(client, runner, timeout)
     finally:
@@ -126,10 +83,15 @@ def _run_probe(client, runner: Runner, timeout: float) -> str | None:  # noqa: A
         chan.exec_command(remote_command(runner))
         stderr = chan.makefile_stderr("rb").read().decode(errors="replace")
         if not chan.status_event.wait(COMMAND_SECONDS):
-            return f"`{runner.python} -c 'import cloudgate'` did not finish within {COMMAND_SECONDS:g} s"
+            return f"`{runner.python} -c '{PROBE}'` did not finish within {COMMAND_SECONDS:g} s"
         status = chan.recv_exit_status()
     except (OSError, EOFError) as exc:
         return f"the check command failed: {type(exc).__name__}: {exc}"
+    return probe_problem(runner, status, stderr)
+
+
+def probe_problem(runner: Runner, status: int, stderr: str) -> str | None:
+    """What the exit status and stderr of `remote_command` say about the runner; None: it can take part."""
     if status == 0:
         return None
     if status == MISSING_PYTHON:
@@ -137,7 +99,7 @@ def _run_probe(client, runner: Runner, timeout: float) -> str | None:  # noqa: A
     if status == MISSING_CHECKOUT:
         return f"no checkout at {runner.chdir}"
     last = next((line for line in reversed(stderr.strip().splitlines()) if line.strip()), f"exit status {status}")
-    return f"{runner.python} cannot import cloudgate from {runner.chdir}: {last.strip()[:200]}"
+    return f"{runner.python} cannot `{PROBE}` in {runner.chdir}: {last.strip()[:200]}"
 
 
 def preflight(loaded: LoadedRunners, runners: Sequence[Runner] | None = None) -> list[RunnerCheck]:

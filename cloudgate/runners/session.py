@@ -37,6 +37,7 @@ class RunnersSession:
     collected: list[str] = field(default_factory=list)
     reported: set[str] = field(default_factory=set)
     lost: dict[str, list[str]] = field(default_factory=dict)  # runner name -> "gwN: why" of its workers down
+    ran: dict[str, int] = field(default_factory=dict)  # runner name -> checks its workers ran to the end
 
     @property
     def reachable(self) -> list[Runner]:
@@ -87,6 +88,7 @@ class RunnersSession:
                         for c in self.checks],
             "unreachable": {c.runner.name: c.problem for c in self.unreachable},
             "lost": self.lost,
+            "checks_run": self.ran,
         }
 
     def runner_of(self, node: Any) -> Runner | None:
@@ -106,6 +108,10 @@ class RunnersSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.reported.add(report.nodeid)
+        node = getattr(report, "node", None)  # the worker, on reports xdist relays (not on synthetic ones)
+        runner = self.runner_of(node) if node is not None and report.when == "teardown" else None
+        if runner is not None:
+            self.ran[runner.name] = self.ran.get(runner.name, 0) + 1
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Iterator[None]:
@@ -129,7 +135,7 @@ class RunnersSession:
         tr = terminalreporter
         tr.section("runners")
         for c in self.checks:
-            state = "reached" if c.ok else f"NOT REACHED: {c.problem}"
+            state = f"reached, {self.ran.get(c.runner.name, 0)} check(s) run" if c.ok else f"NOT REACHED: {c.problem}"
             tr.write_line(f"  {c.runner.name} ({c.runner.where}, {c.runner.workers} worker(s)): {state}")
         for name, downs in self.lost.items():
             tr.write_line(f"  {name}: LOST during the run ({'; '.join(downs)}); its checks not finished are not run")

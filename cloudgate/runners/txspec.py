@@ -58,12 +58,12 @@ def xdist_args(specs: Sequence[str], absent_shares: int, absent_reason: str) -> 
     """The whole xdist part of the pytest command line.
 
     `--dist load` is the distribution cloudgate.plugin.shards replaces with its static share per
-    host; `--maxworkerrestart 0` because xdist would otherwise replace a lost worker by opening a
+    host; `--max-worker-restart 0` because xdist would otherwise replace a lost worker by opening a
     new gateway to the same, unreachable, runner (an error that aborts the whole run), and a
     replacement would get nothing anyway: shares are fixed at the start.
     """
     args = [f"--tx={spec}" for spec in specs]
-    args += ["--dist=load", "--maxworkerrestart=0"]
+    args += ["--dist=load", "--max-worker-restart=0"]
     if absent_shares:
         args += [f"--absent-shares={absent_shares}", f"--absent-reason={absent_reason}"]
     return args
