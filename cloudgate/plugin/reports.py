@@ -199,7 +199,11 @@ def _history(session: pytest.Session, state: RunState, counts: dict[str, int],
 
     policy = loaded.target.history
     stamp = state.stamp.as_dict()
-    run = build_record(stamp, config.getoption("run_kind"), int(session.exitstatus), counts, state.outcomes,
+    kind = config.getoption("run_kind")
+    selection = selection_of(config)
+    if kind == "run" and selection is not None and selection.narrowed:
+        kind = "narrowed"  # compared only with narrowed runs, and never for missing checks (regression.py)
+    run = build_record(stamp, kind, int(session.exitstatus), counts, state.outcomes,
                        state.details, state.metrics, estate.cloudstack_version if estate is not None else None)
     lines: list[str] = []
     fail_on_regression = not config.getoption("no_fail_on_regression")

@@ -59,7 +59,9 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
-RUN_KINDS = ("run", "gate-before", "gate-during", "gate-after")
+# "narrowed": a run with --hosts-filter/--sample. It compares only with narrowed runs (a full night
+# compared with one would lose most of its checks; one compared with a full night would miss them).
+RUN_KINDS = ("run", "narrowed", "gate-before", "gate-during", "gate-after")
 
 
 class HistoryError(Exception):

@@ -750,9 +750,11 @@ def _estate_hosts(estate: dict[str, Any] | None) -> list[dict[str, str]]:
     return hosts
 
 
-def host_matrix(rows: list[CheckRow], estate: dict[str, Any] | None) -> HostMatrix:
+def host_matrix(rows: list[CheckRow], estate: dict[str, Any] | None, narrowed: bool = False) -> HostMatrix:
     """Physical hosts by datacenter and rack, one column per host check id, one cell per result, so a
-    bad rack or one bad card stands out. Hosts only the checks name (no estate) are listed as unknown."""
+    bad rack or one bad card stands out. Hosts only the checks name (no estate) are listed as unknown.
+    A narrowed run (--hosts-filter, --sample) lists only the hosts it checked: the others were left
+    out on purpose (the page's banner says how many), not left unchecked."""
     host_rows = [r for r in rows if r.check_id.startswith(MATRIX_PREFIXES) and r.host]
     columns = sorted({r.check_id for r in host_rows}, key=lambda c: (not c.startswith(MATRIX_PREFIXES[0]), c))
     results: dict[tuple[str, str], CheckRow] = {}
@@ -761,6 +763,9 @@ def host_matrix(rows: list[CheckRow], estate: dict[str, Any] | None) -> HostMatr
         if key not in results or OUTCOME_RANK.get(r.outcome, 0) > OUTCOME_RANK.get(results[key].outcome, 0):
             results[key] = r
     hosts = _estate_hosts(estate)
+    if narrowed:
+        checked = {r.host for r in host_rows}
+        hosts = [h for h in hosts if h["name"] in checked]
     known = {h["name"] for h in hosts}
     hosts += [{"name": n, "datacenter": "?", "rack": "?", "state": ""}
               for n in sorted({r.host for r in host_rows} - known)]
@@ -985,7 +990,7 @@ def build_page_model(inputs: RunInputs) -> PageModel:
         ended=stamp.get("ended", "not recorded"), exitstatus=_exitstatus_words(summary),
         counts={str(k): int(v) for k, v in counts.items() if _is_number(v)},
         headline=headline(data, control) + _also_failing(areas), headline_state=_headline_state(areas), areas=areas,
-        attention=_attention(rows), not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate),
+        attention=_attention(rows), not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate, narrowed=bool(_scope(summary))),
         ring=cassandra_ring(inputs.estate), metrics=metrics, info_metrics=info, plots=plot_list, links=link_list,
         estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary))
 

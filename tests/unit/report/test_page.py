@@ -287,6 +287,20 @@ def test_a_host_the_estate_lists_without_a_result_reads_not_run_and_a_host_in_ma
     assert matrix.row("dc2-r2-h1").cell("CG-FIO-003").label == "n.a."
 
 
+def test_a_narrowed_run_lists_only_the_hosts_it_checked_and_says_how_many_it_left_out(tmp_path):
+    results = {n: r for n, r in healthy_results().items() if "[dc2-" not in n}
+    run_dir = make_run(tmp_path, results)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    summary["selection"] = {"narrowed": True, "hosts_filter": ["dc=dc1"], "sample_per_rack": None,
+                            "hosts_total": 8, "hosts_selected": 4, "racks_selected": 2,
+                            "cassandra_nodes_total": 3, "cassandra_nodes_selected": 2}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    model = model_of(run_dir)
+
+    assert {g.datacenter for g in model.matrix.groups} == {"dc1"}
+    assert "4 of 8 hosts" in model.scope
+
+
 def test_the_cassandra_ring_counts_replicas_per_physical_host_and_flags_a_host_holding_two(tmp_path):
     ring = model_of(make_run(tmp_path)).ring
 

@@ -89,6 +89,14 @@ def test_a_check_that_ran_last_time_and_not_now_is_missing():
     assert [(f.kind, f.subject) for f in flags] == [("missing_check", "tests/infra/test_h.py::test_kernel[dc2-r3-h3]")]
 
 
+def test_a_narrowed_run_does_not_call_the_hosts_it_left_out_missing_but_still_flags_a_new_failure():
+    last, now = run(6), run(7, outcome="failed")
+    last.kind = now.kind = "narrowed"
+    last.checks.append(CheckRecord("tests/infra/test_h.py::test_kernel[dc2-r3-h3]", "passed", "CG-HOST-002"))
+    flags = compare(now, [last], TOLERANCES).flags
+    assert [f.kind for f in flags] == ["new_failure"]
+
+
 def test_runs_of_another_target_or_profile_are_refused_in_one_line():
     with pytest.raises(IncomparableRuns, match=r"only runs of one target and profile compare"):
         compare(run(7), [run(6, profile="smoke")], TOLERANCES)
