@@ -106,6 +106,10 @@ def open_client(ip: str, settings: SshSettings, *, new_machine: bool = False) ->
     except paramiko.BadHostKeyException:
         sock.close()
         raise HostUnreachable(f"{where}: host key does not match known_hosts (possible impersonation)") from None
+    except paramiko.AuthenticationException:
+        sock.close()
+        raise HostUnreachable(f"{where}: the host refused the key {settings.identity_file} for user {settings.user} "
+                              "(check ssh.user and ssh.identity_file, and the host's authorized_keys)") from None
     except paramiko.SSHException as exc:
         sock.close()
         text = str(exc)

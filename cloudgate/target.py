@@ -418,8 +418,9 @@ class Target(_Strict):
     # -- derived facts --------------------------------------------------------------------
     @property
     def strict_host_keys(self) -> bool:
-        """Host keys are checked everywhere but in the lab, whose hosts are rebuilt every run."""
-        return self.environment is not Environment.lab
+        """Host keys are checked everywhere but in the lab, whose hosts are rebuilt every run (unless a
+        lab target names a known_hosts file: then it is used, as a self-test of a changed host key does)."""
+        return self.environment is not Environment.lab or self.ssh.known_hosts is not None
 
     def datacenter_of_zone(self, zone_name: str) -> str | None:
         for dc in self.datacenters:

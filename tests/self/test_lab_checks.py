@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 
 import pytest
 from selfcheck import LAB_TARGET, derived_target
 
-from cloudgate.lab import control, hostfaults
+from cloudgate.lab import control, hostfaults, paths
 from cloudgate.lab.topology import LabTopology, build_topology
 from cloudgate.target import load_target
 
@@ -186,3 +187,33 @@ def test_janitor_destroys_what_a_killed_run_left_and_only_that(lab, tmp_path):
     assert probe_vms() == []
     names = [vm["name"] for vm in client.listVirtualMachines(listall=True)["virtualmachine"]]
     assert sum(n.startswith("cass-") for n in names) == 6, "the janitor must leave other VMs alone"
+
+
+def test_a_host_that_refuses_the_key_fails_its_checks_in_one_line_and_the_run_goes_on(run_suite, tmp_path):
+    stranger = tmp_path / "stranger_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True, timeout=20)
+    target = derived_target(tmp_path, ssh={"identity_file": str(stranger)})
+    run = run_suite(HYPERVISORS, "-k", HOST, paths=(), target=target)
+    mine = {n: m for n, m in run.failed().items() if HOST in n}
+    assert mine and all(f"the host refused the key {stranger}" in m for m in mine.values()), run.failed()
+    assert all(m.count("\n") == 0 for m in mine.values()), f"expected one line: {mine}"
+    assert sum(1 for n in run.cases if HOST in n) == len(mine), "every check of the host ran and failed"
+
+
+def test_a_host_whose_host_key_changed_fails_its_checks_in_one_line_and_its_neighbour_passes(run_suite, tmp_path):
+    victim, neighbour = topology().host(HOST), topology().host(OTHER)
+    impostor = tmp_path / "impostor_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(impostor)], check=True, timeout=20)
+    real = (paths.hosts_dir() / OTHER / "hostkey.pub").read_text().split()[:2]
+    fake = impostor.with_name(impostor.name + ".pub").read_text().split()[:2]
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"{neighbour.ip} {' '.join(real)}\n{victim.ip} {' '.join(fake)}\n")
+    target = derived_target(tmp_path, ssh={"known_hosts": str(known_hosts)})
+    run = run_suite(HYPERVISORS, "-k", f"{HOST} or {OTHER}", paths=(), target=target)
+    failing = run.failed()
+    mine = {n: m for n, m in failing.items() if HOST in n}
+    assert mine and all("host key does not match known_hosts (possible impersonation)" in m
+                        for m in mine.values()), failing
+    assert all(m.count("\n") == 0 for m in mine.values()), f"expected one line: {mine}"
+    assert not [n for n in failing if OTHER in n], failing
+    assert any(OTHER in n and outcome == "passed" for n, (outcome, _) in run.cases.items())
