@@ -2,8 +2,9 @@
 
 For each size a host-only lab comes up (no guests: the hypervisor checks are what scale with the
 fleet), then, interleaved in the same lab:
-- the suite: `cloudgate run --profile smoke` as an operator runs it after an incident, `-n 2`
-  (one process per core, each gathering its share of hosts; cloudgate.plugin.shards);
+- the suite: `cloudgate run --profile smoke` as an operator runs it after an incident, in one
+  process (its facts gathered 16 hosts at a time, cloudgate.hosts.HostPool.prefetch), and with
+  `-n 2` (one worker per core, each gathering its share of the hosts; cloudgate.plugin.shards);
 - the floor: raw paramiko fetching the same facts (the hypervisor probe's commands, one exec per
   host over one connection each, 16 threads per process, one process per core): what any Python
   tool must pay on this machine for these facts, with no pytest, no reports.
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -63,25 +63,40 @@ def fleet_target(hosts: int, directory: Path) -> Path:
     return path
 
 
-def _children_usage() -> tuple[float, float]:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
-
-
-def run_suite(target: Path, env: dict[str, str], reports: Path, workers: int = 2) -> dict[str, Any]:
-    """The smoke profile as an operator runs it; CPU and peak RSS of its processes (workers included)."""
-    argv = [sys.executable, "-m", "cloudgate.cli", "run", "--target", str(target), "--profile", "smoke",
-            "--reports-dir", str(reports), f"--numprocesses={workers}", "-q"]
-    cpu_before, _ = _children_usage()
+def _timed(argv: Sequence[str], env: dict[str, str], out: Path, timeout: float = 1800) -> dict[str, Any]:
+    """Run one process to its end: wall time, CPU (its reaped children included) and peak RSS (os.wait4)."""
     started = time.monotonic()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    wall = time.monotonic() - started
-    cpu_after, rss = _children_usage()
+    with open(out, "w") as fh:
+        proc = subprocess.Popen(list(argv), env=env, stdout=fh, stderr=subprocess.STDOUT, text=True)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"wall_s": round(time.monotonic() - started, 3), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024.0, 1), "exit": proc.returncode}
+
+
+def run_suite(target: Path, env: dict[str, str], reports: Path, workers: int = 0) -> dict[str, Any]:
+    """The smoke profile as an operator runs it; CPU and peak RSS of its processes (workers included).
+
+    workers=0 is one pytest process whose facts are gathered by SSH_FANOUT threads; workers=2 is
+    pytest-xdist's `-n 2`, one worker per core, each gathering its share of the hosts.
+    """
+    argv = [sys.executable, "-m", "cloudgate.cli", "run", "--target", str(target), "--profile", "smoke",
+            "--reports-dir", str(reports), "-q", *([f"--numprocesses={workers}"] if workers else [])]
+    reports.mkdir(parents=True, exist_ok=True)
+    measured = _timed(argv, env, reports / "run.log")
     summary_path = reports / "latest" / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    return {"wall_s": round(wall, 3), "cpu_s": round(cpu_after - cpu_before, 3), "peak_rss_mib": round(rss, 1),
-            "exit": proc.returncode, "counts": summary.get("counts", {}),
-            "tail": proc.stdout.strip().splitlines()[-3:] if proc.returncode not in (0,) else []}
+    tail = (reports / "run.log").read_text(errors="replace").strip().splitlines()[-3:] if measured["exit"] else []
+    return {**measured, "counts": summary.get("counts", {}), "tail": tail}
 
 
 def _floor_process(ips: Sequence[str], target: Path) -> dict[str, Any]:
@@ -112,18 +127,24 @@ def _floor_process(ips: Sequence[str], target: Path) -> dict[str, Any]:
     return {"hosts": len(ips), "ok": ok}
 
 
-def run_floor(target: Path, ips: Sequence[str], env: dict[str, str], processes: int = 2) -> dict[str, Any]:
+def run_floor(target: Path, ips: Sequence[str], env: dict[str, str], out_dir: Path, processes: int = 2) -> dict[str, Any]:
     """The floor in `processes` processes (one per core, as the suite's workers), measured the same way."""
     shares = [list(ips[i::processes]) for i in range(processes)]
-    cpu_before, _ = _children_usage()
     started = time.monotonic()
-    procs = [subprocess.Popen([sys.executable, "-m", "cloudgate.lab.hostbench", "floor", str(target), *share],
-                              stdout=subprocess.PIPE, text=True, env=env) for share in shares]
-    outs = [json.loads(p.communicate(timeout=1800)[0] or "{}") for p in procs]
+    with ThreadPoolExecutor(processes) as pool:
+        runs = list(pool.map(lambda n: _timed(
+            [sys.executable, "-m", "cloudgate.lab.hostbench", "floor", str(target), str(out_dir / f"floor-{n}.json"),
+             *shares[n]], env, out_dir / f"floor-{n}.log"), range(processes)))
     wall = time.monotonic() - started
-    cpu_after, rss = _children_usage()
-    return {"wall_s": round(wall, 3), "cpu_s": round(cpu_after - cpu_before, 3), "peak_rss_mib": round(rss, 1),
-            "hosts_ok": sum(o.get("ok", 0) for o in outs)}
+    outs = [json.loads((out_dir / f"floor-{n}.json").read_text() or "{}") if (out_dir / f"floor-{n}.json").exists()
+            else {} for n in range(processes)]
+    return {"wall_s": round(wall, 3), "cpu_s": round(sum(r["cpu_s"] for r in runs), 3),
+            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs), "hosts_ok": sum(o.get("ok", 0) for o in outs)}
+
+
+def _fresh(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _lab_env(target: Path) -> dict[str, str]:
@@ -153,20 +174,23 @@ def bench_size(hosts: int, workdir: Path, rounds: int) -> dict[str, Any]:
         env = _lab_env(target)
         ips = _host_ips(target)
         standins = _standin_figures(_host_names(target)[0])
-        suites, floors = [], []
-        for r in range(rounds):
+        suites, xdists, floors = [], [], []
+        for r in range(rounds):  # interleaved, so a drift of this shared machine hits all three alike
             suites.append(run_suite(target, env, workdir / f"reports-{hosts}-{r}"))
-            floors.append(run_floor(target, ips, env))
+            xdists.append(run_suite(target, env, workdir / f"reports-{hosts}-{r}-n2", workers=2))
+            floors.append(run_floor(target, ips, env, _fresh(workdir / f"floor-{hosts}-{r}")))
     finally:
         control.down(quiet=True)
     best_suite = min(suites, key=lambda s: s["wall_s"])
+    best_xdist = min(xdists, key=lambda s: s["wall_s"])
     best_floor = min(floors, key=lambda f: f["wall_s"])
     return {
         "hosts": hosts, "shape": dict(zip(("racks_per_dc", "hosts_per_rack"), shape(hosts), strict=True)),
         "lab_up_s": timings.get("lab_up_seconds"), "lab_memory_per_host_mib": timings.get("memory_per_host_mib"),
         "standin_ms_per_call": standins,
-        "suite": suites, "floor": floors,
+        "suite": suites, "suite_n2": xdists, "floor": floors,
         "suite_wall_s": best_suite["wall_s"], "floor_wall_s": best_floor["wall_s"],
+        "suite_n2_wall_s": best_xdist["wall_s"], "suite_n2_exit": best_xdist["exit"],
         "hosts_per_s": round(hosts / best_suite["wall_s"], 1),
         "cpu_s_per_host": round(best_suite["cpu_s"] / hosts, 4),
         "floor_cpu_s_per_host": round(best_floor["cpu_s"] / hosts, 4),
@@ -230,7 +254,8 @@ def plot(sizes: list[dict[str, Any]], path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [s["hosts"] for s in sizes]
-    ax.plot(xs, [s["suite_wall_s"] for s in sizes], "o-", label="cloudgate smoke (-n 2)")
+    ax.plot(xs, [s["suite_wall_s"] for s in sizes], "o-", label="cloudgate smoke (one process)")
+    ax.plot(xs, [s["suite_n2_wall_s"] for s in sizes], "^:", label="cloudgate smoke (-n 2)")
     ax.plot(xs, [s["floor_wall_s"] for s in sizes], "s--", label="floor: raw paramiko, same facts")
     ax.set_xlabel("lab hypervisor hosts")
     ax.set_ylabel("wall time (s), best of the rounds")
@@ -252,8 +277,8 @@ def run(out_dir: str, sizes: Sequence[int] = FULL_SIZES, rounds: int = 2) -> dic
             results.append(bench_size(hosts, Path(tmp), rounds))
             s = results[-1]
             print(f"  lab up {s['lab_up_s']} s; smoke {s['suite_wall_s']} s ({s['hosts_per_s']} hosts/s, "
-                  f"{s['checks_passed']} checks passed); floor {s['floor_wall_s']} s; ratio {s['ratio_to_floor']}",
-                  flush=True)
+                  f"{s['checks_passed']} checks passed), -n 2 {s['suite_n2_wall_s']} s; floor {s['floor_wall_s']} s; "
+                  f"ratio {s['ratio_to_floor']}", flush=True)
     report = {"sizes": results, "targets": judge(results), "rounds": rounds,
               "machine": {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg()}}
     (out / "hosts-bench.json").write_text(json.dumps(report, indent=1))
@@ -270,9 +295,9 @@ def print_report(report: dict[str, Any]) -> int:
 
 def main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "floor":  # one floor process (run_floor starts them)
-        print(json.dumps(_floor_process(list(argv[2:]), Path(argv[1]))))
+        Path(argv[2]).write_text(json.dumps(_floor_process(list(argv[3:]), Path(argv[1]))))
         return 0
-    raise SystemExit("usage: python -m cloudgate.lab.hostbench floor TARGET IP...")
+    raise SystemExit("usage: python -m cloudgate.lab.hostbench floor TARGET OUT.json IP...")
 
 
 if __name__ == "__main__":

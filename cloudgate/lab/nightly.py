@@ -4,8 +4,9 @@ Order: lab up (timed) → smoke profile (timed: the after-incident promise is "u
 placement benchmark → suite start-up (plugin import, --collect-only on the lab; startup.py) →
 nightly profile with destructive drills (reports/latest), which records the
 lab and benchmark figures beside its own (metrics.json and the HTML table) and receives the
-benchmark's files → lab down, whatever happened before.
-The exit status is the nightly run's, or 1 if a later step failed.
+benchmark's files → lab down, whatever happened before → the fleet benchmark at its quick size
+(hostbench.py: it brings its own host-only lab up and down), whose files and figures join the run.
+The exit status is the nightly run's, or 1 if a later step failed (the fleet benchmark reports only).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from cloudgate.lab import control, startup
+from cloudgate.lab import control, hostbench, startup
 from cloudgate.lab.extra import require as require_lab_extra
 from cloudgate.report.metrics import Metric
 from cloudgate.report.rundir import write_json
@@ -82,6 +83,7 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
     require_lab_extra()  # before the try: a refusal must not tear down a lab someone else has up
     reports.mkdir(parents=True, exist_ok=True)
     rc = 1
+    run_dir: Path | None = None
     try:
         timings = control.up(target, placement)
         exports = control.env_exports(target)
@@ -133,4 +135,36 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
         except control.LabControlError as exc:
             print(f"cloudgate lab: error: {exc}", file=sys.stderr)
             rc = rc or 1
+    if run_dir is not None:
+        hosts_bench(run_dir, reports)
     return rc
+
+
+def hosts_bench(run_dir: Path, reports: Path) -> None:
+    """The fleet benchmark at its quick size (hostbench.py), after the nightly's lab is down: its files
+    join the run directory, its figures the run's metrics (for information: its targets are judged in
+    hosts-bench.json, at the sizes the full `cloudgate bench hosts` runs), and the page is re-rendered."""
+    print("\n== fleet benchmark, quick size (cloudgate bench hosts --quick) ==", flush=True)
+    try:
+        report = hostbench.run(str(run_dir), hostbench.QUICK_SIZES, rounds=1)
+    except (control.LabControlError, OSError, ValueError) as exc:
+        print(f"cloudgate lab: fleet benchmark not run: {exc}", file=sys.stderr)
+        return
+    hostbench.print_report(report)
+    figures = []
+    for size in report["sizes"]:
+        n = size["hosts"]
+        figures += [
+            Metric.measure(f"lab.fleet.{n}.smoke.seconds", size["suite_wall_s"], "s", test="cloudgate bench hosts"),
+            Metric.measure(f"lab.fleet.{n}.floor.seconds", size["floor_wall_s"], "s", test="cloudgate bench hosts"),
+            Metric.measure(f"lab.fleet.{n}.ratio_to_floor", size["ratio_to_floor"], "x", test="cloudgate bench hosts"),
+            Metric.measure(f"lab.fleet.{n}.up.seconds", size["lab_up_s"], "s", test="cloudgate bench hosts"),
+        ]
+    merge_metrics(run_dir, figures)
+    from cloudgate.report.page import PageError, render_run_page
+
+    history = reports / "history.sqlite"
+    try:
+        render_run_page(run_dir, history if history.exists() else None)
+    except PageError as exc:
+        print(f"cloudgate lab: page not re-rendered with the fleet benchmark: {exc}", file=sys.stderr)

@@ -91,7 +91,11 @@ class ShardScheduling:
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
         pending = self.node2pending.get(node)
-        if pending is not None and item_index in pending:
+        if not pending:
+            return
+        if pending[0] == item_index:  # a worker runs its share in order: the usual case, no scan
+            del pending[0]
+        elif item_index in pending:
             pending.remove(item_index)
 
     def mark_test_pending(self, item: str) -> None:
