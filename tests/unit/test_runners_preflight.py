@@ -38,7 +38,15 @@ def silent_sshd() -> Iterator[int]:
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)
     held: list[tuple[socket.socket, object]] = []
-    threading.Thread(target=lambda: [held.append(listener.accept()) for _ in range(4)], daemon=True).start()
+
+    def accept() -> None:
+        for _ in range(4):
+            try:
+                held.append(listener.accept())
+            except OSError:  # the listener closed when the test ended
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
     try:
         yield listener.getsockname()[1]
     finally:
