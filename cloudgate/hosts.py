@@ -33,11 +33,16 @@ from cloudgate.errors import HostUnreachable  # defined there: the plugin must n
 from cloudgate.gather import GatherError, HostFacts, Probe, new_token, parse, script
 from cloudgate.target import Target
 
-# A host that never sends its SSH banner makes paramiko's transport thread log a traceback; with no
-# handler configured (any CLI command), Python's last-resort handler would print it on stderr. The
-# failure reaches the operator as one HostUnreachable line instead; records still propagate to
-# whatever handler an application (or pytest's log capture) installs.
+# A host that never sends its SSH banner makes paramiko's transport thread log a traceback, one
+# ERROR record a line; with no handler configured (any CLI command), Python's last-resort handler
+# would print it on stderr, and under pytest the log capture would print it under the failing check
+# ("Captured log setup"): a wall of 40 lines after a check's one. The failure reaches the operator as
+# one HostUnreachable line instead, so the transport's records stop here (the rest of paramiko's
+# still propagate to whatever handler an application installs).
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+_transport_log = logging.getLogger("paramiko.transport")
+_transport_log.addHandler(logging.NullHandler())  # a handler of its own: else Python's last resort prints
+_transport_log.propagate = False
 
 
 @dataclass(frozen=True)
