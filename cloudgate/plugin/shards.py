@@ -61,6 +61,9 @@ class ShardScheduling:
         self.node2collection: dict[Any, list[str]] = {}
         self.node2pending: dict[Any, list[int]] = {}
         self.collection: list[str] | None = None
+        # shares whose worker died before sending its collection -> why (their checks: not run)
+        self.lost_before_collection: dict[int, str] = {}
+        self.lost_workers: list[str] = []  # workers that went down with checks of their share unfinished
         self.log = log.shardsched if log is not None else (lambda *a: None)
 
     # -- state xdist's DSession reads
@@ -70,7 +73,8 @@ class ShardScheduling:
 
     @property
     def collection_is_completed(self) -> bool:
-        return len(self.node2collection) >= self.numnodes
+        return bool(self.node2collection) and (
+            len(self.node2collection) >= self.numnodes - len(self.lost_before_collection))
 
     @property
     def tests_finished(self) -> bool:
@@ -107,13 +111,35 @@ class ShardScheduling:
     def remove_node(self, node: Any) -> str | None:
         """A worker finished or died: what it had not started is reported not run, not handed on."""
         pending = self.node2pending.pop(node, [])
-        if not pending or self.collection is None:
+        if self.collection is None:
+            self._lost_before_schedule(node)
+            return None
+        if not pending:
             return None
         crashed, never_started = pending[0], pending[1:]
+        self.lost_workers.append(node.gateway.id)
         where = f"worker {node.gateway.id} ({getattr(node.gateway.spec, 'ssh', None) or 'local'}) went down before this check ran"
         for index in never_started:
             self.config.hook.pytest_runtest_logreport(report=not_run_report(self.collection[index], where, node))
         return self.collection[crashed]
+
+    def _lost_before_schedule(self, node: Any) -> None:
+        """A worker died before the shares were sent: its share is not run, the others still run.
+
+        xdist schedules only when a collection arrives, so if the dead worker was the one still
+        awaited, nothing would ever run (and nothing would be reported): schedule from here then.
+        """
+        collected = self.node2collection.pop(node, None)
+        share = worker_index(node.gateway.id)
+        if share >= self.numnodes or share in self.lost_before_collection:
+            return  # a replacement worker (it gets nothing), or already counted
+        what = "collected" if collected is None else "was given its checks"
+        self.lost_workers.append(node.gateway.id)
+        self.lost_before_collection[share] = (
+            f"worker {node.gateway.id} ({getattr(node.gateway.spec, 'ssh', None) or 'local'}) went down before it "
+            f"{what}: its share of the checks was not run")
+        if self.collection_is_completed:
+            self.schedule()
 
     def schedule(self) -> None:
         """Send every worker its share, then shutdown: it runs the share and exits."""
@@ -146,16 +172,30 @@ class ShardScheduling:
                     self.node2pending[node].extend(indices)
                     node.send_runtest_some(indices)
                 continue
-            reason = absent if share >= self.numnodes else f"worker gw{share} never came up"
+            reason = (absent if share >= self.numnodes else
+                      self.lost_before_collection.get(share, f"worker gw{share} never came up"))
             for index in indices:
                 self.config.hook.pytest_runtest_logreport(report=not_run_report(first[index], reason))
         for node in self.nodes:
             node.shutdown()
 
 
+SCHEDULER_KEY = pytest.StashKey["ShardScheduling"]()
+
+
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> ShardScheduling | None:
     """Our scheduler for a run with a target under xdist's default distribution; others untouched."""
     if config.getoption("target", None) and config.getvalue("dist") == "load":
-        return ShardScheduling(config, log)
+        config.stash[SCHEDULER_KEY] = ShardScheduling(config, log)
+        return config.stash[SCHEDULER_KEY]
     return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A run that lost a worker with checks of its share not run is not a passing run, even when every
+    check that did run passed (before the reports read the exit status)."""
+    sched = session.config.stash.get(SCHEDULER_KEY, None)
+    if sched is not None and sched.lost_workers and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

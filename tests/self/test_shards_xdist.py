@@ -84,3 +84,32 @@ def test_the_share_of_a_runner_that_could_not_be_reached_is_reported_not_run_wit
     assert (counts["passed"], counts["not_run"]) == (24, 12)
     assert set(summary["not_run"].values()) == {
         "not run: runner r3 (198.18.1.243) could not be reached: no TCP answer within 3 s"}
+
+
+DIES_COLLECTING = """
+import os
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER") == os.environ.get("CG_DIE_COLLECTING"):
+        os._exit(1)  # the worker dies before it has sent its collection
+"""
+
+
+@pytest.mark.usefixtures("secrets_set")
+@pytest.mark.parametrize("restarts", ["0", "2"])
+def test_a_worker_lost_before_it_collected_leaves_its_share_not_run_never_passed(
+        pytester, make_target, tmp_path, monkeypatch, restarts):
+    monkeypatch.setenv("CG_DIE_COLLECTING", "gw1")
+    pytester.makeconftest(DIES_COLLECTING)
+    summary, _ = run(pytester, make_target, tmp_path, monkeypatch, "-n", "3", f"--max-worker-restart={restarts}")
+    counts = summary["counts"]
+    assert summary["exitstatus"] != 0, "a run that lost a worker's share is never green"
+    if restarts == "0" and counts["passed"] == 0:
+        # gw1 died before the others sent their collections: with restarts disabled xdist shuts the run
+        # down and ignores them, so nothing ran at all, and the run fails saying so ("no tests ran")
+        assert not any(o == "passed" for o in summary["outcomes"].values())
+        return
+    assert counts["passed"] + counts["not_run"] == 36, counts
+    assert counts["not_run"] == 12, summary["not_run"]
+    assert {r for r in summary["not_run"].values()} == {
+        "not run: worker gw1 (local) went down before it collected: its share of the checks was not run"}
