@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -25,6 +26,7 @@ TOLERANCES = "history:\n  compare_last: 7\n  min_runs: 3\n  tolerances:\n    cas
 
 def _night(pytester: pytest.Pytester, target, p99: float, *args: str, fio: str = "ok"):  # noqa: ANN001, ANN202
     pytester.makepyfile(test_nightly=SUITE)
+    time.sleep(1.05)  # runs are stamped to the second, and a run compares only with runs started before it
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("P99", str(p99))
         mp.setenv("FIO", fio)
