@@ -152,18 +152,12 @@ def _lab_env(target: Path) -> dict[str, str]:
     return {**os.environ, **dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)}
 
 
-def _host_ips(target: Path) -> list[str]:
+def _lab_hosts(target: Path) -> list[Any]:
+    """The lab hosts the target file describes (their names and addresses), built once per size."""
     from cloudgate.lab.topology import build_topology
     from cloudgate.target import load_target
 
-    return [h.ip for h in build_topology(load_target(str(target)).target).hosts]
-
-
-def _host_names(target: Path) -> list[str]:
-    from cloudgate.lab.topology import build_topology
-    from cloudgate.target import load_target
-
-    return [h.name for h in build_topology(load_target(str(target)).target).hosts]
+    return build_topology(load_target(str(target)).target).hosts
 
 
 def bench_size(hosts: int, workdir: Path, rounds: int) -> dict[str, Any]:
@@ -172,8 +166,9 @@ def bench_size(hosts: int, workdir: Path, rounds: int) -> dict[str, Any]:
     timings = control.up(str(target), quiet=True)
     try:
         env = _lab_env(target)
-        ips = _host_ips(target)
-        standins = _standin_figures(_host_names(target)[0])
+        hosts_of_lab = _lab_hosts(target)
+        ips = [h.ip for h in hosts_of_lab]
+        standins = _standin_figures(hosts_of_lab[0].name)
         suites, xdists, floors = [], [], []
         for r in range(rounds):  # interleaved, so a drift of this shared machine hits all three alike
             suites.append(run_suite(target, env, workdir / f"reports-{hosts}-{r}"))
