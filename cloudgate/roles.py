@@ -31,7 +31,8 @@ def hypervisor_probe(baseline: HypervisorBaseline) -> Probe:
 
 
 def cassandra_node_probe(settings: CassandraNodeSettings) -> Probe:
-    """A Cassandra VM, against the production checklist (tests/infra/test_cassandra_nodes.py)."""
+    """A Cassandra VM: the production checklist (tests/infra/test_cassandra_nodes.py) and its view of
+    the ring (tests/infra/test_cassandra_liveness.py)."""
     return Probe("cassandra-node", {
         "chrony": "chronyc -n tracking",
         "swaps": "swapon --show --noheadings",
@@ -40,4 +41,5 @@ def cassandra_node_probe(settings: CassandraNodeSettings) -> Probe:
         "max_map_count": "sysctl -n vm.max_map_count",
         "thp": "cat /sys/kernel/mm/transparent_hugepage/enabled",
         "data_dir_source": f"findmnt -n -o SOURCE --target {shlex.quote(settings.data_directory)}",
+        "nodetool_status": "nodetool status",  # the node's own gossip view of its peers
     })

@@ -10,7 +10,11 @@ faults can be stacked and cleared in any order. A few also act on the node itsel
 * power-off is silent, as pulling a server's power is: the uplink goes down *first* (the guests'
   traffic leaves through it too), then the guests are stopped forced and every sshd killed, so no
   FIN or RST reaches a peer; SYNs go unanswered and CloudStack sees the host Down;
-* ssh-hang replaces sshd by a listener that accepts and never sends the SSH banner.
+* ssh-hang replaces sshd by a listener that accepts and never sends the SSH banner;
+* cassandra-stopped runs the guest's own `systemctl stop cassandra` (clean: the VM still answers SSH);
+  cassandra-paused sends SIGSTOP to the node's process (silent: its port still accepts connections,
+  nothing answers, peers notice only by their own timeouts). Their clearing starts or resumes the
+  node and waits until every peer sees it Up again, so the next test finds a whole ring.
 
 `FAULTS` maps each fault name to a one-line description (the lab CLI lists it).
 """
@@ -18,12 +22,17 @@ faults can be stacked and cleared in any order. A few also act on the node itsel
 from __future__ import annotations
 
 import contextlib
+import json
 import shlex
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cloudgate.lab import guests, hosts, net, paths
+from cloudgate.lab.clusterfile import cluster_nodes
 from cloudgate.lab.hosts import Node
 from cloudgate.lab.net import LabError
 from cloudgate.lab.standins import STANDINS_DIR
@@ -114,6 +123,72 @@ def _stop_hang(node: Node) -> None:
 def _clear_hang(node: Node) -> None:
     _stop_hang(node)
     _restart_sshd_if_wanted(node)
+
+
+CASSANDRA_BACK_SECONDS = 30.0  # a node started or resumed answers CQL and is seen Up by its peers within this
+
+
+def _cassandra_pids(node: Node) -> list[int]:
+    """The guest's Cassandra process(es): its netns's processes with exactly the unit's command line."""
+    unit = hosts.read_state(node.state_file).get("services", {}).get(guests.CASSANDRA_UNIT)
+    if not unit:
+        raise LabError(f"{node.name}: no {guests.CASSANDRA_UNIT} service in this guest")
+    want = ("\0".join(unit["argv"]) + "\0").encode()
+    found = []
+    for pid in net.netns_pids(node.netns):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == want:
+                found.append(pid)
+    return found
+
+
+def _guest_systemctl(node: Node, action: str) -> None:
+    hosts.node_exec(node, [str(node.dir / "bin" / "systemctl"), action, guests.CASSANDRA_UNIT],
+                    what=f"systemctl {action} {guests.CASSANDRA_UNIT}", timeout=60)
+
+
+def _signal_cassandra(node: Node, sig: signal.Signals) -> None:
+    pids = _cassandra_pids(node)
+    if not pids:
+        raise LabError(f"{node.name}: the {guests.CASSANDRA_UNIT} process is not running")
+    net.kill_pids(pids, sig)
+
+
+def _wait_cassandra_back(node: Node) -> None:
+    """Bounded: the node answers CQL and every other running node's gossip view has it Up."""
+    from cloudgate.cqlprobe import answers_cql
+
+    me = next((n for n in cluster_nodes() if n["name"] == node.name), None)
+    if me is None:
+        return
+    deadline = time.monotonic() + CASSANDRA_BACK_SECONDS
+    while time.monotonic() < deadline:
+        if answers_cql(me["address"], int(me.get("native_port", 9042))) and all(
+                _sees_up(peer, node.name) for peer in cluster_nodes() if peer["name"] != node.name):
+            return
+        time.sleep(0.1)
+    raise LabError(f"{node.name}: Cassandra not back (answering CQL, seen Up by its peers) "
+                   f"within {CASSANDRA_BACK_SECONDS:g} s")
+
+
+def _sees_up(peer: dict[str, Any], name: str) -> bool:
+    try:
+        view = json.loads((Path(peer["data_dir"]) / "status.json").read_text())
+    except (OSError, ValueError):
+        return True  # a peer that never ran has no view to wait for
+    pid = int(view.get("pid") or 0)
+    return not pid or not net.is_alive(pid) or bool(view.get("up", {}).get(name))
+
+
+def _start_cassandra(node: Node) -> None:
+    _guest_systemctl(node, "start")
+    _wait_cassandra_back(node)
+
+
+def _resume_cassandra(node: Node) -> None:
+    with contextlib.suppress(LabError):  # a node stopped meanwhile has nothing to resume
+        _signal_cassandra(node, signal.SIGCONT)
+    _wait_cassandra_back(node)
 
 
 def _render_guest(node: Node) -> None:
@@ -221,6 +296,17 @@ _FAULTS: dict[str, _Fault] = {
         "Cassandra data directory not on the flash device (guest: /var/lib/cassandra on /dev/xvda1; param device=PATH)",
         lambda p: {"data_dir_source": p.get("device", "/dev/xvda1")},
         kinds=("guest",), params={"device": "path"}, on_apply=_mount_data_dir_elsewhere, on_clear=_restore_data_dir,
+    ),
+    "cassandra-stopped": _Fault(
+        "Cassandra service stopped cleanly (guest: `systemctl stop cassandra`; the VM answers SSH, CQL refused)",
+        lambda p: {},
+        kinds=("guest",), on_apply=lambda node: _guest_systemctl(node, "stop"), on_clear=_start_cassandra,
+    ),
+    "cassandra-paused": _Fault(
+        "Cassandra process paused (guest: SIGSTOP): its port accepts connections and never answers; silent",
+        lambda p: {},
+        kinds=("guest",), on_apply=lambda node: _signal_cassandra(node, signal.SIGSTOP),
+        on_clear=_resume_cassandra,
     ),
     "nofile-low": _Fault(
         "open-files limit too low (guest: ulimit -n 4096 instead of 100000)",

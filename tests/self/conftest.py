@@ -76,11 +76,12 @@ def lab():
 def run_suite(lab, tmp_path):
     """Run tests of tests/infra against the lab (or a derived target) and return a SuiteRun."""
 
-    def run(*args: str, target: Path = LAB_TARGET, env: dict | None = None, paths=("tests/infra",)) -> SuiteRun:
+    def run(*args: str, target: Path = LAB_TARGET, env: dict | None = None, paths=("tests/infra",),
+            prefix: tuple[str, ...] = ()) -> SuiteRun:
         reports = tmp_path / "reports"
         environ = {**os.environ, **lab["env"], **(env or {})}
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", *paths, f"--target={target}", f"--reports-dir={reports}",
+            [*prefix, sys.executable, "-m", "pytest", *paths, f"--target={target}", f"--reports-dir={reports}",
              "-p", "no:cacheprovider", *WITHOUT_HYPOTHESIS, "-q", *args],
             cwd=REPO, env=environ, capture_output=True, text=True, timeout=600,
         )

@@ -23,6 +23,8 @@ from selfcheck import LAB_TARGET, REPO, derived_target
 
 HOST = "dc1-r2-h1"  # the victim of host faults
 NODE = "cass-dc1-2"  # the victim of Cassandra node faults
+NODE_ADDRESS = "198.18.1.202"  # its address (the lab's addressing is fixed: lab/topology.py)
+UNRESOLVABLE = "cass1.does-not-exist.invalid"  # RFC 6761: a name that never resolves
 # The lab's own write-latency promise (fixtures/targets/lab.yaml) is a few ms; the injected delay
 # is well above it, so the latency check fails because of the fault, not because of a slow machine.
 WRITE_DELAY_MS = "60"
@@ -44,6 +46,7 @@ class RunSpec:
     args: tuple[str, ...] = ()
     target: Path = LAB_TARGET
     env: dict[str, str] = field(default_factory=dict)
+    prefix: tuple[str, ...] = ()  # a command the suite's pytest runs under (e.g. a private resolv.conf)
 
 
 PROOFS: tuple[Proof, ...] = (
@@ -81,6 +84,14 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-CASS-002", "cloud:rebalance-onto-sibling", f"holds replicas cass-dc1-1+{NODE}"),
     Proof("CG-CASS-003", "cloud:rebalance-onto-sibling", "(dc1, 3 racks) holds 2 replicas"),
     Proof("CG-CASS-005", "cloud:rebalance-onto-sibling", "leaves dc1 1/3 replicas (< LOCAL_QUORUM)"),
+    # liveness (tests/infra/test_cassandra_liveness.py): a node stopped cleanly, a node paused (silent),
+    # a datacenter's contact point that does not resolve; the other Cassandra checks pass under all three
+    Proof("CG-CASS-006", "node:cassandra-stopped", "does not answer CQL: connection refused on port 9042", NODE),
+    Proof("CG-CASS-007", "node:cassandra-stopped", "`nodetool status` failed (rc 1)", NODE, alone=False),  # peers: Down
+    Proof("CG-CASS-008", "node:cassandra-stopped", f"{NODE_ADDRESS} (dc1): connection refused"),
+    Proof("CG-CASS-006", "node:cassandra-paused", "accepted the connection but sent no answer to OPTIONS", NODE),
+    Proof("CG-CASS-007", "node:cassandra-paused", "`nodetool status` hung", NODE, alone=False),
+    Proof("CG-CASS-008", "contact-point-unresolvable", f"{UNRESOLVABLE} (dc2): name does not resolve"),
     # write latency (tests/infra/test_cassandra_latency.py)
     Proof("CG-CASS-010", "cql-write-delay", "ms > 20 ms at 500 writes/s"),
     # Cassandra node settings (tests/infra/test_cassandra_nodes.py)
@@ -234,6 +245,29 @@ def _lab_section(name: str) -> dict:
     return dict(yaml.safe_load(LAB_TARGET.read_text())[name])
 
 
+@contextlib.contextmanager
+def _node_fault_fast(victim: str, name: str, tmp_path: Path) -> Iterator[RunSpec]:
+    """A node fault whose checks wait for timeouts (a paused node): the lab's timeouts shortened, so the
+    proof costs seconds; the checks' verdicts do not depend on how long they waited."""
+    with _host_fault(victim, name):
+        yield RunSpec(target=derived_target(tmp_path, ssh={"command_timeout_seconds": 4},
+                                            cassandra={"connect_timeout_seconds": 2}))
+
+
+@contextlib.contextmanager
+def _contact_point_unresolvable(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    """dc2's contact points replaced by a name that does not resolve.
+
+    The suite runs in a private mount namespace whose resolv.conf names 127.0.0.1 only (nothing
+    listens there): the lookup fails at once and no DNS query leaves the machine (the lab's rule)."""
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
+    contact = {**_lab_section("cassandra")["contact_points"], "dc2": [UNRESOLVABLE]}
+    yield RunSpec(target=derived_target(tmp_path, cassandra={"contact_points": contact}),
+                  prefix=("unshare", "-m", "--propagation", "private", "sh", "-c",
+                          'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv)))
+
+
 FAULTS: dict[str, Fault] = {
     "baseline-os-drift": _baseline_os_drift,
     "api-secret-wrong": _api_secret_wrong,
@@ -255,11 +289,13 @@ FAULTS: dict[str, Fault] = {
     "cloud:anti-affinity-race": lambda tmp_path, lab: _destructive(_cloud_fault("anti-affinity-race"), tmp_path),
     "cloud:rebalance-onto-sibling": lambda tmp_path, lab: _cloud_fault("rebalance-onto-sibling", vm=NODE),
     "cloud:zone-disabled": lambda tmp_path, lab: _cloud_fault("zone-disabled", zone="lab-dc2"),
+    "node:cassandra-paused": lambda tmp_path, lab: _node_fault_fast(NODE, "cassandra-paused", tmp_path),
+    "contact-point-unresolvable": _contact_point_unresolvable,
     **{f"cloud:{name}": (lambda tmp_path, lab, name=name: _cloud_fault(name)) for name in ("mgmt-down", "systemvm-stopped")},
 }
 for _proof in PROOFS:  # host and node faults are the lab's own, applied to the row's victim
     kind, _, name = _proof.fault.partition(":")
-    if kind in ("host", "node"):
+    if kind in ("host", "node") and _proof.fault not in FAULTS:
         FAULTS[_proof.fault] = lambda tmp_path, lab, v=_proof.victim, n=name: _host_fault(v, n)
 
 

@@ -29,7 +29,8 @@ def test_the_lab_fault_fails_the_checks_it_proves_with_a_message_an_operator_can
     modules = sorted({r.module for r in refs})
     selection = " or ".join(sorted({r.function for r in refs}))
     with FAULTS[fault](tmp_path, lab) as spec:
-        run = run_suite(*modules, "-k", selection, *spec.args, target=spec.target, env=spec.env, paths=())
+        run = run_suite(*modules, "-k", selection, *spec.args, target=spec.target, env=spec.env, paths=(),
+                        prefix=spec.prefix)
     failing = run.failed()
     for proof, ref in zip(proofs, refs, strict=True):
         test = f"{ref.function}[{proof.victim}]" if proof.victim else ref.function

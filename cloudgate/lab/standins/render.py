@@ -333,6 +333,10 @@ def main(command: str, state_path: str, argv: list[str]) -> int:
         from services import systemctl
 
         return systemctl(state, os.path.dirname(state_path), argv)
+    if command == "nodetool":  # the node's live gossip view, not its state file
+        from nodetool import nodetool
+
+        return nodetool(state, argv)
     try:
         return COMMANDS[command](state, argv)
     except UseReal:
