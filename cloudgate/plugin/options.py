@@ -49,7 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-fail-on-regression", action="store_true", default=False,
                     help="report metric regressions and new failures against the last runs (reports/history.sqlite) "
                          "without failing the run on them")
-    group.addoption("--run-kind", choices=RUN_KINDS, default="run",
+    group.addoption("--run-kind", choices=[k for k in RUN_KINDS if k != "interrupted"], default="run",
                     help="what the history records this run as (set by `cloudgate gate`)")
     group.addoption("--hosts-filter", action="append", default=None, metavar="KEY=GLOB[,KEY=GLOB]",
                     help="check only the hosts matching (keys dc, rack, cluster, tag, name; repeat to add hosts), "

@@ -20,9 +20,17 @@ from cloudgate.errors import (
     HostUnreachable,
     TargetError,
 )
-from cloudgate.plugin.state import NOT_RUN, RUN_KEY, WAIVERS_KEY, CheckDetail, RunState
+from cloudgate.plugin.state import (
+    RUN_KEY,
+    SELECTED_FILE,
+    WAIVERS_KEY,
+    CheckDetail,
+    RunState,
+    is_worker,
+    shared_run_dir,
+)
 from cloudgate.report.rundir import utc_now
-from cloudgate.report.skips import WAIVED, skip_kind
+from cloudgate.report.skips import INTERRUPTED, NOT_STARTED, WAIVED, skip_kind
 
 # from cloudgate.errors: the classes themselves, without the driver, SSH and HTTP libraries raising them
 ONE_LINE_ERRORS = (CloudStackError, HostUnreachable, CassandraError, CassandraReadOnlyError, TargetError)
@@ -135,7 +143,53 @@ def pytest_collectreport(report: pytest.CollectReport) -> None:
         state.outcomes[report.nodeid or "collection"] = "error"
 
 
-INTERRUPTED = f"{NOT_RUN}interrupted (Ctrl-C, a timeout or a crash) before it finished"
+INCOMPLETE_WHY = {int(pytest.ExitCode.INTERRUPTED): "interrupted by Ctrl-C or a signal",
+                  int(pytest.ExitCode.INTERNAL_ERROR): "stopped by an internal error"}
+
+
+def declared(item: pytest.Item) -> CheckDetail:
+    """The check id and severity a test declares (none for a test that is not a check)."""
+    check = item.get_closest_marker("check")
+    if check is None:
+        return CheckDetail()
+    return CheckDetail(check_id=str(check.kwargs.get("id", check.args[0] if check.args else "")),
+                       severity=str(check.kwargs.get("severity", "major")))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Remember every selected check (trylast: after the profile's, -k's and --deselect's choices).
+
+    Under xdist the controller collects nothing: the workers, which all collect the same, write the
+    list into the run directory for it (written whole, then renamed; identical from every worker)."""
+    selected = {item.nodeid: declared(item) for item in items}
+    state = config.stash.get(RUN_KEY, None)
+    if state is not None:
+        state.selected = selected
+        return
+    run_dir = shared_run_dir()
+    if is_worker(config) and run_dir is not None:
+        import json
+        import os
+
+        path = run_dir / SELECTED_FILE
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({n: [d.check_id, d.severity] for n, d in selected.items()}))
+        os.replace(tmp, path)
+
+
+def _selected_of(state: RunState) -> dict[str, CheckDetail]:
+    """The selected checks: collected here, else by the xdist workers; {} (and None kept) when unknown."""
+    if state.selected is not None:
+        return state.selected
+    import json
+
+    try:
+        raw = json.loads((state.run_dir / SELECTED_FILE).read_text())
+        state.selected = {str(n): CheckDetail(check_id=str(v[0]), severity=str(v[1])) for n, v in raw.items()}
+    except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        return {}  # no worker finished collecting (interrupted before): what was selected is unknown
+    return state.selected
 
 
 def close_interrupted(state: RunState) -> None:
@@ -146,9 +200,29 @@ def close_interrupted(state: RunState) -> None:
             state.not_run[nodeid] = INTERRUPTED
 
 
+def close_not_started(state: RunState, exitstatus: int) -> None:
+    """Every selected check that never reported is counted not run, and the run says why it is incomplete."""
+    selected = _selected_of(state)
+    missing = [n for n in selected if n not in state.outcomes]
+    why = INCOMPLETE_WHY.get(exitstatus, "")
+    if missing and not why:
+        why = "ended before every selected check ran"
+    if not why:
+        return
+    state.incomplete = why
+    for nodeid in missing:
+        state.outcomes[nodeid] = "not_run"
+        state.not_run[nodeid] = NOT_STARTED.format(why=why)
+        detail = state.details.setdefault(nodeid, CheckDetail())
+        detail.check_id = detail.check_id or selected[nodeid].check_id
+        detail.severity = detail.severity or selected[nodeid].severity
+        detail.message = detail.message or state.not_run[nodeid]
+
+
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After pytest's own teardown (the undo of an interrupted run), before the reports are written."""
     state = session.config.stash.get(RUN_KEY, None)
     if state is not None:
         close_interrupted(state)
+        close_not_started(state, int(session.exitstatus))

@@ -40,6 +40,7 @@ from cloudgate.report.rundir import (
     utc_now,
     write_json,
 )
+from cloudgate.report.skips import CUT_SHORT as _CUT_SHORT
 
 if TYPE_CHECKING:
     from cloudgate.estate import EstateSnapshot
@@ -178,9 +179,21 @@ def _write_summary(session: pytest.Session, exitstatus: int) -> None:
             "counts": counts,
             "outcomes": state.outcomes,
             "not_run": state.not_run,
+            # a run cut short proves nothing about what it did not run: the page, Prometheus and the
+            # history read this, never the counts alone
+            "complete": not state.incomplete,
+            "incomplete": _incomplete(state) if state.incomplete else None,
             "history": regressions,
         },
     )
+
+
+def _incomplete(state: RunState) -> dict[str, Any]:
+    """Why the run is incomplete and how much of it ran (the selected checks, and those that finished)."""
+    if state.selected is None:  # cut short while collecting: which checks it would have run is unknown
+        return {"why": state.incomplete, "selected": None, "not_finished": None}
+    unfinished = sum(1 for n in state.not_run if n in state.outcomes and state.not_run[n].startswith(_CUT_SHORT))
+    return {"why": state.incomplete, "selected": len(state.selected), "not_finished": unfinished}
 
 
 def _history(session: pytest.Session, state: RunState, counts: dict[str, int],
@@ -203,6 +216,8 @@ def _history(session: pytest.Session, state: RunState, counts: dict[str, int],
     selection = selection_of(config)
     if kind == "run" and selection is not None and selection.narrowed:
         kind = "narrowed"  # compared only with narrowed runs, and never for missing checks (regression.py)
+    if state.incomplete:
+        kind = "interrupted"  # never a baseline of a complete run, never compared itself (record.py)
     run = build_record(stamp, kind, int(session.exitstatus), counts, state.outcomes,
                        state.details, state.metrics, estate.cloudstack_version if estate is not None else None)
     lines: list[str] = []
@@ -275,6 +290,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     counts = _counts(state)
     tr = terminalreporter
     tr.section("cloudgate")
+    if state.incomplete:
+        info = _incomplete(state)
+        done = ("before its checks were selected: nothing was checked" if info["selected"] is None else
+                f"{info['not_finished']} of {info['selected']} selected check(s) did not finish and count as not run")
+        tr.write_line(f"RUN INCOMPLETE ({info['why']}): {done}; this run is no evidence about them", red=True)
     tr.write_line(
         f"target {state.stamp.target} ({state.stamp.environment}), profile {state.stamp.profile}: "
         f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} error, "

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 PROFILES = ("smoke", "nightly", "gate")
 OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
+SELECTED_FILE = "selected.json"  # the selected checks, written by an xdist worker for the controller
 ESTATE_FILE = "estate.json"  # cloudgate.estate.ESTATE_FILE, named here so reports need not import the models
 
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()
@@ -46,6 +47,10 @@ class RunState:
     not_run: dict[str, str] = field(default_factory=dict)
     phases: dict[str, set[str]] = field(default_factory=dict)  # nodeid -> phases that reported
     details: dict[str, CheckDetail] = field(default_factory=dict)  # nodeid -> what the history keeps of it
+    # every check the run selected (after profile, -k and deselection), with its id and severity, known
+    # before any runs: a run cut short counts the ones that never started instead of forgetting them
+    selected: dict[str, CheckDetail] | None = None
+    incomplete: str = ""  # why the run did not finish every selected check ("" when it did)
 
 
 @dataclass

@@ -61,7 +61,8 @@ MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(MIGRATIONS)
 # "narrowed": a run with --hosts-filter/--sample. It compares only with narrowed runs (a full night
 # compared with one would lose most of its checks; one compared with a full night would miss them).
-RUN_KINDS = ("run", "narrowed", "gate-before", "gate-during", "gate-after")
+# interrupted: a run cut short (Ctrl-C, a signal, an internal error); kept, shown, never compared
+RUN_KINDS = ("run", "narrowed", "gate-before", "gate-during", "gate-after", "interrupted")
 
 
 class HistoryError(Exception):

@@ -723,6 +723,33 @@ def _headline_state(areas: list[AreaVerdict]) -> str:
     return "ok" if planes.get("control_plane") == "ok" else "warn"
 
 
+def incomplete_of(summary: dict[str, Any]) -> dict[str, Any] | None:
+    """summary.json's account of a run cut short, or None for a run that finished every selected check."""
+    if summary.get("complete") is not False:
+        return None
+    info = summary.get("incomplete")
+    return info if isinstance(info, dict) else {}
+
+
+def incomplete_headline(info: dict[str, Any], areas: list[AreaVerdict]) -> tuple[str, str]:
+    """A run cut short says so first: what it did not run it cannot vouch for, whatever passed before.
+
+    Red when a check already failed (that finding is earned), amber otherwise — never green."""
+    why = str(info.get("why") or "cut short")
+    selected, unfinished = info.get("selected"), info.get("not_finished")
+    if _is_number(selected) and _is_number(unfinished):
+        counted = f"{unfinished} of {selected} selected checks did not finish"
+    elif "selected" in info and selected is None:
+        counted = "it stopped before its checks were selected, so nothing was checked"
+    else:
+        counted = "some selected checks did not finish"
+    failing = [a.title for a in areas if a.state == "fail"]
+    text = f"Run incomplete ({why}): {counted}; it is no evidence about them."
+    if failing:
+        text += f" Already failing: {', '.join(failing)}."
+    return text, "fail" if failing else "warn"
+
+
 def _attention(rows: list[CheckRow]) -> list[AreaChecks]:
     """Failing and waived checks, by area, the critical ones first."""
     out = []
@@ -984,12 +1011,16 @@ def build_page_model(inputs: RunInputs) -> PageModel:
     stamp = _stamp(inputs)
     counts = summary.get("counts") if isinstance(summary.get("counts"), dict) else {}
     counts = counts or dict(Counter(r.outcome for r in rows))
+    title, title_state = headline(data, control) + _also_failing(areas), _headline_state(areas)
+    cut_short = incomplete_of(summary)
+    if cut_short is not None:
+        title, title_state = incomplete_headline(cut_short, areas)
     return PageModel(
         run_id=stamp["run_id"], target=stamp.get("target", "?"), environment=stamp.get("environment", "?"),
         profile=stamp.get("profile", "?"), revision=stamp.get("revision", "?"), started=stamp.get("started", "?"),
         ended=stamp.get("ended", "not recorded"), exitstatus=_exitstatus_words(summary),
         counts={str(k): int(v) for k, v in counts.items() if _is_number(v)},
-        headline=headline(data, control) + _also_failing(areas), headline_state=_headline_state(areas), areas=areas,
+        headline=title, headline_state=title_state, areas=areas,
         attention=_attention(rows), not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate, narrowed=bool(_scope(summary))),
         ring=cassandra_ring(inputs.estate), metrics=metrics, info_metrics=info, plots=plot_list, links=link_list,
         estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary))

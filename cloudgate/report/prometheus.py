@@ -4,11 +4,15 @@ Why a file and not a push: the teams that graph in Grafana already run node_expo
 runner; its textfile collector reads `*.prom` files from one directory, which must be written
 whole (write to a temporary name, then rename). So every run writes `reports/<run>/cloudgate.prom`
 and replaces `reports/prometheus/cloudgate-<target>-<profile>.prom`, the stable path to point
-`--collector.textfile.directory` at. Written with `prometheus_client` (its own registry, its own
+`--collector.textfile.directory` at — unless the run was cut short: then the last complete run's file
+stays (a Ctrl-C at 2 a.m. must not turn a known red dashboard green, nor blank it). Written with `prometheus_client` (its own registry, its own
 escaping of label values), read back in the self-test with its parser.
 
 Series (labels: target, profile, and per series area / check_id / metric):
-- cloudgate_area_ok{area}          1 the area held, 0 it failed, absent when it did not run;
+- cloudgate_area_ok{area}          1 the area held, 0 it failed, absent when it did not run; in a run
+                                   cut short (Ctrl-C, a crash) only a failure is written: a pass not earned
+                                   is absent, never 1;
+- cloudgate_run_complete           1 every selected check finished, 0 the run was cut short;
 - cloudgate_check_ok{check_id}     1 every result of that check id passed (or n/a), 0 any failed;
 - cloudgate_metric{metric, unit}   every figure of metrics.json;
 - cloudgate_metric_threshold{...}  its promise, where it has one;
@@ -23,7 +27,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from cloudgate.report.page import PageModel, RunInputs, build_page_model, read_run_inputs
+from cloudgate.report.page import PageModel, RunInputs, build_page_model, incomplete_of, read_run_inputs
 
 PROM_FILE = "cloudgate.prom"
 TEXTFILE_DIR = "prometheus"
@@ -52,9 +56,12 @@ def exposition(inputs: RunInputs, model: PageModel) -> bytes:
     who = (model.target, model.profile)
     area = Gauge("cloudgate_area_ok", "1 when the area's checks held, 0 when one failed", (*base, "area"),
                  registry=registry)
+    complete = incomplete_of(inputs.summary or {}) is None
     for verdict in model.areas:
-        if verdict.state in AREA_VALUE:
+        if verdict.state in AREA_VALUE and (complete or verdict.state == "fail"):
             area.labels(*who, verdict.key).set(AREA_VALUE[verdict.state])
+    Gauge("cloudgate_run_complete", "1 when every selected check finished, 0 when the run was cut short", base,
+          registry=registry).labels(*who).set(1.0 if complete else 0.0)
     check = Gauge("cloudgate_check_ok", "1 when every result of the check passed, 0 when one failed",
                   (*base, "check_id"), registry=registry)
     ran: dict[str, bool] = {}
@@ -91,6 +98,8 @@ def write_prometheus(run_dir: Path, reports_root: Path, history_db: Path | None 
     data = exposition(inputs, model)
     own = run_dir / PROM_FILE
     _atomic_write(own, data)
+    if incomplete_of(inputs.summary or {}) is not None:
+        return own  # the collector keeps serving the last complete run
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in f"{model.target}-{model.profile}")
     _atomic_write(reports_root / TEXTFILE_DIR / f"cloudgate-{safe}.prom", data)
     return own

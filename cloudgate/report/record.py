@@ -60,7 +60,9 @@ def record_and_compare(reports_root: Path, run: RunRecord, policy: HistoryPolicy
     """Compare `run` with the last comparable runs, then store it with its flags and final exit status
     (a passing run with a blocking flag exits REGRESSION_EXIT when `fail_on_regression`). Raises HistoryError."""
     with open_history(history_path(reports_root), notice) as conn:
-        previous = previous_runs(conn, run.target, run.profile, run.started, policy.compare_last, run.kind)
+        # a run cut short is no evidence of a regression, nor a baseline (previous_runs keeps to one kind)
+        previous = [] if run.kind == "interrupted" else previous_runs(
+            conn, run.target, run.profile, run.started, policy.compare_last, run.kind)
         comparison = compare(run, previous, policy.tolerances, policy.min_runs)
         run.flags = list(comparison.flags)
         if comparison.blocking and fail_on_regression and run.exitstatus == 0:

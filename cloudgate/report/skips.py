@@ -10,6 +10,10 @@ from __future__ import annotations
 NOT_RUN = "not run: "
 NOT_APPLICABLE = "not run: not applicable, "
 WAIVED = "waived until"
+# a check the run never finished: it was cut short by Ctrl-C, a signal or a crash, or never started
+CUT_SHORT = NOT_RUN + "cut short, "
+INTERRUPTED = CUT_SHORT + "interrupted (Ctrl-C, a timeout or a crash) before it finished"
+NOT_STARTED = CUT_SHORT + "the run ended before this check started ({why})"
 
 
 def skip_kind(reason: str) -> str:

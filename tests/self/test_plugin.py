@@ -309,5 +309,5 @@ def test_a_check_cut_short_by_ctrl_c_is_not_run_never_passed(pytester, make_targ
     pytester.runpytest_subprocess(f"--target={target}", f"--reports-dir={pytester.path / 'r'}", "-p", "no:cacheprovider")
     summary = json.loads((pytester.path / "r" / "latest" / "summary.json").read_text())
     assert summary["outcomes"]["test_i.py::test_cut_short"] == "not_run"
-    assert summary["not_run"]["test_i.py::test_cut_short"].startswith("not run: interrupted")
+    assert summary["not_run"]["test_i.py::test_cut_short"].startswith("not run: cut short, interrupted")
     assert summary["counts"]["passed"] == 1
