@@ -7,7 +7,8 @@ part a plugin of its own that pytest registers from the list below:
 - reports:  reports/<run-id>/ (junit, HTML, metrics, summary, estate provenance), reports/latest;
 - fixtures: the estate snapshot, the CloudStack client, SSH handles, figures;
 - cleanup:  the run ledger's safety net (undo at session end what this process left pending);
-- shards:   under xdist, each host's checks on one worker; a lost worker's checks not run.
+- shards:   under xdist, each host's checks on one worker; a lost worker's checks not run;
+- shutdown: a Ctrl-C while the reports are written is deferred: they are finished, then exit 2.
 The parts share only cloudgate.plugin.state, never each other.
 Every pytest process loads them, so each imports heavy libraries (driver, SSH, HTTP, pydantic) lazily.
 """
@@ -19,4 +20,5 @@ pytest_plugins = [
     "cloudgate.plugin.fixtures",
     "cloudgate.plugin.cleanup",
     "cloudgate.plugin.shards",
+    "cloudgate.plugin.shutdown",
 ]
