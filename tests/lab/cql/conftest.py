@@ -10,14 +10,17 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import pytest
-from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, Session
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
 from cloudgate.lab.cql import faults
 from cloudgate.lab.cql.cluster import LocalCluster, NodeSpec, write_cluster_file
+
+SCOPED_SESSION_WAIT_S = 30.0
 
 
 def _addresses(n: int) -> list[str]:
@@ -77,6 +80,32 @@ def driver(cql_lab: LocalCluster) -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def session(driver: Cluster) -> Session:
     return driver.connect()
+
+
+@pytest.fixture
+def scoped_session(driver: Cluster) -> Iterator[Callable[[str], Session]]:
+    """A new session of the shared driver with `USE <keyspace>`, once the driver can reach a node.
+
+    A test before may have stopped nodes: `healthy` waits until they answer and see each other, but
+    the shared driver marks them up again only when its own reconnection attempt succeeds (its
+    backoff grows to seconds under load), and a new session meanwhile fails with NoHostAvailable
+    "marked down". Bounded: 30 s, then the driver's own error."""
+    opened: list[Session] = []
+
+    def connect(keyspace: str) -> Session:
+        deadline = time.monotonic() + SCOPED_SESSION_WAIT_S
+        while True:
+            try:
+                opened.append(driver.connect(keyspace))
+                return opened[-1]
+            except NoHostAvailable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    yield connect
+    for sess in opened:
+        sess.shutdown()
 
 
 @pytest.fixture(scope="session")

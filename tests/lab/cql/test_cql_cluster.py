@@ -77,7 +77,8 @@ def test_driver_sees_two_dc_ring(driver: Cluster, session: Session) -> None:
     assert local.partitioner.endswith("Murmur3Partitioner") and local.release_version.startswith("4.")
 
 
-def test_prepared_local_quorum_roundtrip(session: Session, driver: Cluster) -> None:
+def test_prepared_local_quorum_roundtrip(session: Session, driver: Cluster,
+                                         scoped_session: Callable[[str], Session]) -> None:
     ks = _ks()
     session.execute(f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}}")
     session.execute(
@@ -134,11 +135,8 @@ def test_prepared_local_quorum_roundtrip(session: Session, driver: Cluster) -> N
     assert session.execute(SimpleStatement(f"SELECT v FROM {ks}.kv WHERE k = 17", consistency_level=CL.QUORUM)).one().v == "b17"
     got = {r.k: r.v for r in session.execute(f"SELECT * FROM {ks}.kv")}
     assert got == {i: f"b{i}" for i in range(10, 18)}
-    scoped = driver.connect(ks)  # USE "<ks>" on every pooled connection
-    try:
-        assert scoped.execute("SELECT count(*) FROM kv").one().count == 8
-    finally:
-        scoped.shutdown()
+    scoped = scoped_session(ks)  # USE "<ks>" on every pooled connection
+    assert scoped.execute("SELECT count(*) FROM kv").one().count == 8
     session.execute(f"DROP KEYSPACE {ks}")
 
 

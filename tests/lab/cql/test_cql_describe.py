@@ -210,14 +210,11 @@ def test_describe_table_prints_cassandra_4_1_create_table(session: Session, ops_
 
 
 def test_describe_tables_and_schema_cover_user_keyspaces_and_leave_system_ones_to_full_schema(
-        session: Session, driver: Cluster, ops_keyspace: str) -> None:
+        session: Session, scoped_session: Callable[[str], Session], ops_keyspace: str) -> None:
     tables = [(r.keyspace_name, r.name) for r in _describe(session, "DESCRIBE TABLES")]
     assert (ops_keyspace, "events") in tables and ("system", "local") in tables
-    scoped = driver.connect(ops_keyspace)
-    try:
-        assert [r.name for r in scoped.execute("DESCRIBE TABLES")] == ["events", "kv"]  # only the keyspace in use
-    finally:
-        scoped.shutdown()
+    scoped = scoped_session(ops_keyspace)
+    assert [r.name for r in scoped.execute("DESCRIBE TABLES")] == ["events", "kv"]  # only the keyspace in use
     schema = _describe(session, "DESCRIBE SCHEMA")
     assert ops_keyspace in {r.keyspace_name for r in schema}
     assert not {r.keyspace_name for r in schema} & set(SYSTEM_KEYSPACES)
@@ -228,14 +225,11 @@ def test_describe_tables_and_schema_cover_user_keyspaces_and_leave_system_ones_t
 
 
 def test_describe_cluster_names_cluster_partitioner_snitch_and_the_ring_the_driver_sees(
-        session: Session, driver: Cluster, cql_lab: LocalCluster, ops_keyspace: str) -> None:
+        session: Session, driver: Cluster, cql_lab: LocalCluster, ops_keyspace: str,
+        scoped_session: Callable[[str], Session]) -> None:
     (row,) = _describe(session, "DESCRIBE CLUSTER")
     assert tuple(row) == (cql_lab.config.cluster_name, "Murmur3Partitioner", "DynamicEndpointSnitch")
-    scoped = driver.connect(ops_keyspace)
-    try:
-        (row,) = list(scoped.execute("DESCRIBE CLUSTER"))
-    finally:
-        scoped.shutdown()
+    (row,) = list(scoped_session(ops_keyspace).execute("DESCRIBE CLUSTER"))
     ownership = row.range_ownership
     tm = driver.metadata.token_map
     assert len(ownership) == len(tm.ring) == 6 * 16
