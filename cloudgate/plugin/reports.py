@@ -236,12 +236,16 @@ def _history(session: pytest.Session, state: RunState, counts: dict[str, int],
     fail = bool(blocking) and fail_on_regression
     if run.exitstatus != session.exitstatus:
         session.exitstatus = pytest.ExitCode(run.exitstatus)
-    lines.append(f"history: compared with {len(comparison.baseline_runs)} earlier run(s) of {run.target} / "
-                 f"{run.profile}: {len(blocking)} regression(s)"
-                 + ("" if not blocking else " (fails the run)" if fail else " (--no-fail-on-regression)"))
+    if kind == "interrupted":
+        lines.append(f"history: recorded as interrupted: not compared, and no later run of {run.target} / "
+                     f"{run.profile} will compare with it")
+    else:
+        lines.append(f"history: compared with {len(comparison.baseline_runs)} earlier run(s) of {run.target} / "
+                     f"{run.profile}: {len(blocking)} regression(s)"
+                     + ("" if not blocking else " (fails the run)" if fail else " (--no-fail-on-regression)"))
     lines += [f"  {flag.kind.replace('_', ' ')}: {flag.detail}" for flag in comparison.flags]
     _terminal_lines(config, lines)
-    return {"baseline_runs": comparison.baseline_runs, "fails_run": fail,
+    return {"baseline_runs": comparison.baseline_runs, "fails_run": fail, "interrupted": kind == "interrupted",
             "flags": [{"kind": f.kind, "subject": f.subject, "detail": f.detail} for f in comparison.flags],
             "not_compared": comparison.not_compared}
 

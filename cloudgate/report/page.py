@@ -646,6 +646,8 @@ def _history_verdict(history: dict[str, Any]) -> AreaVerdict:
     title, what = "History", "tonight against the last nights"
     if history.get("error"):
         return AreaVerdict("history", title, what, "not_run", f"not recorded: {_one_line(str(history['error']))}")
+    if history.get("interrupted"):
+        return AreaVerdict("history", title, what, "not_run", "run cut short: recorded, not compared")
     flags = [f for f in history.get("flags") or [] if isinstance(f, dict)]
     baseline = history.get("baseline_runs") or []
     blocking = [f for f in flags if f.get("kind") in BLOCKING_FLAGS]

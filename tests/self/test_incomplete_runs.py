@@ -66,6 +66,8 @@ def test_a_run_cut_short_by_ctrl_c_counts_every_check_it_did_not_finish_and_neve
     page = (latest / "index.html").read_text()
     assert "Run incomplete (interrupted by Ctrl-C or a signal): 3 of 5 selected checks did not finish" in page
     assert "Production runs" not in page  # no plane verdict it did not earn
+    assert "run cut short: recorded, not compared" in page
+    result.stdout.fnmatch_lines(["history: recorded as interrupted: not compared*"])
     own = (latest / "cloudgate.prom").read_text()
     assert "cloudgate_area_ok{" not in own and 'cloudgate_run_complete{profile="nightly",target="selftest"} 0.0' in own
     assert textfile.read_text() == before, "a run cut short replaced the last complete run's textfile"
