@@ -179,6 +179,9 @@ def _write_summary(session: pytest.Session, exitstatus: int) -> None:
             "counts": counts,
             "outcomes": state.outcomes,
             "not_run": state.not_run,
+            # each failure's one line (what the terminal and the page say), for tools reading this file
+            "failures": {n: state.details[n].message for n, o in state.outcomes.items()
+                         if o in ("failed", "error") and n in state.details},
             # a run cut short proves nothing about what it did not run: the page, Prometheus and the
             # history read this, never the counts alone
             "complete": not state.incomplete,

@@ -16,7 +16,7 @@ import pytest
 
 @pytest.mark.check(id="CG-CS-001")
 def test_api_answers():
-    pass
+    assert not os.environ.get("API_DOWN"), "cloud1: listCapabilities refused (401)"
 
 @pytest.mark.check(id="CG-HOST-001")
 @pytest.mark.parametrize("host", ["h1", "h2", "h3", "h4"])
@@ -37,7 +37,7 @@ def _run(pytester: pytest.Pytester, target, **env: str):  # noqa: ANN001, ANN202
     pytester.makepyfile(test_suite=SUITE)
     pytester.makeconftest(BROKEN_PLUGIN)
     with pytest.MonkeyPatch.context() as mp:
-        for key in ("CUT_AT", "CRASH_AT"):
+        for key in ("CUT_AT", "CRASH_AT", "API_DOWN"):
             mp.delenv(key, raising=False)
         for key, value in env.items():
             mp.setenv(key, value)
@@ -92,3 +92,11 @@ def test_a_run_stopped_by_an_internal_error_is_incomplete_too(pytester, make_tar
     assert summary["complete"] is False and summary["incomplete"]["why"] == "stopped by an internal error"
     assert summary["counts"]["passed"] == 2 and summary["counts"]["not_run"] == 3
     assert "Run incomplete (stopped by an internal error)" in (latest / "index.html").read_text()
+
+
+@pytest.mark.usefixtures("secrets_set")
+def test_a_complete_run_names_each_failure_in_its_summary_in_one_line(pytester, make_target):
+    target = make_target(pytester.path / "t.yaml", environment="lab")
+    result, summary, _ = _run(pytester, target, API_DOWN="1")
+    assert result.ret == 1 and summary["complete"] is True
+    assert summary["failures"] == {"test_suite.py::test_api_answers": "cloud1: listCapabilities refused (401)"}
