@@ -9,20 +9,27 @@ the line and the field — operators read it at 3 a.m. after an incident, not a 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
-from dataclasses import dataclass
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -41,10 +48,56 @@ class Environment(StrEnum):
         return self in (Environment.lab, Environment.preproduction)
 
 
-class _Strict(BaseModel):
-    """Unknown keys are errors: a typo in a threshold must not silently fall back to a default."""
+class FieldProblem(ValueError):
+    """A validator's problem that belongs to a field below the one being validated.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A model validator's error is located by pydantic at the model itself (the section's first line);
+    an operator needs the field that is wrong. `loc` is relative to what the validator validates
+    (its model, or its field), and `validation_line` appends it to pydantic's location.
+    """
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+# A name, command or path the suite uses as given: an empty or all-blank one is always a mistake.
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether a field holds an int or a float (optional or not), but not a bool."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_number(a) for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is Annotated:
+        return _is_number(typing.get_args(annotation)[0])
+    return False
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a threshold must not silently fall back to a default.
+
+    Nor is a number ever infinite, NaN or a boolean: YAML reads `.inf`, `.nan`, `yes` and `on` as
+    such, pydantic would take `timeout_seconds: yes` as 1.0 s and `.inf` passes every `gt=0`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError("must be a number, not a yes/no value")
+        return value
 
 
 class CloudStackSection(_Strict):
@@ -59,21 +112,34 @@ class CloudStackSection(_Strict):
     @classmethod
     def _endpoint_is_http(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http:// or https:// URL")
+            raise ValueError(f"{value!r} must be an http:// or https:// URL")
+        if re.search(r"\s", value):
+            raise ValueError(f"{value!r} has a blank in it")
+        try:
+            urlsplit(value).port  # noqa: B018 -- raises on a port that is not 0-65535
+        except ValueError:
+            raise ValueError(f"{value!r}: the port is not a number from 1 to 65535") from None
         return value
 
     @field_validator("api_key_env", "secret_key_env")
     @classmethod
     def _is_variable_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        if not VARIABLE_NAME.fullmatch(value):  # never echoed: it may be the secret itself, pasted by mistake
             raise ValueError("must be the NAME of an environment variable, not a secret value")
         return value
 
+    @model_validator(mode="after")
+    def _two_variables(self) -> CloudStackSection:
+        if self.api_key_env == self.secret_key_env:
+            raise FieldProblem(("secret_key_env",), f"{self.secret_key_env} is also api_key_env: the key and the "
+                                                    "secret are two values, in two variables")
+        return self
+
 
 class SshSection(_Strict):
-    user: str = "root"
-    identity_file: str
-    known_hosts: str | None = Field(None, description="known_hosts file; required outside the lab")
+    user: str = Field("root", pattern=r"^\S+$")  # a directory's users (user@corp.example) are login names too
+    identity_file: NonBlank
+    known_hosts: NonBlank | None = Field(None, description="known_hosts file; required outside the lab")
     port: int = Field(22, ge=1, le=65535)
     connect_timeout_seconds: float = Field(5.0, gt=0)
     command_timeout_seconds: float = Field(30.0, gt=0)
@@ -85,7 +151,12 @@ class SshSection(_Strict):
     @field_validator("identity_file", "known_hosts")
     @classmethod
     def _expand(cls, value: str | None) -> str | None:
-        return expand_path(value) if value is not None else None
+        if value is None:
+            return None
+        expanded = expand_path(value)
+        if not expanded.strip():
+            raise ValueError(f"{value!r} expands to an empty path (an unset variable?)")
+        return expanded
 
 
 class RackSource(StrEnum):
@@ -103,6 +174,11 @@ class RackRule(_Strict):
 
     @model_validator(mode="after")
     def _pattern_when_needed(self) -> RackRule:
+        if self.pattern is not None and self.source is not RackSource.name_pattern:
+            # the operator meant racks by name and forgot `source: name_pattern`: racks by pod would be wrong
+            raise FieldProblem(("pattern",), f"is only read with source: name_pattern (source is {self.source.value})")
+        if self.source is RackSource.host_tag and not self.tag_prefix.strip():
+            raise FieldProblem(("tag_prefix",), "must not be empty with source: host_tag (every tag would be a rack)")
         if self.source is RackSource.name_pattern:
             if not self.pattern:
                 raise ValueError("source name_pattern needs 'pattern'")
@@ -116,18 +192,33 @@ class RackRule(_Strict):
 
 
 class Datacenter(_Strict):
-    name: str = Field(description="datacenter name as Cassandra knows it (the DC of NetworkTopologyStrategy)")
-    zone: str = Field(description="CloudStack zone name for this datacenter")
+    name: NonBlank = Field(description="datacenter name as Cassandra knows it (the DC of NetworkTopologyStrategy)")
+    zone: NonBlank = Field(description="CloudStack zone name for this datacenter")
 
 
 class CassandraNodeSettings(_Strict):
     """What every Cassandra VM must look like (DataStax/Apache production recommendations)."""
 
     nofile_min: int = Field(100000, ge=1024)
-    memlock: str = "unlimited"
+    memlock: str = Field("unlimited", description="as `ulimit -l` prints it: unlimited, or KiB")
     max_map_count_min: int = Field(1048575, ge=65530)
     data_directory: str = "/var/lib/cassandra"
     data_device: str = Field("/dev/fioa", description="the fast (flash) block device the data directory must sit on")
+
+    @field_validator("memlock", mode="before")
+    @classmethod
+    def _memlock_as_ulimit_prints_it(cls, value: Any) -> Any:
+        value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if isinstance(value, str) and not (value == "unlimited" or value.isdigit()):
+            raise ValueError(f"{value!r} is not what `ulimit -l` prints (unlimited, or a number of KiB)")
+        return value
+
+    @field_validator("data_directory", "data_device")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"{value!r} is not an absolute path")
+        return value
 
 
 class LoadBalancing(StrEnum):
@@ -171,8 +262,8 @@ class CassandraClient(_Strict):
     """
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,40}$")
-    dc: str = Field(description="the datacenter the application runs in (its requests start there)")
-    local_dc: str | None = Field(None, description="the driver's local_dc; default: dc")
+    dc: NonBlank = Field(description="the datacenter the application runs in (its requests start there)")
+    local_dc: NonBlank | None = Field(None, description="the driver's local_dc; default: dc")
     load_balancing: LoadBalancing = LoadBalancing.token_aware
     used_hosts_per_remote_dc: int = Field(0, ge=0, le=1000)
     consistency: Consistency = Consistency.LOCAL_QUORUM
@@ -189,10 +280,20 @@ class CassandraClient(_Strict):
 
 
 class CassandraSection(_Strict):
+    """How to reach the Cassandra cluster, and the probe keyspace the suite makes there.
+
+    The keys of `contact_points` are the datacenters that have Cassandra: the probe keyspaces are
+    replicated to them (NetworkTopologyStrategy, `replication_factor` each), the drills load and read
+    back each of them, and a client without a `clients` list is made for each. A datacenter of the
+    target without contact points is therefore allowed, and means "no Cassandra in this zone" (a
+    compute-only zone still has hypervisors to check); refusing it would leave an operator with such
+    a zone no way to describe the cloud. What it cannot mean is a client whose driver starts there.
+    """
+
     contact_points: dict[str, list[str]] = Field(description="datacenter name -> node addresses")
     local_dc: str
     port: int = Field(9042, ge=1, le=65535)
-    probe_keyspace: str = "cloudgate_probe"
+    probe_keyspace: str = Field("cloudgate_probe", description="prefix of the keyspaces the suite creates and drops")
     replication_factor: int = Field(3, ge=1, description="replicas per datacenter of the probe keyspace")
     username_env: str | None = None
     password_env: str | None = None
@@ -210,10 +311,58 @@ class CassandraSection(_Strict):
             return list(self.clients)
         return [CassandraClient(name=f"{dc}-driver-defaults", dc=dc) for dc in self.contact_points]
 
+    @field_validator("contact_points")
+    @classmethod
+    def _addresses(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not value:
+            raise ValueError("is empty: name at least one node of each datacenter that has Cassandra")
+        first_seen: dict[str, str] = {}
+        for dc, addresses in value.items():
+            if not dc.strip():
+                raise FieldProblem((dc,), "a datacenter name must not be empty")
+            if not addresses:
+                raise FieldProblem((dc,), f"no contact point for {dc}: name at least one node (or leave {dc} out "
+                                          "if it has no Cassandra)")
+            for i, address in enumerate(addresses):
+                problem = address_problem(address)
+                if problem:
+                    raise FieldProblem((dc, i), f"{address!r} {problem}")
+                key = address.lower().rstrip(".")
+                if key in first_seen:
+                    where = "twice in this list" if first_seen[key] == dc else f"also under {first_seen[key]}"
+                    raise FieldProblem((dc, i), f"{address!r} is listed {where} (a node is in one datacenter)")
+                first_seen[key] = dc
+        return value
+
+    @field_validator("probe_keyspace")
+    @classmethod
+    def _keyspace_prefix(cls, value: str) -> str:
+        # the suite creates `<prefix>_<yyyymmddhhmmss>_<6 hex>` (cloudgate.latency), pastes it into CQL
+        # unquoted and drops it afterwards: a plain lower-case identifier within Cassandra's 48 characters
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,25}", value):
+            raise ValueError(f"{value!r} is not a keyspace prefix: lower-case letters, digits and _, starting "
+                             "with a letter, at most 26 characters (the suite appends 22)")
+        if value.startswith("system"):
+            raise ValueError(f"{value!r}: keyspaces named system* are Cassandra's own")
+        return value
+
+    @field_validator("username_env", "password_env")
+    @classmethod
+    def _is_variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not VARIABLE_NAME.fullmatch(value):  # never echoed: it may be the secret
+            raise ValueError("must be the NAME of an environment variable, not a secret value")
+        return value
+
     @model_validator(mode="after")
     def _local_dc_known(self) -> CassandraSection:
         if self.local_dc not in self.contact_points:
-            raise ValueError(f"local_dc '{self.local_dc}' has no contact_points entry")
+            raise FieldProblem(("local_dc",), f"{self.local_dc!r} has no contact_points entry")
+        if (self.username_env is None) != (self.password_env is None):
+            given, missing = ("username_env", "password_env") if self.password_env is None else \
+                ("password_env", "username_env")
+            raise FieldProblem((given,), f"{given} without {missing}: the driver would connect without credentials")
+        if self.username_env is not None and self.username_env == self.password_env:
+            raise FieldProblem(("password_env",), f"{self.password_env} is also username_env")
         return self
 
 
@@ -237,9 +386,9 @@ class Thresholds(_Strict):
 class DeploySection(_Strict):
     """What the deploy-time check deploys: a small VM from a template that boots to SSH."""
 
-    zone: str | None = Field(None, description="zone name; default: the first datacenter's zone")
-    service_offering: str = "Small Instance"
-    template: str = "Ubuntu 22.04 cloudgate guest"
+    zone: NonBlank | None = Field(None, description="zone name; default: the first datacenter's zone")
+    service_offering: NonBlank = "Small Instance"
+    template: NonBlank = "Ubuntu 22.04 cloudgate guest"
     name_prefix: str = Field("cg-probe", pattern=r"^[a-z][a-z0-9-]{0,30}$")
 
 
@@ -257,6 +406,16 @@ class PlacementSection(_Strict):
     flash_reserve_gib: int = Field(0, ge=0, description="GiB of each card kept free (never planned onto)")
     ssh_workers: int = Field(16, ge=1, le=256, description="hosts read over SSH at once")
 
+    @field_validator("offering_flash_gib")
+    @classmethod
+    def _offerings(cls, value: dict[str, int]) -> dict[str, int]:
+        for offering, gib in value.items():
+            if not offering.strip():
+                raise FieldProblem((offering,), "an offering name must not be empty")
+            if gib < 0:  # 0 is a statement (this offering keeps nothing on the card), a negative size is not
+                raise FieldProblem((offering,), f"{gib} GiB: must be 0 or more")
+        return value
+
 
 class ManagementServerControl(_Strict):
     """How to stop and start the CloudStack management server for the outage drill: never guessed.
@@ -266,8 +425,8 @@ class ManagementServerControl(_Strict):
     applicable.
     """
 
-    stop_command: str = Field(min_length=1)
-    start_command: str = Field(min_length=1)
+    stop_command: NonBlank
+    start_command: NonBlank
     timeout_seconds: float = Field(180.0, gt=0, le=1800, description="for each command, and for the API to answer again")
 
 
@@ -279,8 +438,8 @@ class CassandraServiceControl(_Strict):
     answers CQL on its native port again (a real node takes a while: commit log replay, joining).
     """
 
-    stop_command: str = Field("systemctl stop cassandra", min_length=1)
-    start_command: str = Field("systemctl start cassandra", min_length=1)
+    stop_command: NonBlank = "systemctl stop cassandra"
+    start_command: NonBlank = "systemctl start cassandra"
     stop_timeout_seconds: float = Field(120.0, gt=0, le=3600, description="for the stop command (a drain takes time)")
     start_timeout_seconds: float = Field(300.0, gt=0, le=3600, description="until the node answers CQL again")
 
@@ -300,8 +459,13 @@ class DrillsSection(_Strict):
 
     @model_validator(mode="after")
     def _fault_inside_load(self) -> DrillsSection:
-        if not self.fault_at_seconds < self.heal_at_seconds <= self.load_seconds:
-            raise ValueError("needs fault_at_seconds < heal_at_seconds <= load_seconds (the fault sits inside the load)")
+        rule = "needs fault_at_seconds < heal_at_seconds <= load_seconds (the fault sits inside the load)"
+        if not self.fault_at_seconds < self.heal_at_seconds:
+            raise FieldProblem(("fault_at_seconds",), f"{self.fault_at_seconds:g} is not before heal_at_seconds "
+                                                      f"{self.heal_at_seconds:g}: {rule}")
+        if not self.heal_at_seconds <= self.load_seconds:
+            raise FieldProblem(("heal_at_seconds",), f"{self.heal_at_seconds:g} is after load_seconds "
+                                                     f"{self.load_seconds:g}: {rule}")
         return self
 
 
@@ -337,11 +501,20 @@ class HistorySection(_Strict):
         from cloudgate.report.regression import parse_tolerance
 
         for pattern, tolerance in value.items():
+            if not pattern.strip():
+                raise FieldProblem((pattern,), "a metric pattern must not be empty")
             try:
                 parse_tolerance(tolerance)
             except ValueError as exc:
-                raise ValueError(f"{pattern}: {exc}") from None
+                raise FieldProblem((pattern,), f"{pattern}: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _enough_runs_to_compare(self) -> HistorySection:
+        if self.min_runs > self.compare_last:
+            raise FieldProblem(("min_runs",), f"{self.min_runs} is more than compare_last {self.compare_last}: "
+                                              "only the last compare_last runs are read, so nothing would be compared")
+        return self
 
     def all_tolerances(self) -> dict[str, Any]:
         """This file's patterns first, then the defaults it does not override."""
@@ -371,6 +544,9 @@ class LabSection(_Strict):
 
     @model_validator(mode="after")
     def _a_datacenter_fits_one_bridge(self) -> LabSection:
+        if self.extra_hosts_first_racks > self.racks_per_dc:
+            raise FieldProblem(("extra_hosts_first_racks",), f"{self.extra_hosts_first_racks} racks, but there are "
+                                                             f"{self.racks_per_dc} (racks_per_dc)")
         per_dc = self.racks_per_dc * self.hosts_per_rack + min(self.extra_hosts_first_racks, self.racks_per_dc)
         if per_dc > 1000:
             raise ValueError(f"racks_per_dc x hosts_per_rack = {per_dc} hosts per datacenter; the lab takes at most "
@@ -386,7 +562,7 @@ class LabSection(_Strict):
 
 
 class Target(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(description="short name; it names report files and directories (reports/gate-<name>/...)")
     environment: Environment
     cloudstack: CloudStackSection
     ssh: SshSection
@@ -398,22 +574,83 @@ class Target(_Strict):
     drills: DrillsSection = DrillsSection()
     history: HistorySection = HistorySection()
     placement: PlacementSection = PlacementSection()
-    baselines: str | None = Field(None, description="directory of expected versions; default fixtures/baselines")
-    waivers: str | None = Field(None, description="waiver file: known failures with a justification and an expiry")
+    baselines: NonBlank | None = Field(None, description="directory of expected versions; default fixtures/baselines")
+    waivers: NonBlank | None = Field(None, description="waiver file: known failures with a justification and an expiry")
     lab: LabSection | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_file_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", value):
+            raise ValueError(f"{value!r} must be 1-63 letters, digits, '.', '_' or '-' (it names report files)")
+        return value
+
+    @field_validator("datacenters")
+    @classmethod
+    def _distinct(cls, value: list[Datacenter]) -> list[Datacenter]:
+        names: dict[str, int] = {}
+        zones: dict[str, int] = {}
+        for i, dc in enumerate(value):
+            if dc.name in names:
+                raise FieldProblem((i, "name"), f"datacenter {dc.name!r} is listed twice (datacenters[{names[dc.name]}])")
+            if dc.zone in zones:  # a zone's hosts would belong to two datacenters
+                raise FieldProblem((i, "zone"), f"zone {dc.zone!r} is already datacenters[{zones[dc.zone]}]'s "
+                                                "(one zone is one datacenter)")
+            names[dc.name], zones[dc.zone] = i, i
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Target:
         if self.environment is not Environment.lab and self.ssh.known_hosts is None:
-            raise ValueError("ssh.known_hosts is required outside the lab (host keys are always checked)")
+            raise FieldProblem(("ssh", "known_hosts"),
+                               "known_hosts is required outside the lab (host keys are always checked)")
         if self.lab is not None and self.environment is not Environment.lab:
-            raise ValueError("a 'lab' section is only allowed with environment: lab")
+            raise FieldProblem(("lab",), "a 'lab' section is only allowed with environment: lab")
+        names = [dc.name for dc in self.datacenters]
+        zones = [dc.zone for dc in self.datacenters]
+        if self.deploy.zone is not None and self.deploy.zone not in zones:
+            raise FieldProblem(("deploy", "zone"), f"{self.deploy.zone!r} is no datacenter's zone (the target has {zones})")
         if self.cassandra is not None:
-            names = {dc.name for dc in self.datacenters}
-            unknown = sorted(set(self.cassandra.contact_points) - names)
-            if unknown:
-                raise ValueError(f"cassandra.contact_points names unknown datacenter(s) {unknown}")
+            self._cassandra_consistent(self.cassandra, names)
+        if self.environment is Environment.lab:
+            self._lab_consistent()
         return self
+
+    def _cassandra_consistent(self, cass: CassandraSection, names: list[str]) -> None:
+        """Contact points and clients against the datacenters (see CassandraSection on a DC without nodes)."""
+        for dc in cass.contact_points:
+            if dc not in names:
+                raise FieldProblem(("cassandra", "contact_points", dc),
+                                   f"unknown datacenter {dc!r} (the target has {names})")
+        for i, client in enumerate(cass.clients):
+            for field_name in ("dc", "local_dc"):
+                value = getattr(client, field_name)
+                if value is not None and value not in names:
+                    raise FieldProblem(("cassandra", "clients", i, field_name),
+                                       f"unknown datacenter {value!r} (the target has {names})")
+            if client.driver_local_dc not in cass.contact_points:
+                field_name = "local_dc" if client.local_dc is not None else "dc"
+                raise FieldProblem(("cassandra", "clients", i, field_name),
+                                   f"{client.driver_local_dc!r} has no cassandra.contact_points (no Cassandra there): "
+                                   "the driver's local_dc must be a datacenter with nodes")
+        seen: dict[str, int] = {}
+        for i, client in enumerate(cass.clients):
+            if client.name in seen:
+                raise FieldProblem(("cassandra", "clients", i, "name"), f"client name {client.name!r} is used twice")
+            seen[client.name] = i
+
+    def _lab_consistent(self) -> None:
+        """What the embedded lab builds must be what the file says it reaches."""
+        # (cloudstack.endpoint is not held to lab.api_port: self-tests point a lab target at a dead port on purpose)
+        lab = self.lab or LabSection()
+        if self.cassandra is not None:
+            if lab.cassandra_nodes_per_dc == 0:
+                raise FieldProblem(("lab", "cassandra_nodes_per_dc"), "0 with a cassandra section: the lab builds no "
+                                                                      "node for its contact points")
+            if self.cassandra.replication_factor > lab.cassandra_nodes_per_dc:
+                raise FieldProblem(("cassandra", "replication_factor"),
+                                   f"{self.cassandra.replication_factor} replicas per datacenter, but the lab builds "
+                                   f"{lab.cassandra_nodes_per_dc} nodes per datacenter (lab.cassandra_nodes_per_dc)")
 
     # -- derived facts --------------------------------------------------------------------
     @property
@@ -435,6 +672,7 @@ class LoadedTarget:
 
     target: Target
     path: Path
+    root: yaml.Node | None = field(default=None, repr=False, compare=False)  # the file's YAML, for line numbers
 
     def api_credentials(self) -> tuple[str, SecretStr]:
         """(api key, secret) from the environment; one clear line if a variable is missing."""
@@ -443,17 +681,24 @@ class LoadedTarget:
         return require_env(cs.api_key_env, self.path, hint), SecretStr(require_env(cs.secret_key_env, self.path, hint))
 
     def check_environment(self) -> None:
-        """Every secret variable set and every file the target names readable, before anything runs."""
+        """Every secret variable set, every file the target names there and the waiver file valid, before
+        anything runs (`target check` and every run call it: nothing is created for a dangling path)."""
         self.api_credentials()
         cass = self.target.cassandra
         if cass is not None:
             for variable in (cass.username_env, cass.password_env):
                 if variable:
                     require_env(variable, self.path)
-        for what, path in (("ssh.known_hosts", self.target.ssh.known_hosts), ("baselines", self.resolve(self.target.baselines)),
-                           ("waivers", self.resolve(self.target.waivers))):
+        ssh = self.target.ssh
+        for loc, path in ((("ssh", "identity_file"), ssh.identity_file), (("ssh", "known_hosts"), ssh.known_hosts),
+                          (("baselines",), self.resolve(self.target.baselines)),
+                          (("waivers",), self.resolve(self.target.waivers))):
             if path and not Path(path).exists():
-                raise TargetError(f"{self.path}: {what}: {path} does not exist")
+                raise TargetError(f"{located(self.path, self.root, loc)}: {path} does not exist")
+        if self.target.waivers:
+            from cloudgate.waivers import load_waivers  # it imports this module
+
+            load_waivers(str(self.resolve(self.target.waivers)))
 
     def resolve(self, path: str | None) -> str | None:
         """A path named in the target file, relative to the file itself (so runs work from any directory)."""
@@ -487,28 +732,72 @@ def expand_path(value: str) -> str:
     return os.path.expanduser(os.path.expandvars(value))
 
 
+_LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")  # _ is not RFC 1123, but resolvers take it
+
+
+def address_problem(value: str) -> str | None:
+    """Why `value` is not a node address (an IP address or a host name), by its syntax; None if it is one.
+
+    Never resolved: `cloudgate target check` stays offline and deterministic, and a name that does not
+    resolve is the run's finding (the suite checks it against the live DNS), not the file's.
+    """
+    if not value.strip():
+        return "is empty"
+    if any(c.isspace() for c in value):
+        return "has a blank in it"
+    if "/" in value:
+        return "is a URL or a path: write the node's address alone (cassandra.port is the port)"
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    if re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):\d+", value):
+        return "has a port glued on: write the address alone (cassandra.port is the port)"
+    if ":" in value:
+        return "is not a valid IPv6 address"
+    if re.fullmatch(r"[0-9.]+", value):
+        return "is not a valid IPv4 address"
+    name = value.removesuffix(".")
+    if len(name) > 253:
+        return "is not a valid host name (longer than 253 characters)"
+    for label in name.split("."):
+        if not label:
+            return "is not a valid host name (an empty label between dots)"
+        if not _LABEL.fullmatch(label):
+            return f"is not a valid host name (label {label!r}: letters, digits and '-', at most 63)"
+    return None
+
+
 def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """1-based line of the YAML node at a pydantic error location (deepest node found)."""
+    """1-based line of the YAML node at a pydantic error location (deepest node found).
+
+    A mapping's field is on its key's line: a section's problem (`racks: ... needs 'pattern'`) or a
+    key missing from it points at `racks:`, not at the section's first key below it.
+    """
     node, line = root, (root.start_mark.line + 1 if root is not None else None)
     for part in loc:
         if isinstance(node, yaml.MappingNode):
-            nxt = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
-            if nxt is None:
-                key = next((k for k, _ in node.value if getattr(k, "value", None) == part), None)
-                return key.start_mark.line + 1 if key is not None else line
-            node = nxt
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == part), None)
+            if pair is None:
+                return line
+            node, line = pair[1], pair[0].start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             break
-        line = node.start_mark.line + 1
     return line
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            shown = str(part) if str(part).strip() else repr(part)  # an empty key is shown as ''
+            out += f".{shown}" if out else shown
     return out or "(top level)"
 
 
@@ -518,65 +807,122 @@ def located(source: str | Path, root: yaml.Node | None, loc: tuple[Any, ...]) ->
     return f"{f'{source}:{line}' if line else source}: {_field_name(loc)}"
 
 
-def yaml_mapping(text: str, source: str | Path, shape: str,
-                 error: type[TargetError] = TargetError) -> tuple[yaml.Node | None, dict[str, Any]]:
+_MERGE = "tag:yaml.org,2002:merge"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+def _node_problem(loader: yaml.SafeLoader, root: yaml.Node) -> tuple[int, tuple[Any, ...], str] | None:
+    """(line, field, problem) of what PyYAML would load silently or with a traceback, else None.
+
+    PyYAML keeps the last of two equal keys in a mapping without a word (`thresholds:` twice: the
+    first section is lost), and raises a bare ValueError, without a line, for a date like 2026-13-45.
+    """
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(root, ())]
+    visited: set[int] = set()  # anchors can make a node its own descendant
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}  # (tag, text): `1` and `"1"` are two keys
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != _MERGE:
+                    line = key.start_mark.line + 1
+                    if (key.tag, key.value) in first:
+                        return line, (*loc, key.value), (f"key {key.value!r} is given twice (lines "
+                                                          f"{first[key.tag, key.value]} and {line}; YAML would "
+                                                          "silently keep the second)")
+                    first[key.tag, key.value] = line
+                stack.append((value, (*loc, key.value if isinstance(key, yaml.ScalarNode) else "?")))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*loc, i)) for i, item in enumerate(node.value))
+        elif node.tag == _TIMESTAMP:
+            try:
+                loader.construct_yaml_timestamp(node)
+            except ValueError as exc:
+                return node.start_mark.line + 1, loc, f"{node.value!r} is not a valid date ({exc})"
+    return None
+
+
+def yaml_mapping(text: str, source: str | Path, shape: str, error: type[TargetError] = TargetError,
+                 *, allow_empty: bool = False) -> tuple[yaml.Node | None, dict[str, Any]]:
     """The YAML node tree (for line numbers) and data of a file that must be a mapping; else `error`
-    in one line (`shape` says what the mapping holds, e.g. "a target file must be a mapping of keys")."""
+    in one line (`shape` says what the mapping holds, e.g. "a target file must be a mapping of keys").
+    With `allow_empty`, an empty file (or one of comments only) is the empty mapping."""
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        problem = _node_problem(loader, root) if root is not None else None
+        if problem is not None:
+            line, loc, message = problem
+            raise error(f"{source}:{line}: {_field_name(loc)}: {message}")
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else str(source)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise error(f"{where}: not valid YAML: {problem}") from None
+        problem_text = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{where}: not valid YAML: {problem_text}") from None
+    finally:
+        loader.dispose()
+    if data is None and allow_empty:
+        return root, {}
     if not isinstance(data, dict):
         raise error(f"{source}:1: {shape}")
     return root, data
 
 
-def validation_line(exc: ValidationError, source: str | Path, root: yaml.Node | None, schema: str) -> str:
-    """The first problem of a strict model's validation, `file:line: field: problem (and N more problem(s))`."""
+def _shown(value: Any) -> str | None:
+    """How a bad scalar value is shown in an error line; None for what is not a scalar."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return repr(value if len(value) <= 80 else value[:77] + "...")
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return None
+
+
+def validation_line(exc: ValidationError, source: str | Path, root: yaml.Node | None, schema: str,
+                    *, show_value: bool = False) -> str:
+    """The first problem of a strict model's validation, `file:line: field: problem (and N more problem(s))`.
+
+    With `show_value`, pydantic's own messages ("Input should be greater than 0") get the bad value
+    appended, `(got -5)`: an operator fixing the file at 3 a.m. sees what was read, quotes included.
+    """
     err = exc.errors()[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    cause = (err.get("ctx") or {}).get("error")
     msg = err["msg"].removeprefix("Value error, ")
+    if isinstance(cause, FieldProblem):  # a validator naming the field below it that is wrong
+        loc = (*loc, *cause.loc)
+        msg = msg.removeprefix(f"{cause.loc[-1]}: ") if cause.loc else msg  # named for direct callers; the line names it
     if err["type"] == "extra_forbidden":
         msg = f"unknown key (not part of {schema})"
+    got = ""
+    secret_ish = bool(loc) and str(loc[-1]).endswith("_env")  # a variable's NAME field may hold a pasted secret
+    if show_value and err["type"] not in ("missing", "extra_forbidden") and not secret_ish:
+        shown = _shown(err.get("input"))
+        already = shown is not None and (shown in msg if shown.startswith("'") else msg.startswith(f"{shown} "))
+        if shown is not None and not already:  # "greater than 0" holds a 0 that is not the value
+            got = f" (got {shown})"
     more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
-    return f"{located(source, root, loc)}: {msg}{more}"
+    return f"{located(source, root, loc)}: {msg}{got}{more}"
+
+
+def _parse(text: str, source: str | Path) -> tuple[Target, yaml.Node | None]:
+    root, data = yaml_mapping(text, source, "a target file must be a mapping of keys (name, environment, ...)")
+    try:
+        return Target.model_validate(data), root
+    except ValidationError as exc:
+        raise TargetError(validation_line(exc, source, root, "the target schema", show_value=True)) from None
 
 
 def parse_target(text: str, source: str | Path = "<target>") -> Target:
     """Validate target YAML text; raise TargetError with 'file:line: field: problem'."""
-    root, data = yaml_mapping(text, source, "a target file must be a mapping of keys (name, environment, ...)")
-    try:
-        target = Target.model_validate(data)
-    except ValidationError as exc:
-        raise TargetError(validation_line(exc, source, root, "the target schema")) from None
-    problem = _cross_section_problem(target)
-    if problem is not None:
-        loc, msg = problem
-        raise TargetError(f"{located(source, root, loc)}: {msg}")
-    return target
-
-
-def _cross_section_problem(target: Target) -> tuple[tuple[Any, ...], str] | None:
-    """What one section cannot check alone, located precisely (a model validator would point at its parent)."""
-    cass = target.cassandra
-    if cass is None:
-        return None
-    names = [dc.name for dc in target.datacenters]
-    for i, client in enumerate(cass.clients):
-        for field_name in ("dc", "local_dc"):
-            value = getattr(client, field_name)
-            if value is not None and value not in names:
-                return ("cassandra", "clients", i, field_name), f"unknown datacenter {value!r} (the target has {names})"
-    seen: set[str] = set()
-    for i, client in enumerate(cass.clients):
-        if client.name in seen:
-            return ("cassandra", "clients", i, "name"), f"client name {client.name!r} is used twice"
-        seen.add(client.name)
-    return None
+    return _parse(text, source)[0]
 
 
 def read_config(path: Path, kind: str, error: type[TargetError] = TargetError) -> str:
@@ -585,6 +931,9 @@ def read_config(path: Path, kind: str, error: type[TargetError] = TargetError) -
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(f"{path}: {kind} file not found") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise error(f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
     except OSError as exc:
         raise error(f"{path}: cannot read {kind} file: {exc.strerror}") from None
 
@@ -592,5 +941,6 @@ def read_config(path: Path, kind: str, error: type[TargetError] = TargetError) -
 def load_target(path: str | Path) -> LoadedTarget:
     """Read and validate a target file."""
     p = Path(path)
-    return LoadedTarget(parse_target(read_config(p, "target"), p), p)
+    target, root = _parse(read_config(p, "target"), p)
+    return LoadedTarget(target, p, root)
 
