@@ -211,7 +211,7 @@ def test_a_bad_waiver_file_stops_the_run_with_one_line(pytester, make_target):
     result = pytester.runpytest_subprocess(f"--target={target}", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [ln for ln in result.stderr.lines if ln.strip()]
-    assert len(lines) == 1 and "waivers.yaml: waivers.0.justification" in lines[0], lines
+    assert len(lines) == 1 and "waivers.yaml:3: waivers[0].justification" in lines[0], lines
 
 
 @pytest.mark.usefixtures("secrets_set")
