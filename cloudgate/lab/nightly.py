@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from cloudgate.childrun import run_child
 from cloudgate.lab import control, hostbench, startup
 from cloudgate.lab.extra import require as require_lab_extra
 from cloudgate.report.metrics import Metric
@@ -27,28 +26,6 @@ from cloudgate.report.rundir import write_json
 
 LAB_UP_BUDGET_S = 30.0
 SMOKE_BUDGET_S = 60.0
-CHILD_GRACE_S = 120.0  # after Ctrl-C: a run undoes what it made (drills, probe VMs) and writes its reports
-
-
-def _wait_for(proc: subprocess.Popen[bytes], profile: str) -> int:
-    """The child's exit status; on Ctrl-C it gets exactly one SIGINT and time to end as interrupted.
-
-    The child runs in its own session, so a terminal's Ctrl-C reaches only this wrapper, which passes
-    it on once: a second SIGINT landing in pytest's own interrupt handling would cut its undo short,
-    and subprocess.run would SIGKILL it after 0.25 s, before its reports say it was interrupted.
-    A second Ctrl-C here stops the wait (the child is killed; the lab goes down next anyway)."""
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        print(f"cloudgate lab: interrupted: the {profile} run undoes what it made and writes its reports "
-              f"(up to {CHILD_GRACE_S:g} s; Ctrl-C again to stop waiting)", file=sys.stderr, flush=True)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=CHILD_GRACE_S)
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            proc.kill()
-            proc.wait()
-        raise
 
 
 def _suite(target: str, profile: str, reports: Path, env: dict[str, str], destructive: bool) -> tuple[int, float, Path]:
@@ -59,8 +36,7 @@ def _suite(target: str, profile: str, reports: Path, env: dict[str, str], destru
     announce = reports / f".run-dir-{os.getpid()}-{profile}"
     announce.unlink(missing_ok=True)
     started = time.monotonic()
-    proc = subprocess.Popen(argv, env={**env, "CLOUDGATE_RUN_DIR_FILE": str(announce)}, start_new_session=True)
-    rc = _wait_for(proc, profile)
+    rc = run_child(argv, {**env, "CLOUDGATE_RUN_DIR_FILE": str(announce)}, what=f"the {profile} run")
     elapsed = time.monotonic() - started
     if not announce.exists():
         raise RuntimeError(f"the {profile} run (exit {rc}) stopped before creating its report directory")

@@ -1,0 +1,66 @@
+"""Ctrl-C while the suite runs as a child: the child gets exactly one SIGINT and time to finish."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+CHILD = textwrap.dedent("""
+    import signal, sys, time
+    from pathlib import Path
+    out = Path(sys.argv[1])
+    got = []
+    signal.signal(signal.SIGINT, lambda *_: got.append(1))
+    out.with_suffix(".ready").write_text("ready")
+    deadline = time.monotonic() + 20
+    while not got and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(float(sys.argv[2]))  # undoing, writing its reports
+    out.write_text(f"{len(got)} SIGINT, finished")
+    sys.exit(2)
+""")
+PARENT = textwrap.dedent("""
+    import sys
+    from cloudgate.childrun import run_child
+    try:
+        run_child([sys.executable, "-c", sys.argv[1], sys.argv[2], sys.argv[3]], what="the test run", grace_s=10)
+    except KeyboardInterrupt:
+        sys.exit(130)
+""")
+
+
+def _start(tmp_path: Path, finish_s: float) -> tuple[subprocess.Popen[str], Path]:
+    out = tmp_path / "child.txt"
+    with open(tmp_path / "parent.err", "w") as err:
+        parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD, str(out), str(finish_s)], stderr=err, text=True)
+    deadline = time.monotonic() + 15
+    while not out.with_suffix(".ready").exists():
+        assert time.monotonic() < deadline and parent.poll() is None, "the child never started"
+        time.sleep(0.02)
+    return parent, out
+
+
+def test_ctrl_c_reaches_the_child_once_and_the_wrapper_waits_for_it_to_finish(tmp_path):
+    parent, out = _start(tmp_path, 0.5)
+    parent.send_signal(signal.SIGINT)  # a terminal's Ctrl-C: the child is in its own session, it gets ours only
+    parent.wait(timeout=20)
+    err = (tmp_path / "parent.err").read_text()
+    assert parent.returncode == 130
+    assert out.read_text() == "1 SIGINT, finished"
+    assert "the test run undoes what it made and writes its reports" in err and "Traceback" not in err
+
+
+def test_a_second_ctrl_c_stops_the_wait(tmp_path):
+    parent, out = _start(tmp_path, 30)
+    parent.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 10
+    while "Ctrl-C again" not in (tmp_path / "parent.err").read_text():  # the wrapper is in its grace wait
+        assert time.monotonic() < deadline, "the wrapper never said it waits"
+        time.sleep(0.02)
+    parent.send_signal(signal.SIGINT)
+    parent.wait(timeout=20)
+    assert parent.returncode == 130 and not out.exists(), "the child was not stopped by the second Ctrl-C"
