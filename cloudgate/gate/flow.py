@@ -28,6 +28,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.csversion import VersionError, parse_version
 from cloudgate.gate import canaries as canary
 from cloudgate.gate.verdict import GateVerdict, judge
 from cloudgate.ledger import Ledger, mark_undone, pending
@@ -90,6 +91,17 @@ def _ledger(reports_root: Path, loaded: LoadedTarget, run: str) -> Ledger:
                   endpoint=loaded.target.cloudstack.endpoint)
 
 
+def check_upgrade_to(upgrade_to: str | None) -> None:
+    """A malformed --upgrade-to is refused before the gate runs anything or makes a canary: found only at
+    `gate after`, it would cost the whole upgrade window and end in a NO-GO that says nothing of the cloud."""
+    if upgrade_to is None:
+        return
+    try:
+        parse_version(upgrade_to)
+    except VersionError as exc:
+        raise GateError(f"--upgrade-to: {exc}") from None
+
+
 def _refuse_production(loaded: LoadedTarget) -> None:
     if not loaded.target.environment.allows_destructive:
         raise GateError(f"{loaded.target.name}: the gate creates canary VMs; refused on an environment: "
@@ -118,6 +130,7 @@ def _now() -> str:
 # --------------------------------------------------------------------------- before
 def before(loaded: LoadedTarget, reports_root: Path, paths: list[str], args: list[str], upgrade_to: str | None,
            say: Callable[[str], None] = print) -> int:
+    check_upgrade_to(upgrade_to)
     _refuse_production(loaded)
     name = loaded.target.name
     existing = load_state(reports_root, name)
