@@ -84,6 +84,7 @@ def machine_floor_figures(rate: float = 500.0, count: int = 2000) -> list[Metric
 def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate") -> int:
     reports = Path(reports_dir).resolve()
     require_lab_extra()  # before the try: a refusal must not tear down a lab someone else has up
+    control.load_lab_target(target)  # likewise: a bad target file reached the `finally` below, and its lab down
     reports.mkdir(parents=True, exist_ok=True)
     rc = 1
     run_dir: Path | None = None
