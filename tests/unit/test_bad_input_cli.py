@@ -274,3 +274,23 @@ def test_the_janitor_reports_a_damaged_ledger_as_a_problem_never_as_an_empty_one
                    reports_root=workdir / "reports")
     assert [p for p in result.problems if "ledger.jsonl: corrupt, line(s) 2 are not ledger records" in p]
     assert ledger.read_bytes() == before
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["run", "--target", "t.yaml", "--reports-dir", "ro"], "--reports-dir ro: not writable (read-only, or not this user's)"),
+    (["gate", "before", "--target", "t.yaml", "--reports-dir", "ro/new"],
+     "--reports-dir ro/new: cannot be made: ro is not writable"),
+    (["bench", "placement", "--out", "ro/bench"], "--out ro/bench: cannot be made: ro is not writable"),
+])
+def test_a_read_only_reports_dir_is_refused_naming_it(argv: list[str], words: str, workdir: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """As root a mode-0555 directory is writable, so read-only is what access(2) says (EROFS included)."""
+    (workdir / "ro").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path).name != "ro" and real_access(path, mode))
+    before = _tree(workdir)
+    assert cli.main(argv) == 2
+    (line,) = [x for x in (capsys.readouterr().err.splitlines()) if x.strip()]
+    assert words in line
+    assert _tree(workdir) == before
