@@ -167,7 +167,6 @@ def cmd_gate(args: argparse.Namespace, extra: list[str]) -> int:
     extra = extra[1:] if extra[:1] == ["--"] else extra  # `gate before --target T -- -k deploy`
     try:
         if args.gate_command == "before":
-            flow.check_upgrade_to(args.upgrade_to)  # before anything else: see check_upgrade_to
             return flow.before(loaded, reports, paths, extra, args.upgrade_to)
         if args.gate_command == "during":
             return flow.during(loaded, reports, paths, extra)
