@@ -7,11 +7,13 @@ no traceback reaches an operator unless CLOUDGATE_DEBUG=1.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 from cloudgate.target import TargetError, load_target
 
@@ -26,11 +28,90 @@ def _project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+# --------------------------------------------------------------------------- argument checks
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors (`cloudgate lab runners: error: argument --count: ...`).
+
+    argparse prints its usage before the error, a screen of text around the one line that matters;
+    the usage stays one `--help` away.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` (to `high`); the error names the value given."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: not a whole number") from None
+        if value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"{text}: must be {limit}")
+        return value
+
+    return parse
+
+
+def _positive_minutes(text: str) -> float:
+    """--older-than-minutes: a finite number of minutes above 0 (0 or less would take a run's fresh VMs)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number of minutes") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be a number of minutes above 0 (a probe VM younger than "
+                                         "this may belong to a run still going)")
+    return value
+
+
+def _writable_dir(value: str | None, flag: str, default: str = "reports") -> Path:
+    """The directory a command writes into (`flag`, else `default`), checked before anything is made."""
+    from cloudgate.report.rundir import ReportsDirError, check_output_dir
+
+    try:
+        return check_output_dir(default if value is None else value, flag)
+    except ReportsDirError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _existing_dir(value: str | None, flag: str, default: str = "reports") -> Path:
+    """A directory a command reads from: given, it must exist (a typo would read as "nothing there")."""
+    path = _writable_dir(value, flag, default)
+    if value is not None and not path.is_dir():
+        raise CliError(f"{flag} {value}: no such directory")
+    return path
+
+
+def _existing_file(value: str, flag: str) -> str:
+    """An input file named by `flag`: absent or a directory is one line naming the flag."""
+    if not Path(value).exists():
+        raise CliError(f"{flag} {value}: file not found")
+    if Path(value).is_dir():
+        raise CliError(f"{flag} {value}: is a directory, not a file")
+    return value
+
+
+def _output_file(value: str | None, flag: str) -> None:
+    """A file a command will write: its directory must be writable, and it must not be a directory."""
+    if value is None:
+        return
+    if Path(value).is_dir():
+        raise CliError(f"{flag} {value}: is a directory; give a file to write")
+    _writable_dir(str(Path(value).parent), flag)
+
+
 # --------------------------------------------------------------------------- run
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     import pytest
 
     load_target(args.target)  # fail in one line before pytest starts
+    if args.paths == []:
+        raise CliError("--paths: give at least one test path (leave --paths out to run the whole suite)")
+    _writable_dir(args.reports_dir, "--reports-dir")  # before pytest: its INTERNALERROR would be the message
     paths = args.paths or [str(_project_root() / p) for p in SUITE_PATHS]
     missing = [p for p in paths if not Path(p.split("::")[0]).exists()]
     if missing:
@@ -40,7 +121,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
             "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if args.allow_destructive:
         argv.append("--allow-destructive")
-    if args.reports_dir:
+    if args.reports_dir is not None:
         argv.append(f"--reports-dir={args.reports_dir}")
     if args.runners:  # the same run, its workers on the runner machines (cloudgate/runners/)
         from cloudgate.runners.run import run_on_runners
@@ -62,9 +143,10 @@ def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
     from cloudgate.janitor import sweep
 
     loaded = load_target(args.target)
+    reports = _existing_dir(args.reports_dir, "--reports-dir")
     try:
         result = sweep(loaded, CloudStackClient.for_target(loaded, allow_mutations=not args.dry_run), dry_run=args.dry_run,
-                       older_than=timedelta(minutes=args.older_than_minutes), reports_root=Path(args.reports_dir))
+                       older_than=timedelta(minutes=args.older_than_minutes), reports_root=reports)
     except CloudStackError as exc:
         raise CliError(str(exc)) from None
     if result.lines or not result.problems:
@@ -80,7 +162,7 @@ def cmd_gate(args: argparse.Namespace, extra: list[str]) -> int:
 
     loaded = load_target(args.target)
     loaded.check_environment()
-    reports = Path(args.reports_dir or "reports").resolve()
+    reports = _writable_dir(args.reports_dir, "--reports-dir").resolve()
     paths = [str(_project_root() / p) for p in SUITE_PATHS]
     extra = extra[1:] if extra[:1] == ["--"] else extra  # `gate before --target T -- -k deploy`
     try:
@@ -100,7 +182,7 @@ def cmd_report(args: argparse.Namespace, _extra: list[str]) -> int:
     """Re-render the operators' page of a past run (its directory under the reports dir, or a path)."""
     from cloudgate.report.page import PageError, render_run_page
 
-    reports = Path(args.reports_dir or "reports")
+    reports = _existing_dir(args.reports_dir, "--reports-dir")
     history = reports / "history.sqlite"
     run_dir = Path(args.run) if Path(args.run).is_dir() else reports / args.run
     if not run_dir.exists() and history.exists() and _in_history(history, args.run):
@@ -113,13 +195,22 @@ def cmd_report(args: argparse.Namespace, _extra: list[str]) -> int:
 
 
 def _in_history(history: Path, run_id: str) -> bool:
-    from cloudgate.report.history import HistoryError, get_run, open_history
+    """Whether the history records `run_id`, read-only: `report` must never create, migrate or move aside
+    the nightly's history. A corrupt one is named corrupt (not "the run is not in it") and kept as it is."""
+    import sqlite3
+
+    from cloudgate.report.history import HistoryError, get_run
 
     try:
-        with open_history(history) as conn:
+        conn = sqlite3.connect(f"{history.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
+        try:
             return get_run(conn, run_id) is not None
-    except HistoryError:
-        return False
+        finally:
+            conn.close()
+    except (sqlite3.Error, HistoryError, ValueError) as exc:
+        raise CliError(f"{run_id}: no run directory of that name, and the history {history} cannot be read "
+                       f"(corrupt? {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                       "kept as it is") from None
 
 
 # --------------------------------------------------------------------------- lab
@@ -127,6 +218,8 @@ def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
     # The product's only way into the embedded lab, and a lazy one on purpose: the suite, the plugin
     # and `cloudgate run` against a real cloud never load cloudgate.lab (import-linter's product
     # contract ignores exactly this edge; tools/check_layers.py checks that it stays inside a function).
+    if args.lab_command == "run":
+        _writable_dir(args.reports_dir, "--reports-dir")
     from cloudgate.lab import commands
 
     return int(commands.main(args))
@@ -143,6 +236,10 @@ def cmd_drill(args: argparse.Namespace, _extra: list[str]) -> int:
 def cmd_place(args: argparse.Namespace, _extra: list[str]) -> int:
     if (args.estate is None) == (args.target is None):
         raise CliError("place: give --target TARGET (the live estate) or --estate FILE (a saved one), not both")
+    _existing_file(args.request, "--request")
+    if args.estate is not None:
+        _existing_file(args.estate, "--estate")
+    _output_file(args.out, "--out")
     if args.target is not None:
         from cloudgate.allocate.commands import run_place_on_target
 
@@ -155,6 +252,7 @@ def cmd_place(args: argparse.Namespace, _extra: list[str]) -> int:
 def cmd_deploy_plan(args: argparse.Namespace, _extra: list[str]) -> int:
     from cloudgate.allocate.commands import run_deploy_plan
 
+    _writable_dir(args.reports_dir, "--reports-dir")
     return int(run_deploy_plan(args.plan, args.target, args.reports_dir))
 
 
@@ -178,9 +276,13 @@ def _snapshot_estate(path: str):  # noqa: ANN202 - cloudgate.placement.model.Est
 
 
 def cmd_bench(args: argparse.Namespace, _extra: list[str]) -> int:
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Every option checked before a directory is made or a lab built; each benchmark makes --out itself."""
+    out = _writable_dir(args.out, "--out")
     if args.what == "placement":
+        given = [flag for flag, value in (("--sizes", args.sizes), ("--rounds", args.rounds)) if value is not None]
+        if given:
+            raise CliError(f"{' and '.join(given)}: only for `cloudgate bench hosts` (the placement benchmark has "
+                           "fixed instances; --quick makes them fewer)")
         from cloudgate.placement.cli import run_bench
 
         return int(run_bench(str(out), quick=args.quick))
@@ -188,13 +290,14 @@ def cmd_bench(args: argparse.Namespace, _extra: list[str]) -> int:
         # the lab's benchmark: through the lab's one entry, like `cloudgate lab ...` (cmd_lab)
         from cloudgate.lab import commands
 
-        return int(commands.bench_hosts(str(out), args.sizes, quick=args.quick, rounds=args.rounds))
+        return int(commands.bench_hosts(str(out), args.sizes, quick=args.quick,
+                                        rounds=2 if args.rounds is None else args.rounds))
     raise CliError(f"unknown benchmark {args.what!r}")
 
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cloudgate",
         description="Infrastructure non-regression suite for a CloudStack + Xen + Cassandra cloud.",
     )
@@ -219,10 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     jan = sub.add_parser("janitor", help="undo what killed runs left behind (from the run ledgers, then by name prefix)")
     jan.add_argument("--target", required=True)
     jan.add_argument("--dry-run", action="store_true")
-    jan.add_argument("--reports-dir", default="reports",
-                     help="where the runs' ledgers are (reports/*/ledger*.jsonl); entries of a live process are left alone")
-    jan.add_argument("--older-than-minutes", type=float, default=60.0,
-                     help="for probe VMs no ledger names: only those created longer ago than this")
+    jan.add_argument("--reports-dir", default=None,
+                     help="where the runs' ledgers are (reports/*/ledger*.jsonl; default ./reports); entries of a "
+                          "live process are left alone")
+    jan.add_argument("--older-than-minutes", type=_positive_minutes, default=60.0,
+                     help="for probe VMs no ledger names: only those created longer ago than this (above 0)")
     jan.set_defaults(func=cmd_janitor)
 
     lab = sub.add_parser("lab", help="the embedded lab: up | down | status | fault | env | cloudstack | upgrade")
@@ -231,14 +335,19 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--target", default=str(_project_root() / "fixtures/targets/lab.yaml"))
     up.add_argument("--placement", choices=("firstfit", "cloudgate", "none"), default="cloudgate",
                     help="how the lab's Cassandra VMs are placed")
+    up.add_argument("--rebuild", action="store_true",
+                    help="tear down a lab that is up (new API credentials: open gates and exported keys break) "
+                         "and build it again; without it, `lab up` refuses while a lab is up")
     lrun = lab_sub.add_parser("run", help="lab up, smoke + nightly profiles, benchmarks, lab down (what `make run` does)")
     lrun.add_argument("--target", default=str(_project_root() / "fixtures/targets/lab.yaml"))
     lrun.add_argument("--reports-dir", default="reports")
     lrun.add_argument("--placement", choices=("firstfit", "cloudgate", "none"), default="cloudgate")
+    lrun.add_argument("--rebuild", action="store_true",
+                      help="run even if a lab is up: it is torn down first (and the run's own lab at the end)")
     lab_sub.add_parser("down", help="remove everything the lab made")
     lrn = lab_sub.add_parser("runners", help="runner namespaces for `cloudgate run --runners`: runners up [--count N] | down")
     lrn.add_argument("runners_action", choices=("up", "down"), metavar="up|down")
-    lrn.add_argument("--count", type=int, default=3, help="how many runners (1-3)")
+    lrn.add_argument("--count", type=_whole(1), default=3, help="how many runners (1-3)")
     lab_sub.add_parser("status", help="show what runs")
     lab_sub.add_parser("env", help="print the lab's API credentials as shell exports")
     fault = lab_sub.add_parser("fault", help="inject or clear a fault: fault HOST FAULT | fault --clear HOST | fault --list")
@@ -306,9 +415,22 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true")
     bench.add_argument("--sizes", default=None, metavar="N,N,...",
                        help="hosts: lab sizes to time (default 100,300,1000; --quick: 100); needs root, brings labs up")
-    bench.add_argument("--rounds", type=int, default=2, help="hosts: suite/floor rounds per size, interleaved")
+    bench.add_argument("--rounds", type=_whole(1, 10), default=None,
+                       help="hosts: suite/floor rounds per size, interleaved (1-10, default 2)")
     bench.set_defaults(func=cmd_bench)
     return parser
+
+
+POSITIONALS = ("file", "run", "history", "plan", "host", "fault")  # named as in each command's usage
+
+
+def _refuse_empty(args: argparse.Namespace) -> None:
+    """An empty value (`--runners=`, `--target ''`) is refused naming its flag: read as "not given", it
+    silently changed the command (`run --runners=` ran the suite on this machine alone)."""
+    for dest, value in vars(args).items():
+        if any(isinstance(v, str) and not v.strip() for v in (value if isinstance(value, list) else [value])):
+            flag = dest.upper() if dest in POSITIONALS else "--" + dest.replace("_", "-")
+            raise CliError(f"{flag} '': empty; give a value")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -318,6 +440,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and args.command not in ("run", "gate"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
+        _refuse_empty(args)
         return int(args.func(args, extra))
     except (CliError, TargetError) as exc:
         print(f"cloudgate: error: {exc}", file=sys.stderr)

@@ -97,6 +97,8 @@ def open_client(ip: str, settings: SshSettings, *, new_machine: bool = False) ->
         sock = _connect_socket(ip, settings.port, settings.connect_timeout)
     except TimeoutError:
         raise HostUnreachable(f"{where}: no TCP answer within {settings.connect_timeout:g} s (host down or filtered)") from None
+    except socket.gaierror as exc:  # before OSError: a name nobody resolves is no sign of a stopped sshd
+        raise HostUnreachable(f"{where}: the name {ip} does not resolve (DNS: {exc.strerror or exc})") from None
     except OSError as exc:
         raise HostUnreachable(f"{where}: {exc.strerror or exc} (sshd not running?)") from None
     try:

@@ -23,7 +23,15 @@ from pathlib import Path
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
 from cloudgate.gate.canaries import CANARY_MAX_AGE, CANARY_SCOPE, GATE_STATE_FILE
-from cloudgate.ledger import Entry, ledgers_under, mark_undone, pending, process_start
+from cloudgate.ledger import (
+    Entry,
+    corrupt_lines,
+    describe_corrupt,
+    ledgers_under,
+    mark_undone,
+    pending,
+    process_start,
+)
 from cloudgate.ledger import read as ledger_read
 from cloudgate.target import LoadedTarget
 from cloudgate.undo import Undoer, UndoError
@@ -139,6 +147,10 @@ def sweep(loaded: LoadedTarget, client: CloudStackClient, dry_run: bool,
         raise CloudStackError(f"{target.name}: janitor refuses an environment: {target.environment.value} target")
     out = SweepResult()
     entries = ledger_entries(reports_root, target.name, target.cloudstack.endpoint)
+    for path in ledgers_under(reports_root):  # a damaged ledger is a problem, never an empty one
+        bad = corrupt_lines(path)
+        if bad:
+            out.problems.append(describe_corrupt(path, bad))
     undoer = Undoer(client, target)
     # a drill killed while the management server was stopped: start it first, or nothing else can be undone
     outage = [e for e in entries if e.kind == "management_server_stopped"]

@@ -258,6 +258,35 @@ def read(path: Path) -> list[Entry]:
     return list(entries.values())
 
 
+def corrupt_lines(path: Path) -> list[int]:
+    """Numbers of the complete lines of a ledger that are not ledger records (read() skips them).
+
+    A torn *last* line is what a kill leaves and is not counted; a bad line before it is damage, and
+    whatever it named can no longer be found from the file: the janitor and `gate destroy` must say so
+    instead of reading the ledger as holding nothing. The file is never changed here.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return []
+    bad = []
+    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            rec = None
+        if not (isinstance(rec, dict) and "key" in rec) and raw.strip():
+            bad.append(number)
+    return bad
+
+
+def describe_corrupt(path: Path, lines: list[int]) -> str:
+    """One line naming a damaged ledger and its bad lines (the first few)."""
+    shown = ", ".join(map(str, lines[:5])) + (f" and {len(lines) - 5} more" if len(lines) > 5 else "")
+    return (f"{path}: corrupt, line(s) {shown} are not ledger records (the file is kept as it is); what they "
+            "named cannot be found from it: check the cloud by hand")
+
+
 def _fold(entries: dict[str, Entry], rec: dict[str, Any], path: Path) -> None:
     key, event = str(rec["key"]), rec.get("event")
     if event == "intend":

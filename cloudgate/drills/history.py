@@ -181,7 +181,9 @@ def read_history(path: Path | str) -> History:
     numbered = [(n, raw) for n, raw in enumerate(lines, 1) if raw.strip()]
     if not numbered:
         raise HistoryError(f"{path}: empty history: no meta record")
-    last = numbered[-1][0]
+    # only what follows the last newline can be torn (a record is one write ending in its newline);
+    # a whole line that is not JSON is damage, and is named as such
+    last = len(lines) if lines[-1].strip() else None
     meta: dict[str, Any] | None = None
     ops: list[Op] = []
     for n, raw in numbered:

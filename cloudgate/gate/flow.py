@@ -25,12 +25,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.csversion import VersionError, parse_version
 from cloudgate.gate import canaries as canary
 from cloudgate.gate.verdict import GateVerdict, judge
-from cloudgate.ledger import Ledger, mark_undone, pending
+from cloudgate.ledger import Ledger, corrupt_lines, describe_corrupt, mark_undone, pending
 from cloudgate.ledger import read as ledger_read
 from cloudgate.report.history import get_run, open_history
 from cloudgate.report.record import history_path
@@ -72,8 +73,13 @@ def load_state(reports_root: Path, target: str) -> GateState | None:
         return None
     try:
         return GateState.model_validate_json(path.read_text())
-    except ValueError as exc:
-        raise GateError(f"{path}: not a gate state this cloudgate can read ({str(exc).splitlines()[0]})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise GateError(f"{path}: corrupt, or not a gate state this cloudgate reads ({where + ': ' if where else ''}"
+                        f"{first['msg']}); kept as it is (the canaries it names are in ledger.jsonl beside it)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GateError(f"{path}: unreadable gate state ({exc}); kept as it is") from None
 
 
 def save_state(reports_root: Path, state: GateState) -> Path:
@@ -88,6 +94,17 @@ def save_state(reports_root: Path, state: GateState) -> Path:
 def _ledger(reports_root: Path, loaded: LoadedTarget, run: str) -> Ledger:
     return Ledger(gate_dir(reports_root, loaded.target.name) / "ledger.jsonl", run=run, target=loaded.target.name,
                   endpoint=loaded.target.cloudstack.endpoint)
+
+
+def check_upgrade_to(upgrade_to: str | None) -> None:
+    """A malformed --upgrade-to is refused before the gate runs anything or makes a canary: found only at
+    `gate after`, it would cost the whole upgrade window and end in a NO-GO that says nothing of the cloud."""
+    if upgrade_to is None:
+        return
+    try:
+        parse_version(upgrade_to)
+    except VersionError as exc:
+        raise GateError(f"--upgrade-to: {exc}") from None
 
 
 def _refuse_production(loaded: LoadedTarget) -> None:
@@ -118,6 +135,7 @@ def _now() -> str:
 # --------------------------------------------------------------------------- before
 def before(loaded: LoadedTarget, reports_root: Path, paths: list[str], args: list[str], upgrade_to: str | None,
            say: Callable[[str], None] = print) -> int:
+    check_upgrade_to(upgrade_to)
     _refuse_production(loaded)
     name = loaded.target.name
     existing = load_state(reports_root, name)
@@ -245,9 +263,12 @@ def destroy(loaded: LoadedTarget, reports_root: Path, say: Callable[[str], None]
             mark_undone(entry, how)
             say(f"gate destroy: {how} {entry.describe()}")
     state_path = gate_dir(reports_root, name) / STATE_FILE
-    if problems:
-        for problem in problems:
-            say(f"gate destroy: could not undo {problem} (still in {path})")
+    for problem in problems:
+        say(f"gate destroy: could not undo {problem} (still in {path})")
+    bad = corrupt_lines(path)
+    if bad:  # read as empty, the gate would close with its canaries still in the cloud
+        say(f"gate destroy: {describe_corrupt(path, bad)}; the gate stays open")
+    if problems or bad:
         return 1
     if state_path.exists():
         state = load_state(reports_root, name)

@@ -13,8 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from cloudgate.lab import control, hostbench, nightly, runners
+from cloudgate.lab import control, hostbench, nightly, paths, runners
+from cloudgate.lab.cloudstack import upgrade as cs_upgrade
 from cloudgate.lab.extra import LabExtraMissing
+from cloudgate.lab.extra import require as require_extra
+from cloudgate.lab.net import LabError
 from cloudgate.target import TargetError
 
 LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml"
@@ -36,26 +39,66 @@ def cloudstack(action: str) -> int:
     return 0
 
 
+def lab_in_use() -> str | None:
+    """Why a lab counts as up (its state directory has the topology `lab up` writes first), or None.
+
+    Only the state directory is read: the refusal below must cost nothing and touch nothing.
+    """
+    topology = paths.topology_file()
+    try:
+        if not topology.exists():
+            return None
+    except OSError:  # unreadable state directory: someone's lab, not ours to judge
+        return f"a lab's state directory {paths.lab_dir()} exists and cannot be read"
+    return f"a lab is up (its state is in {paths.lab_dir()})"
+
+
+def refuse_if_up(command: str, why: str, *, rebuild_flag: bool = True) -> None:
+    """`lab up`, `lab run` and `bench hosts` would tear down a lab that is up, silently, and rebuild it
+    with new API credentials: a gate's canaries and every exported key would break under whoever uses it."""
+    up = lab_in_use()
+    if up is not None:
+        raise control.LabControlError(f"{up}: `{command}` {why}; run `cloudgate lab down` first"
+                                      + (f" (or `{command} --rebuild`)" if rebuild_flag else ""))
+
+
+def refuse_to_rebuild(args: argparse.Namespace, why: str) -> None:
+    """`lab up` / `lab run` without --rebuild while a lab is up: refused, after the extra's own check
+    (a lab without its extra is refused first, whatever is up)."""
+    require_extra()
+    if not getattr(args, "rebuild", False):
+        refuse_if_up(f"cloudgate lab {args.lab_command}", why)
+
+
 def upgrade(args: argparse.Namespace) -> int:
-    """`cloudgate lab upgrade --to VERSION [--regression NAME]... | --list`."""
+    """`cloudgate lab upgrade --to VERSION [--regression NAME]... | --list`; the arguments checked before the lab."""
     if args.list:
         print(control.list_regressions())
         return 0
     if not args.to:
         raise control.LabControlError("to which version? `cloudgate lab upgrade --to VERSION [--regression NAME]...`; "
                                       "`--list` lists the regressions")
+    for flag, check in (("--to", lambda: cs_upgrade.parse_version(args.to)),
+                        ("--regression", lambda: cs_upgrade.check_regressions(args.regression))):
+        try:
+            check()
+        except cs_upgrade.UpgradeError as exc:
+            raise control.LabControlError(f"{flag}: {exc}") from None
     report = control.upgrade(args.to, args.regression)
     print(f"lab {report.summary()}; guests keep running, API answering")
     return 0
 
 
 def bench_hosts(out: str, sizes: str | None, *, quick: bool, rounds: int) -> int:
-    """`cloudgate bench hosts`: labs of 100, 300, 1,000 hosts timed (hostbench.py); errors one line."""
+    """`cloudgate bench hosts`: labs of 100, 300, 1,000 hosts timed (hostbench.py); errors one line, each
+    before a directory is made or a lab built."""
     try:
-        chosen = [int(n) for n in sizes.split(",")] if sizes else (
+        chosen = hostbench.parse_sizes(sizes) if sizes is not None else (
             list(hostbench.QUICK_SIZES) if quick else list(hostbench.FULL_SIZES))
-    except ValueError:
-        print(f"cloudgate bench hosts: error: --sizes {sizes!r}: give host counts like 100,300,1000", file=sys.stderr)
+        hostbench.check_rounds(rounds)
+        refuse_if_up("cloudgate bench hosts", "builds and removes labs of its own", rebuild_flag=False)
+    except (ValueError, control.LabControlError) as exc:
+        print(f"cloudgate bench hosts: error: {exc}", file=sys.stderr)
         return 2
     try:
         return hostbench.print_report(hostbench.run(out, chosen, rounds=rounds))
@@ -64,12 +107,28 @@ def bench_hosts(out: str, sizes: str | None, *, quick: bool, rounds: int) -> int
         return 2
 
 
+def fault_params(given: list[str]) -> dict[str, str]:
+    """--param KEY=VALUE, each key once: a malformed or repeated one is refused, never dropped or overwritten."""
+    params: dict[str, str] = {}
+    for text in given:
+        key, sep, value = text.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise control.LabControlError(f"--param {text!r}: give KEY=VALUE (e.g. --param seconds=5)")
+        if key in params:
+            raise control.LabControlError(f"--param {text!r}: {key} given twice ({key}={params[key]} first)")
+        params[key] = value
+    return params
+
+
 def main(args: argparse.Namespace) -> int:
     """Run one `cloudgate lab` action; operator errors are one line on stderr and exit status 2."""
     try:
         if args.lab_command == "run":
+            refuse_to_rebuild(args, "builds its own lab and removes it at the end")
             return nightly.run(args.target, args.reports_dir, args.placement)
         if args.lab_command == "up":
+            refuse_to_rebuild(args, "would tear it down and rebuild it with new API credentials (open gate "
+                                    "canaries and exported keys would break)")
             control.up(args.target, args.placement)
         elif args.lab_command == "down":
             control.down()
@@ -87,10 +146,9 @@ def main(args: argparse.Namespace) -> int:
             if args.list:
                 print(control.list_faults())
                 return 0
-            params = dict(p.split("=", 1) for p in args.param if "=" in p)
-            control.fault(args.host, args.fault, params, args.clear)
+            control.fault(args.host, args.fault, fault_params(args.param), args.clear)
         return 0
-    except (control.LabControlError, LabExtraMissing, TargetError) as exc:
+    except (control.LabControlError, LabError, LabExtraMissing, TargetError) as exc:
         print(f"cloudgate lab: error: {exc}", file=sys.stderr)
         return 2
     except FileNotFoundError as exc:

@@ -55,7 +55,17 @@ def _port_free(port: int) -> bool:
 
 
 def _credentials() -> dict[str, str]:
-    return json.loads(paths.credentials_file().read_text())
+    """The lab's API keys (FileNotFoundError when no lab is up); a damaged file is named, and kept."""
+    path = paths.credentials_file()
+    text = path.read_text()
+    try:
+        creds = json.loads(text)
+    except ValueError as exc:
+        creds = exc
+    if not isinstance(creds, dict) or not {"api_key", "secret_key"} <= creds.keys():
+        raise LabControlError(f"{path}: corrupt (not the lab's api_key and secret_key), kept as it is; "
+                              "`cloudgate lab up --rebuild` writes new ones")
+    return creds
 
 
 def _write_credentials() -> dict[str, str]:
@@ -281,15 +291,22 @@ def leftovers() -> list[str]:
     return found
 
 
+def load_lab_target(target_path: str) -> Any:
+    """The lab target file, loaded, or one line: unreadable, invalid, or not `environment: lab`."""
+    loaded = load_target(target_path)
+    if loaded.target.environment is not Environment.lab:
+        raise LabControlError(f"{loaded.path}: environment is {loaded.target.environment.value}; "
+                              "the lab needs environment: lab")
+    return loaded
+
+
 def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> dict[str, Any]:
     """Build the lab; returns timings. Cleans a previous (possibly crashed) lab first."""
     extra.require()  # before anything is built or cleaned: a lab without its extra measures the wrong thing
     _require_root()
     t0 = time.monotonic()
-    loaded = load_target(target_path)
+    loaded = load_lab_target(target_path)
     target = loaded.target
-    if target.environment is not Environment.lab:
-        raise LabControlError(f"{loaded.path}: environment is {target.environment.value}; the lab needs environment: lab")
     topology = build_topology(target)
     if leftovers():
         if not quiet:
@@ -456,8 +473,46 @@ CLOUD_FAULTS = {
                               "its DC running another member of its group (param vm=cass-dc1-2); "
                               "--clear migrates it back",
 }
+# The parameters each cloud fault takes, and what each must be: checked before the lab is touched
+# (cloud_fault reads them with defaults, so a misspelt one would silently run the default).
+NUMBER, WHOLE, NAME = "number >= 0", "whole number", "name"
+CLOUD_FAULT_PARAMS: dict[str, dict[str, str]] = {
+    "boot-delay": {"seconds": NUMBER}, "api-error": {"command": NAME, "code": WHOLE}, "mgmt-down": {},
+    "zone-disabled": {"zone": NAME}, "systemvm-stopped": {}, "host-maintenance": {"host": NAME},
+    "partition": {"a": NAME, "b": NAME}, "cql-write-delay": {"ms": NUMBER, "node": NAME},
+    "hints-off": {"node": NAME}, "vm-orphaned": {"vm": NAME}, "anti-affinity-race": {"seconds": NUMBER},
+    "rebalance-onto-sibling": {"vm": NAME},
+}
+CLOUD_FAULT_REQUIRED = {"host-maintenance": ("host",)}
 REBALANCE_DEFAULT_VM = "cass-dc1-2"
 NODE_BACK_SECONDS = 30.0  # a migrated Cassandra guest boots its CQL node again within this
+
+
+def check_cloud_fault(fault: str, params: dict[str, str], clear: bool) -> None:
+    """A cloud fault's name and parameters, refused in one line before the lab is read or changed."""
+    if fault not in CLOUD_FAULT_PARAMS:
+        raise LabControlError(f"unknown fault {fault!r}; `cloudgate lab fault --list` lists them")
+    takes = CLOUD_FAULT_PARAMS[fault]
+    for key, value in params.items():
+        kind = takes.get(key)
+        if kind is None:
+            known = ", ".join(f"{k}=<{v}>" for k, v in takes.items()) or "no parameter"
+            raise LabControlError(f"fault {fault}: --param {key}={value}: not one of its parameters (it takes {known})")
+        if not _param_ok(kind, value):
+            raise LabControlError(f"fault {fault}: --param {key}={value}: must be a {kind}")
+    missing = [k for k in CLOUD_FAULT_REQUIRED.get(fault, ()) if k not in params and not clear]
+    if missing:
+        raise LabControlError(f"fault {fault}: --param {missing[0]}=... is required")
+
+
+def _param_ok(kind: str, value: str) -> bool:
+    if kind == NAME:
+        return bool(value.strip())
+    try:
+        number = int(value) if kind == WHOLE else float(value)
+    except ValueError:
+        return False
+    return kind == WHOLE or (number >= 0 and number != float("inf"))
 
 
 def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None:
@@ -660,10 +715,19 @@ def fault(host: str | None, name: str | None, params: dict[str, str], clear: boo
     if host == "cloud":
         if not name:
             raise LabControlError("which cloud fault? `cloudgate lab fault --list`")
+        check_cloud_fault(name, params, clear)
         cloud_fault(name, params, clear)
         return
     from cloudgate.lab import hostfaults
+    from cloudgate.lab.net import LabError
 
+    if name:
+        try:
+            hostfaults.check_params(name, params)
+        except LabError as exc:
+            raise LabControlError(str(exc)) from None
+    elif not clear:
+        raise LabControlError("which fault? `cloudgate lab fault --list`")
     topology = LabTopology.load(paths.topology_file())
     from cloudgate.lab import guests
 

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from cloudgate.lab import control
+from cloudgate.report.metrics import Metric
 
 LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures" / "targets" / "lab.yaml"
 FULL_SIZES = (100, 300, 1000)
@@ -37,17 +38,61 @@ QUICK_SIZES = (100,)
 #: Targets on this 2-core machine (issue 18): 1,000 hosts' smoke in a minute, within 2x the floor.
 SMOKE_1000_BUDGET_S = 60.0
 FLOOR_RATIO_BUDGET = 2.0
+#: The suite/floor ratio is judged from this size up. Below it both runs last a few seconds and the
+#: ratio moves with this shared machine's noise (1.83 measured at 100 hosts on a quiet day, 2.2 in a
+#: `make run`): at 100 and 300 hosts it is reported for information, never as a pass or a fail.
+RATIO_JUDGED_FROM = 1000
 FLOOR_THREADS = 16
 SHAPES = {100: (5, 10), 300: (10, 15), 1000: (20, 25)}  # hosts -> (racks per DC, hosts per rack), 2 DCs
+DATACENTERS = 2  # the lab target's (fixtures/targets/lab.yaml)
+#: The lab's largest datacenter (cloudgate.target.LabSection: one Linux bridge, 1,024 ports).
+MAX_HOSTS_PER_DC = 1000
+MAX_HOSTS = DATACENTERS * MAX_HOSTS_PER_DC
+MAX_ROUNDS = 10
 
 
 def shape(hosts: int) -> tuple[int, int]:
-    """Racks per DC and hosts per rack giving `hosts` over the lab's two DCs."""
+    """Racks per DC and hosts per rack giving `hosts` over the lab's two DCs (the first racks of each
+    DC take one host more when the racks do not divide it: `extra_racks`)."""
     if hosts in SHAPES:
         return SHAPES[hosts]
-    per_dc = max(1, hosts // 2)
+    per_dc = max(1, hosts // DATACENTERS)
     racks = max(1, min(20, round(per_dc ** 0.5)))
     return racks, max(1, per_dc // racks)
+
+
+def extra_racks(hosts: int) -> int:
+    """Racks (from the first, in each DC) given one host more, so the lab has exactly `hosts` hosts."""
+    racks, per_rack = shape(hosts)
+    return hosts // DATACENTERS - racks * per_rack
+
+
+def parse_sizes(text: str) -> list[int]:
+    """--sizes: distinct even host counts the lab can build (2 to MAX_HOSTS); ValueError naming the bad one.
+
+    Checked before any lab is built: a size the lab cannot hold was built smaller and reported as asked
+    (`-5 hosts`), and none at all ended in a traceback.
+    """
+    sizes: list[int] = []
+    for part in text.split(","):
+        item = part.strip()
+        try:
+            hosts = int(item)
+        except ValueError:
+            raise ValueError(f"--sizes {text!r}: {item!r} is not a host count (give counts like 100,300,1000)") from None
+        if not DATACENTERS <= hosts <= MAX_HOSTS or hosts % DATACENTERS:
+            raise ValueError(f"--sizes {text!r}: {hosts}: a lab size is an even number of hosts from {DATACENTERS} "
+                             f"to {MAX_HOSTS:,} (two datacenters of at most {MAX_HOSTS_PER_DC:,})")
+        if hosts in sizes:
+            raise ValueError(f"--sizes {text!r}: {hosts} given twice")
+        sizes.append(hosts)
+    return sizes
+
+
+def check_rounds(rounds: int) -> None:
+    """--rounds: 1 to MAX_ROUNDS (each round times the suite twice and the floor once, at every size)."""
+    if not 1 <= rounds <= MAX_ROUNDS:
+        raise ValueError(f"--rounds {rounds}: must be from 1 to {MAX_ROUNDS}")
 
 
 def fleet_target(hosts: int, directory: Path) -> Path:
@@ -57,7 +102,7 @@ def fleet_target(hosts: int, directory: Path) -> Path:
     raw.pop("cassandra", None)
     raw["name"] = f"lab-fleet-{hosts}"
     raw["lab"] = {**(raw.get("lab") or {}), "racks_per_dc": racks, "hosts_per_rack": per_rack,
-                  "extra_hosts_first_racks": 0, "cassandra_nodes_per_dc": 0}
+                  "extra_hosts_first_racks": extra_racks(hosts), "cassandra_nodes_per_dc": 0}
     path = directory / f"lab-fleet-{hosts}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -221,24 +266,55 @@ def _standin_figures(host_name: str) -> dict[str, float]:
     return figures
 
 
+def _target(metric: Metric, target: str, measured: Any, why: str = "") -> dict[str, Any]:
+    """One line of the report from its metric, so the line's word and the metric's verdict cannot disagree:
+    a metric with a threshold is judged (PASS / FAIL), one without is information (INFO, with why)."""
+    verdict = metric.verdict
+    return {"target": target, "measured": measured, "verdict": verdict,
+            "passed": None if verdict == "info" else verdict == "pass", "why": why, "metric": metric.model_dump()}
+
+
 def judge(sizes: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The issue's targets, against what was measured (a target needing a size not run is not judged)."""
+    """The issue's targets, each judged only at the size it is set for (a target needing a size not run is
+    not judged); what is measured at another size is reported as information, saying where it is judged."""
+    test = "cloudgate bench hosts"
     targets = []
     by_size = {s["hosts"]: s for s in sizes}
     if 1000 in by_size:
         s = by_size[1000]
-        targets.append({"target": f"1,000 hosts smoke <= {SMOKE_1000_BUDGET_S:g} s", "measured": s["suite_wall_s"],
-                        "passed": s["suite_wall_s"] <= SMOKE_1000_BUDGET_S})
-        targets.append({"target": "3,000 hosts by extrapolation <= 180 s", "measured": round(3 * s["suite_wall_s"], 1),
-                        "passed": 3 * s["suite_wall_s"] <= 180})
+        targets.append(_target(Metric.measure("lab.fleet.1000.smoke.seconds", s["suite_wall_s"], "s",
+                                              SMOKE_1000_BUDGET_S, test=test),
+                               f"1,000 hosts smoke <= {SMOKE_1000_BUDGET_S:g} s", s["suite_wall_s"]))
+        targets.append(_target(Metric.measure("lab.fleet.3000.extrapolated.seconds", round(3 * s["suite_wall_s"], 1),
+                                              "s", 180.0, test=test),
+                               "3,000 hosts by extrapolation <= 180 s", round(3 * s["suite_wall_s"], 1)))
     for s in sizes:
-        whole = s["suite_exit"] == 0 and s["floor_hosts_ok"] == s["hosts"]
-        targets.append({"target": f"{s['hosts']} hosts: every smoke check passed and the floor read every host",
-                        "measured": f"suite exit {s['suite_exit']}, {s['checks_passed']} passed; floor read "
-                                    f"{s['floor_hosts_ok']} of {s['hosts']}", "passed": whole})
-        targets.append({"target": f"{s['hosts']} hosts: suite <= {FLOOR_RATIO_BUDGET:g} x floor",
-                        "measured": s["ratio_to_floor"], "passed": s["ratio_to_floor"] <= FLOOR_RATIO_BUDGET})
+        n = s["hosts"]
+        whole = s["suite_exit"] == 0 and s["floor_hosts_ok"] == n
+        targets.append(_target(Metric.measure(f"lab.fleet.{n}.complete", 1.0 if whole else 0.0, "bool", 1.0,
+                                              better="higher", test=test),
+                               f"{n} hosts: every smoke check passed and the floor read every host",
+                               f"suite exit {s['suite_exit']}, {s['checks_passed']} passed; floor read "
+                               f"{s['floor_hosts_ok']} of {n}"))
+        targets.append(_ratio_target(s, test))
     return targets
+
+
+def _ratio_target(s: dict[str, Any], test: str) -> dict[str, Any]:
+    """suite <= 2 x floor, judged from RATIO_JUDGED_FROM hosts up; below, the ratio for information."""
+    n, ratio = s["hosts"], s["ratio_to_floor"]
+    if n >= RATIO_JUDGED_FROM:
+        return _target(Metric.measure(f"lab.fleet.{n}.ratio_to_floor", ratio, "x", FLOOR_RATIO_BUDGET, test=test),
+                       f"{n} hosts: suite <= {FLOOR_RATIO_BUDGET:g} x floor", ratio)
+    why = (f"target <= {FLOOR_RATIO_BUDGET:g} judged at {RATIO_JUDGED_FROM:,} hosts in the full bench; at {n} hosts "
+           "the ratio is within this machine's noise")
+    return _target(Metric.measure(f"lab.fleet.{n}.ratio_to_floor", ratio, "x", test=test),
+                   f"{n} hosts: suite/floor", ratio, why)
+
+
+def failed(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The judged targets that do not hold: any one of them fails the benchmark (and `make run`)."""
+    return [t for t in report["targets"] if t.get("verdict") == "fail"]
 
 
 def plot(sizes: list[dict[str, Any]], path: Path) -> None:
@@ -281,11 +357,17 @@ def run(out_dir: str, sizes: Sequence[int] = FULL_SIZES, rounds: int = 2) -> dic
     return report
 
 
+def report_line(t: dict[str, Any]) -> str:
+    """`PASS|FAIL  target: measured`, or `INFO  what: measured (why it is not judged here)`."""
+    word = {"pass": "PASS", "fail": "FAIL"}.get(t.get("verdict", ""), "INFO")
+    return f"{word}  {t['target']}: {t['measured']}" + (f" ({t['why']})" if t.get("why") else "")
+
+
 def print_report(report: dict[str, Any]) -> int:
-    """The targets, PASS/FAIL, one per line; exit 0 (a benchmark reports, the figures judge)."""
+    """The targets, one per line; exit 1 if a judged target fails (never a FAIL line and exit 0)."""
     for t in report["targets"]:
-        print(f"{'PASS' if t['passed'] else 'FAIL'}  {t['target']}: {t['measured']}")
-    return 0
+        print(report_line(t))
+    return 1 if failed(report) else 0
 
 
 def main(argv: Sequence[str]) -> int:

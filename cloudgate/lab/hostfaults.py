@@ -373,6 +373,23 @@ def _lookup(fault: str) -> _Fault:
         raise LabError(f"unknown host fault {fault!r} (known: {', '.join(_FAULTS)})") from None
 
 
+def check_params(fault: str, params: dict[str, str]) -> None:
+    """An unknown fault, a parameter it does not take or a value it cannot use, refused before any host is
+    touched (a parameter it does not take was silently ignored: the fault then ran with its default)."""
+    spec = _lookup(fault)
+    unknown = sorted(set(params) - set(spec.params))
+    if unknown:
+        takes = ", ".join(f"{k}=<{v}>" for k, v in spec.params.items()) or "no parameter"
+        raise LabError(f"fault {fault}: --param {unknown[0]}={params[unknown[0]]}: not one of its parameters "
+                       f"(it takes {takes})")
+    try:
+        spec.changes(params)
+    except (TypeError, ValueError):
+        bad = ", ".join(f"{k}={v}" for k, v in params.items())
+        wants = ", ".join(f"{k}=<{v}>" for k, v in spec.params.items())
+        raise LabError(f"fault {fault}: --param {bad}: not a value it takes ({wants})") from None
+
+
 def apply_fault(topology: LabTopology | None, host_name: str, fault: str, **params: Any) -> None:
     """Inject `fault` on a host (or guest); applying an active fault again re-applies its new params."""
     spec = _lookup(fault)

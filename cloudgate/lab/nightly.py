@@ -6,7 +6,9 @@ nightly profile with destructive drills (reports/latest), which records the
 lab and benchmark figures beside its own (metrics.json and the HTML table) and receives the
 benchmark's files → lab down, whatever happened before → the fleet benchmark at its quick size
 (hostbench.py: it brings its own host-only lab up and down), whose files and figures join the run.
-The exit status is the nightly run's, or 1 if a later step failed (the fleet benchmark reports only).
+The exit status is the nightly run's, or 1 if a later step failed: the fleet benchmark too when it
+could not run or a target it judges at its quick size fails (what it measures there for information
+fails nothing, and says where it is judged).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from cloudgate.childrun import run_child
 from cloudgate.lab import control, hostbench, startup
@@ -81,6 +84,7 @@ def machine_floor_figures(rate: float = 500.0, count: int = 2000) -> list[Metric
 def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate") -> int:
     reports = Path(reports_dir).resolve()
     require_lab_extra()  # before the try: a refusal must not tear down a lab someone else has up
+    control.load_lab_target(target)  # likewise: a bad target file reached the `finally` below, and its lab down
     reports.mkdir(parents=True, exist_ok=True)
     rc = 1
     run_dir: Path | None = None
@@ -136,31 +140,28 @@ def run(target: str, reports_dir: str = "reports", placement: str = "cloudgate")
             print(f"cloudgate lab: error: {exc}", file=sys.stderr)
             rc = rc or 1
     if run_dir is not None:
-        hosts_bench(run_dir, reports)
+        rc = hosts_bench(run_dir, reports) or rc
     return rc
 
 
-def hosts_bench(run_dir: Path, reports: Path) -> None:
+def hosts_bench(run_dir: Path, reports: Path) -> int:
     """The fleet benchmark at its quick size (hostbench.py), after the nightly's lab is down: its files
-    join the run directory, its figures the run's metrics (for information: its targets are judged in
-    hosts-bench.json, at the sizes the full `cloudgate bench hosts` runs), and the page is re-rendered."""
+    join the run directory, its figures the run's metrics, and the page is re-rendered. Each target is
+    a metric with the verdict of its line: judged at this size (a threshold; a FAIL fails the run, and
+    the run's summary says so), or information (no threshold, the line says where it is judged).
+    Returns 1 if the benchmark could not run or a judged target fails, else 0."""
     print("\n== fleet benchmark, quick size (cloudgate bench hosts --quick) ==", flush=True)
     try:
         report = hostbench.run(str(run_dir), hostbench.QUICK_SIZES, rounds=1)
     except (control.LabControlError, OSError, ValueError) as exc:
         print(f"cloudgate lab: fleet benchmark not run: {exc}", file=sys.stderr)
-        return
+        mark_failed(run_dir, [f"fleet benchmark not run: {exc}"])
+        return 1
     hostbench.print_report(report)
-    figures = []
-    for size in report["sizes"]:
-        n = size["hosts"]
-        figures += [
-            Metric.measure(f"lab.fleet.{n}.smoke.seconds", size["suite_wall_s"], "s", test="cloudgate bench hosts"),
-            Metric.measure(f"lab.fleet.{n}.floor.seconds", size["floor_wall_s"], "s", test="cloudgate bench hosts"),
-            Metric.measure(f"lab.fleet.{n}.ratio_to_floor", size["ratio_to_floor"], "x", test="cloudgate bench hosts"),
-            Metric.measure(f"lab.fleet.{n}.up.seconds", size["lab_up_s"], "s", test="cloudgate bench hosts"),
-        ]
-    merge_metrics(run_dir, figures)
+    merge_metrics(run_dir, fleet_figures(report))
+    failing = hostbench.failed(report)
+    if failing:
+        mark_failed(run_dir, [hostbench.report_line(t) for t in failing])
     from cloudgate.report.page import PageError, render_run_page
 
     history = reports / "history.sqlite"
@@ -168,3 +169,30 @@ def hosts_bench(run_dir: Path, reports: Path) -> None:
         render_run_page(run_dir, history if history.exists() else None)
     except PageError as exc:
         print(f"cloudgate lab: page not re-rendered with the fleet benchmark: {exc}", file=sys.stderr)
+    return 1 if failing else 0
+
+
+def fleet_figures(report: dict[str, Any]) -> list[Metric]:
+    """The targets' own metrics (their verdicts are the report's lines), then the other figures for information."""
+    figures = [Metric.model_validate(t["metric"]) for t in report["targets"]]
+    have = {m.name for m in figures}
+    for size in report["sizes"]:
+        n = size["hosts"]
+        for name, key in (("smoke.seconds", "suite_wall_s"), ("floor.seconds", "floor_wall_s"),
+                          ("up.seconds", "lab_up_s")):
+            if f"lab.fleet.{n}.{name}" not in have and size.get(key) is not None:
+                figures.append(Metric.measure(f"lab.fleet.{n}.{name}", size[key], "s", test="cloudgate bench hosts"))
+    return figures
+
+
+def mark_failed(run_dir: Path, why: list[str]) -> None:
+    """The run's summary.json says it failed after pytest ended (the page reads its exit status there)."""
+    path = run_dir / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return  # the page names a missing or unreadable summary itself
+    if summary.get("exitstatus") == 0:
+        summary["exitstatus"] = 1
+    summary["failed_after_run"] = [*summary.get("failed_after_run", []), *why]
+    write_json(path, summary)

@@ -113,7 +113,7 @@ def _network(nodes: list[tuple[int, hosts.Node]], bridge: str, gateway: str) -> 
 def up(count: int = MAX_RUNNERS, lab_target: Path = LAB_TARGET) -> Path:
     """Bring up `count` runners, the API relay and the runners' files; returns the runners file."""
     if not 1 <= count <= MAX_RUNNERS:
-        raise LabError(f"lab runners: --count must be 1-{MAX_RUNNERS} (addresses 198.18.1.251-253)")
+        raise LabError(f"lab runners: --count {count}: must be 1-{MAX_RUNNERS} (addresses 198.18.1.251-253)")
     if os.geteuid() != 0:
         raise LabError("lab runners: needs root (network namespaces)")
     if not paths.topology_file().exists():

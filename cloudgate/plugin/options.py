@@ -54,7 +54,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hosts-filter", action="append", default=None, metavar="KEY=GLOB[,KEY=GLOB]",
                     help="check only the hosts matching (keys dc, rack, cluster, tag, name; repeat to add hosts), "
                          "and the Cassandra nodes on them; recorded in the reports")
-    group.addoption("--sample", type=int, default=None, metavar="N",
+    group.addoption("--sample", default=None, metavar="N",  # a whole number, checked in one line (state.py)
                     help="check N hosts per rack (the same N for the same fleet: chosen by a hash of the name); "
                          "recorded in the reports")
 

@@ -31,7 +31,9 @@ from cloudgate.plugin.state import (
 )
 from cloudgate.report.history import HistoryError
 from cloudgate.report.rundir import (
+    ReportsDirError,
     RunStamp,
+    check_output_dir,
     create_run_dir,
     git_revision,
     make_run_id,
@@ -54,9 +56,15 @@ def pytest_configure(config: pytest.Config) -> None:
     loaded = configured_target(config)
     if loaded is None or is_worker(config) or config.option.collectonly:
         return
+    selection_of(config)  # a bad --hosts-filter / --sample stops the run before its directory exists
     profile = config.getoption("profile")
     started = utc_now()
     reports_root = reports_root_of(config)
+    try:
+        given = config.getoption("reports_dir")
+        check_output_dir("reports" if given is None else given, "--reports-dir")
+    except ReportsDirError as exc:  # one line and exit 4, before anything is made (not an INTERNALERROR)
+        raise pytest.UsageError(str(exc)) from None
     reports_root.mkdir(parents=True, exist_ok=True)
     run_id = make_run_id(loaded.target.name, profile, started)
     run_dir = create_run_dir(reports_root, run_id)

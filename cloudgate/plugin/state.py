@@ -99,6 +99,11 @@ def selection_of(config: pytest.Config) -> Selection | None:
     if SELECTION_KEY in config.stash:
         return config.stash[SELECTION_KEY]
     filters, sample = config.getoption("hosts_filter", None), config.getoption("sample", None)
+    if isinstance(sample, str):  # taken as text: argparse's own refusal is pytest's usage screen, not one line
+        try:
+            sample = int(sample)
+        except ValueError:
+            raise pytest.UsageError(f"--sample {sample!r}: not a whole number of hosts per rack") from None
     selection = None
     if filters or sample is not None:
         from cloudgate.selection import Selection, SelectionError

@@ -69,6 +69,34 @@ class RunStamp:
         }
 
 
+class ReportsDirError(ValueError):
+    """A reports directory (or an --out directory) nothing can be written in; str() is one line."""
+
+
+def check_output_dir(path: str | Path, flag: str = "--reports-dir") -> Path:
+    """`path` if it is, or can be made, a directory this process may write in; else ReportsDirError.
+
+    Checked before a run makes anything, so a run refused for its reports directory leaves nothing
+    behind (no run directory, no page, no lab, no canary) and says so in one line naming `flag`,
+    instead of an INTERNALERROR from the mkdir deep inside pytest's start-up. Nothing is created here.
+    """
+    if str(path) == "":
+        raise ReportsDirError(f"{flag} '': empty; give a directory")
+    wanted = Path(path)
+    existing = wanted
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is a file" if existing == wanted else f"lies under {existing}, which is a file"
+        if os.path.islink(existing) and not existing.exists():
+            where = "is a dangling symlink" if existing == wanted else f"lies under {existing}, a dangling symlink"
+        raise ReportsDirError(f"{flag} {path}: {where}, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "not writable" if existing == wanted else f"cannot be made: {existing} is not writable"
+        raise ReportsDirError(f"{flag} {path}: {where} (read-only, or not this user's)")
+    return wanted
+
+
 def create_run_dir(reports_root: Path, run_id: str) -> Path:
     run_dir = reports_root / run_id
     run_dir.mkdir(parents=True, exist_ok=False)

@@ -28,7 +28,7 @@ from cloudgate.runners.model import Runner
 from cloudgate.runners.preflight import RunnerCheck
 
 
-@dataclass
+@dataclass(eq=False)  # a pluggy plugin: hashed by identity (pytest keeps plugins in sets)
 class RunnersSession:
     checks: list[RunnerCheck]
     specs_of: dict[str, Runner]  # generated ssh_config path -> its runner

@@ -144,3 +144,37 @@ def test_with_no_runner_reachable_every_check_is_reported_not_run_and_the_run_fa
     summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
     assert summary["counts"]["not_run"] > 0 and summary["counts"]["passed"] == 0
     assert set(summary["not_run"].values()) == {"not run: no runner could be reached (ra)"}
+
+
+def test_a_runner_whose_name_does_not_resolve_is_named_as_a_dns_failure_not_a_stopped_sshd():
+    loaded = parse_runners(f"lab: true\nconnect_timeout_seconds: 1\ndefaults: {{identity_file: /dev/null, python: "
+                           f"{sys.executable}, chdir: {REPO}}}\nrunners:\n  - {{name: rx, address: nosuch.invalid}}\n")
+    (check,) = preflight(loaded)
+    assert check.problem is not None and check.problem.startswith("the name nosuch.invalid does not resolve (DNS: ")
+    assert "sshd" not in check.problem
+
+
+def test_with_no_runner_reachable_the_whole_suite_is_reported_not_run_naming_the_runners(tmp_path):
+    """The default paths (tests/infra and tests/placement, each with its own conftest) once crashed the
+    no-runner run with `TypeError: unhashable type: 'RunnersSession'` (pytest keeps plugins in sets)."""
+    target = tmp_path / "t.yaml"
+    target.write_text(yaml.safe_dump({
+        "name": "t", "environment": "preproduction", "datacenters": [{"name": "dc1", "zone": "z1"}],
+        "cloudstack": {"endpoint": "http://127.0.0.1:9/client/api", "api_key_env": "CG_T_KEY", "secret_key_env": "CG_T_SECRET"},
+        "ssh": {"identity_file": "/dev/null", "known_hosts": "/dev/null"}}))
+    runners = tmp_path / "runners.yaml"
+    port = closed_port()
+    runners.write_text(f"lab: true\nconnect_timeout_seconds: 1\ndefaults: {{identity_file: /dev/null, python: "
+                       f"{sys.executable}, chdir: {REPO}}}\nrunners:\n  - {{name: ra, address: 127.0.0.1, port: {port}}}\n"
+                       "  - {name: rb, address: nosuch.invalid}\n")
+    proc = subprocess.run([sys.executable, "-m", "cloudgate.cli", "run", "--target", str(target), "--runners",
+                           str(runners), "--reports-dir", str(tmp_path / "reports"), "--profile", "smoke", "-q"],
+                          cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "CG_T_KEY": "k", "CG_T_SECRET": "s"}, timeout=120)
+    output = proc.stdout + proc.stderr
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    assert proc.returncode == 2
+    assert "runner rb (root@nosuch.invalid:22) cannot take part: the name nosuch.invalid does not resolve" in proc.stderr
+    summary = json.loads((tmp_path / "reports" / "latest" / "summary.json").read_text())
+    assert summary["counts"]["not_run"] > 0 and summary["counts"]["passed"] == 0
+    assert set(summary["not_run"].values()) == {"not run: no runner could be reached (ra, rb)"}

@@ -30,12 +30,13 @@ regressions (an upgrade to a later version with none is the roll-forward to a fi
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from cloudgate import csversion
 
 from .db import DB_FILE, Database
 from .inventory import CLOUDSTACK_VERSION
@@ -50,8 +51,6 @@ TAGS_LOST = "tags-lost"
 # so a test of the regression (and a gate run against it) stays bounded.
 SLOW_DEPLOY_FACTOR = 5.0
 SLOW_DEPLOY_MAX_EXTRA_SECONDS = 30.0
-
-_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)+$")
 
 
 class UpgradeError(Exception):
@@ -131,9 +130,11 @@ class UpgradeReport:
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    if not _VERSION.match(text):
-        raise UpgradeError(f"malformed CloudStack version {text!r}: digits and dots, such as 4.20.0.0")
-    return tuple(int(part) for part in text.split("."))
+    """The product's rule (cloudgate.csversion, shared with `gate before --upgrade-to`), as an UpgradeError."""
+    try:
+        return csversion.parse_version(text)
+    except csversion.VersionError as exc:
+        raise UpgradeError(str(exc)) from None
 
 
 def check_regressions(names: Iterable[str]) -> tuple[str, ...]:
