@@ -134,6 +134,12 @@ def cmd_target_check(args: argparse.Namespace, _extra: list[str]) -> int:
     loaded = load_target(args.file)
     loaded.check_environment()
     t = loaded.target
+    if t.waivers:  # a waiver already expired when the file is reviewed is a typo, or is to be removed
+        from datetime import date
+
+        from cloudgate.waivers import load_waivers
+
+        load_waivers(loaded.resolve(t.waivers), today=date.today())
     print(f"{loaded.path}: ok — target {t.name} ({t.environment.value}), {len(t.datacenters)} datacenter(s)")
     return 0
 

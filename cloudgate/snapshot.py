@@ -165,13 +165,23 @@ def last_good_path(reports_root: Path, target_name: str) -> Path:
     return reports_root / LAST_GOOD_DIR / f"{safe}.json"
 
 
-def load_last_good(path: Path | None) -> EstateSnapshot | None:
-    """The last good snapshot, or None when there is none or it cannot be read (never an error)."""
+def load_last_good(path: Path | None, problems: list[str] | None = None) -> EstateSnapshot | None:
+    """The last good snapshot, or None when there is none or it cannot be read (never an error).
+
+    One that cannot be read is moved aside (`<name>.corrupt-<time>`, kept for whoever wants to look)
+    and said in `problems`: "no earlier snapshot" would send the operator looking for a file that is
+    there, and the next complete live read writes a good one again."""
     if path is None or not path.exists():
         return None
     try:
         return EstateSnapshot.model_validate_json(path.read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+        with contextlib.suppress(OSError):
+            os.replace(path, aside)
+        if problems is not None:
+            detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+            problems.append(f"the last good snapshot {path} is unreadable ({detail}), moved aside to {aside.name}")
         return None
 
 
@@ -189,7 +199,8 @@ def take_snapshot(loaded: LoadedTarget, last_good: Path | None) -> EstateSnapsho
     target = loaded.target
     started = time.monotonic()
     now = iso(utc_now())
-    previous = load_last_good(last_good)
+    unreadable: list[str] = []
+    previous = load_last_good(last_good, unreadable)
     if previous is not None and previous.target != target.name:
         previous = None  # another target's file under this name: no evidence about this one
     try:
@@ -203,8 +214,9 @@ def take_snapshot(loaded: LoadedTarget, last_good: Path | None) -> EstateSnapsho
                                snapshot_file=str(last_good), problem=problem)
         else:
             parts = {}
-            cs_source = Source(live=False, taken_at=now, problem=f"{problem}, and no earlier snapshot of {target.name} "
-                                                                 f"in {last_good or 'the reports directory'}")
+            earlier = unreadable[0] if unreadable else (f"no earlier snapshot of {target.name} "
+                                                        f"in {last_good or 'the reports directory'}")
+            cs_source = Source(live=False, taken_at=now, problem=f"{problem}, and {earlier}")
     cassandra = None
     if target.cassandra is not None:
         cassandra = _cassandra_part(target, parts, previous, last_good, now)

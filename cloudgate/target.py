@@ -850,7 +850,10 @@ def yaml_mapping(text: str, source: str | Path, shape: str, error: type[TargetEr
     """The YAML node tree (for line numbers) and data of a file that must be a mapping; else `error`
     in one line (`shape` says what the mapping holds, e.g. "a target file must be a mapping of keys").
     With `allow_empty`, an empty file (or one of comments only) is the empty mapping."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # reads the text's first characters: a NUL or a control byte raises here
+    except yaml.YAMLError as exc:
+        raise error(f"{source}: not valid YAML: {str(exc).splitlines()[0]}") from None
     try:
         root = loader.get_single_node()
         problem = _node_problem(loader, root) if root is not None else None

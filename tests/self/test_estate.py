@@ -54,11 +54,17 @@ def test_with_the_api_down_and_no_earlier_snapshot_the_problem_says_both(tmp_pat
     assert "unreachable" in taken.cloudstack.problem and "no earlier snapshot of selftest" in taken.cloudstack.problem
 
 
-def test_a_corrupt_last_good_snapshot_counts_as_none(tmp_path):
-    path = snapshot.last_good_path(tmp_path, "selftest")
+def test_a_corrupt_last_good_snapshot_counts_as_none_is_moved_aside_and_is_named_unreadable(tmp_path):
+    path = snapshot.last_good_path(tmp_path / "reports", "selftest")
     path.parent.mkdir(parents=True)
     path.write_text('{"target": "selftest", "hosts": [')
     assert snapshot.load_last_good(path) is None
+    assert not path.exists() and [p.name for p in path.parent.glob("selftest.json.corrupt-*")]
+    path.write_text('{"target": "selftest", "hosts": [')
+    loaded = load_target(write_target(tmp_path / "t.yaml"))
+    taken = snapshot.take_snapshot(loaded, path)  # the API (loopback port 9) does not answer either
+    assert f"the last good snapshot {path} is unreadable" in taken.cloudstack.problem
+    assert "no earlier snapshot" not in taken.cloudstack.problem
 
 
 def test_only_a_snapshot_read_wholly_live_becomes_the_last_good_one(tmp_path, monkeypatch):

@@ -81,6 +81,9 @@ ROWS = [
         via="pytest", files={"test_one.py": "def test_one():\n    pass\n"}),
     row(["target", "check", ""], 2, "FILE '': empty"),
     row("target check t2.yaml", 2, "t2.yaml: not valid YAML", files={"t2.yaml": GARBAGE}),
+    row("target check t3.yaml", 2, "w.yaml:4: waivers[0].expires: 2026-01-01 is past",
+        files={"t3.yaml": TARGET + "waivers: w.yaml\n",
+               "w.yaml": "waivers:\n  - check: CG-FIO-004\n    justification: the card is swapped on Monday\n    expires: 2026-01-01\n"}),
     # janitor: its age and its reports directory, before the API is called
     row("janitor --target t.yaml --older-than-minutes -1", 2, "argument --older-than-minutes: -1: must be a number of minutes above 0"),
     row("janitor --target t.yaml --older-than-minutes 0", 2, "argument --older-than-minutes: 0: must be"),
