@@ -56,15 +56,18 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _positive_minutes(text: str) -> float:
-    """--older-than-minutes: a finite number of minutes above 0 (0 or less would take a run's fresh VMs)."""
+def _minutes(text: str) -> float:
+    """--older-than-minutes: a finite number of minutes, 0 or more.
+
+    0 is an operator's "every orphan now" (after an incident): the age rule never takes a VM whose
+    name carries a live process's pid, nor one a pending ledger entry names, so a run still going
+    keeps its VMs whatever the age."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: not a number of minutes") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"{text}: must be a number of minutes above 0 (a probe VM younger than "
-                                         "this may belong to a run still going)")
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be a number of minutes, 0 or more")
     return value
 
 
@@ -331,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     jan.add_argument("--reports-dir", default=None,
                      help="where the runs' ledgers are (reports/*/ledger*.jsonl; default ./reports); entries of a "
                           "live process are left alone")
-    jan.add_argument("--older-than-minutes", type=_positive_minutes, default=60.0,
+    jan.add_argument("--older-than-minutes", type=_minutes, default=60.0,
                      help="for probe VMs no ledger names: only those created longer ago than this (above 0)")
     jan.set_defaults(func=cmd_janitor)
 

@@ -309,6 +309,7 @@ def test_the_janitor_leaves_a_live_runs_entries_alone_and_sweeps_a_dead_ones(lab
 def test_the_janitor_names_an_unreachable_api_in_one_line(lab, tmp_path):
     down = tmp_path / "down.yaml"
     down.write_text(LAB_TARGET.read_text().replace("127.0.0.1:8080", "127.0.0.1:9"))
+    (tmp_path / "reports").mkdir()  # a --reports-dir that does not exist is refused first (a typo reads no ledger)
     result = janitor(lab, tmp_path / "reports", "--target", str(down))
     assert result.returncode == 2 and result.stdout == "", result.stdout
     lines = result.stderr.strip().splitlines()

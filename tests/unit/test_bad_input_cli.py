@@ -85,8 +85,7 @@ ROWS = [
         files={"t3.yaml": TARGET + "waivers: w.yaml\n",
                "w.yaml": "waivers:\n  - check: CG-FIO-004\n    justification: the card is swapped on Monday\n    expires: 2026-01-01\n"}),
     # janitor: its age and its reports directory, before the API is called
-    row("janitor --target t.yaml --older-than-minutes -1", 2, "argument --older-than-minutes: -1: must be a number of minutes above 0"),
-    row("janitor --target t.yaml --older-than-minutes 0", 2, "argument --older-than-minutes: 0: must be"),
+    row("janitor --target t.yaml --older-than-minutes -1", 2, "argument --older-than-minutes: -1: must be a number of minutes, 0 or more"),
     row("janitor --target t.yaml --older-than-minutes nan", 2, "argument --older-than-minutes: nan: must be"),
     row("janitor --target t.yaml --older-than-minutes inf", 2, "argument --older-than-minutes: inf: must be"),
     row("janitor --target t.yaml --older-than-minutes banana", 2, "argument --older-than-minutes: 'banana': not a number"),
