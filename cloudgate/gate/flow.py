@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from cloudgate.childrun import run_child
 from cloudgate.cloud import CloudStackClient, CloudStackError
 from cloudgate.csversion import VersionError, parse_version
 from cloudgate.gate import canaries as canary
@@ -122,10 +122,11 @@ def run_suite(loaded: LoadedTarget, kind: str, reports_root: Path, paths: list[s
                 "--allow-destructive", f"--run-kind={kind}", f"--reports-dir={reports_root}",
                 "--no-fail-on-regression", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning",
                 *args]
-        proc = subprocess.run(argv, env={**os.environ, "CLOUDGATE_RUN_DIR_FILE": str(announce)}, check=False)
+        # Ctrl-C: the run gets it once and time to undo and write its reports (cloudgate.childrun)
+        rc = run_child(argv, {**os.environ, "CLOUDGATE_RUN_DIR_FILE": str(announce)}, what=f"the {kind} run")
         if not announce.exists():
-            raise GateError(f"the {kind} run of the suite made no run directory (exit {proc.returncode})")
-        return proc.returncode, Path(announce.read_text()).name
+            raise GateError(f"the {kind} run of the suite made no run directory (exit {rc})")
+        return rc, Path(announce.read_text()).name
 
 
 def _now() -> str:
