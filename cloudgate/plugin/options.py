@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from cloudgate.checkdecl import PLANES, CheckDeclaration, DeclarationError, declaration
 from cloudgate.measurelock import machine_share
 from cloudgate.plugin.state import PROFILES, configured_target, destructive_refusal, is_worker, selection_of
 from cloudgate.report.history import RUN_KINDS
@@ -25,7 +26,8 @@ MARKERS = {
     "smoke": "read-only, fast check; safe on production after an incident (profile smoke runs only these)",
     "destructive": "changes the cloud (deploys VMs, injects faults); needs --allow-destructive and a lab/preproduction target",
     "slow": "long drill; left out of the gate profile",
-    "check(id, severity)": "stable check id (e.g. CG-HOST-001) and severity (critical|major|minor) recorded in reports",
+    "check(id, severity, tier, plane)": "stable check id (e.g. CG-HOST-001), severity (critical|major|minor), "
+                                        "the tier it is about and its plane (data|control): cloudgate.checkdecl",
     "measurement": "measures time (write latency, deploy time): under pytest-xdist it runs with no other check running",
     "drill": "failover drill: breaks the cloud on purpose and heals it; runs after every other check, alone",
 }
@@ -54,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--hosts-filter", action="append", default=None, metavar="KEY=GLOB[,KEY=GLOB]",
                     help="check only the hosts matching (keys dc, rack, cluster, tag, name; repeat to add hosts), "
                          "and the Cassandra nodes on them; recorded in the reports")
+    group.addoption("--plane", choices=PLANES, default=None,
+                    help="run only the checks declaring this plane (data: running services; control: the "
+                         "CloudStack API and deploying); what `cloudgate gate during` runs with the API down")
     group.addoption("--sample", default=None, metavar="N",  # a whole number, checked in one line (state.py)
                     help="check N hosts per rack (the same N for the same fleet: chosen by a hash of the name); "
                          "recorded in the reports")
@@ -88,11 +93,25 @@ def _selected_by_profile(item: pytest.Item, profile: str) -> bool:
     return True
 
 
+def _declared(item: pytest.Item) -> CheckDeclaration | None:
+    """The check's declaration (None for a test that is not a check); a bad one stops the run in one line."""
+    check = item.get_closest_marker("check")
+    if check is None:
+        return None
+    try:
+        return declaration(check.args, check.kwargs)
+    except DeclarationError as exc:
+        raise pytest.UsageError(f"{item.nodeid}: {exc}") from None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     profile = config.getoption("profile")
+    plane = config.getoption("plane", None)
+    declared = {item.nodeid: _declared(item) for item in items}
     kept, dropped = [], []
     for item in items:
-        (kept if _selected_by_profile(item, profile) else dropped).append(item)
+        by_plane = plane is None or ((d := declared[item.nodeid]) is not None and d.plane == plane)
+        (kept if by_plane and _selected_by_profile(item, profile) else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -106,10 +125,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("timeout") is None:
             seconds = next((t for m, t in TIMEOUTS if item.get_closest_marker(m) is not None), DEFAULT_TIMEOUT)
             item.add_marker(pytest.mark.timeout(seconds))
-        check = item.get_closest_marker("check")
-        if check is not None:
-            item.user_properties.append(("check_id", check.kwargs.get("id", check.args[0] if check.args else "")))
-            item.user_properties.append(("severity", check.kwargs.get("severity", "major")))
+        decl = declared[item.nodeid]
+        if decl is not None:  # in junit.xml, summary.json and the history: what the page and the gate read
+            item.user_properties += [("check_id", decl.check_id), ("severity", decl.severity), ("tier", decl.tier),
+                                     ("plane", decl.plane)]
+            if item.get_closest_marker("drill") is not None:
+                item.user_properties.append(("kind", "drill"))
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)

@@ -21,6 +21,7 @@ from cloudgate.errors import (
     TargetError,
 )
 from cloudgate.plugin.state import (
+    DECLARED,
     RUN_KEY,
     SELECTED_FILE,
     WAIVERS_KEY,
@@ -128,10 +129,8 @@ def _note_detail(state: RunState, report: pytest.TestReport, outcome: str) -> No
     detail = state.details.setdefault(report.nodeid, CheckDetail())
     detail.duration_s += float(getattr(report, "duration", 0.0) or 0.0)
     for name, value in report.user_properties:
-        if name == "check_id":
-            detail.check_id = str(value)
-        elif name == "severity":
-            detail.severity = str(value)
+        if name in DECLARED:
+            setattr(detail, name, str(value))
     if outcome != "passed" and not detail.message:
         detail.message = one_line_message(report)
 
@@ -148,33 +147,30 @@ INCOMPLETE_WHY = {int(pytest.ExitCode.INTERRUPTED): "interrupted by Ctrl-C or a 
 
 
 def declared(item: pytest.Item) -> CheckDetail:
-    """The check id and severity a test declares (none for a test that is not a check)."""
-    check = item.get_closest_marker("check")
-    if check is None:
-        return CheckDetail()
-    return CheckDetail(check_id=str(check.kwargs.get("id", check.args[0] if check.args else "")),
-                       severity=str(check.kwargs.get("severity", "major")))
+    """What a test declares, as the options part recorded it (nothing for a test that is not a check)."""
+    props = {name: str(value) for name, value in item.user_properties if name in DECLARED}
+    return CheckDetail(**props)
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Remember every selected check (trylast: after the profile's, -k's and --deselect's choices).
 
-    Under xdist the controller collects nothing: the workers, which all collect the same, write the
-    list into the run directory for it (written whole, then renamed; identical from every worker)."""
+    Written into the run directory too (whole, then renamed): under xdist the controller collects
+    nothing, so the workers, which all collect the same, write it for the controller; and the page
+    reads each check's declared plane there, also for a check that never started."""
     selected = {item.nodeid: declared(item) for item in items}
     state = config.stash.get(RUN_KEY, None)
     if state is not None:
         state.selected = selected
-        return
-    run_dir = shared_run_dir()
-    if is_worker(config) and run_dir is not None:
+    run_dir = state.run_dir if state is not None else shared_run_dir() if is_worker(config) else None
+    if run_dir is not None:
         import json
         import os
 
         path = run_dir / SELECTED_FILE
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({n: [d.check_id, d.severity] for n, d in selected.items()}))
+        tmp.write_text(json.dumps({n: [getattr(d, k) for k in DECLARED] for n, d in selected.items()}))
         os.replace(tmp, path)
 
 
@@ -186,7 +182,8 @@ def _selected_of(state: RunState) -> dict[str, CheckDetail]:
 
     try:
         raw = json.loads((state.run_dir / SELECTED_FILE).read_text())
-        state.selected = {str(n): CheckDetail(check_id=str(v[0]), severity=str(v[1])) for n, v in raw.items()}
+        state.selected = {str(n): CheckDetail(**dict(zip(DECLARED, map(str, v), strict=False)))
+                          for n, v in raw.items()}
     except (OSError, ValueError, TypeError, IndexError, AttributeError):
         return {}  # no worker finished collecting (interrupted before): what was selected is unknown
     return state.selected
@@ -214,8 +211,8 @@ def close_not_started(state: RunState, exitstatus: int) -> None:
         state.outcomes[nodeid] = "not_run"
         state.not_run[nodeid] = NOT_STARTED.format(why=why)
         detail = state.details.setdefault(nodeid, CheckDetail())
-        detail.check_id = detail.check_id or selected[nodeid].check_id
-        detail.severity = detail.severity or selected[nodeid].severity
+        for key in DECLARED:
+            setattr(detail, key, getattr(detail, key) or getattr(selected[nodeid], key))
         detail.message = detail.message or state.not_run[nodeid]
 
 

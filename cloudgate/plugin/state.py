@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 PROFILES = ("smoke", "nightly", "gate")
 OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
-SELECTED_FILE = "selected.json"  # the selected checks, written by an xdist worker for the controller
+# every selected check and its declaration (id, severity, tier, plane, kind), written at collection by
+# the process that collects (the controller, or an xdist worker for it): read by the page too
+SELECTED_FILE = "selected.json"
+DECLARED = ("check_id", "severity", "tier", "plane", "kind")
 ESTATE_FILE = "estate.json"  # cloudgate.estate.ESTATE_FILE, named here so reports need not import the models
 
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()
@@ -61,6 +64,9 @@ class CheckDetail:
     severity: str = ""
     duration_s: float = 0.0
     message: str = ""
+    tier: str = ""  # what the check declares (cloudgate.checkdecl), recorded for the page and the history
+    plane: str = ""
+    kind: str = ""  # "drill" for a failover drill
 
 def is_worker(config: pytest.Config) -> bool:
     """A pytest-xdist worker (the controller writes the reports, workers run the checks)."""

@@ -90,8 +90,16 @@ AREAS: tuple[Area, ...] = (
 AREA_BY_KEY = {a.key: a for a in AREAS}
 
 
-def area_of(check_id: str, test: str) -> str:
-    """The area a result belongs to: by its check id's prefix; tests/placement has no id."""
+PLANE_AREAS = {"data": "data_plane", "control": "control_plane"}
+
+
+def area_of(check_id: str, test: str, plane: str = "", kind: str = "") -> str:
+    """The area a result belongs to: a drill's, else the plane its check declares (cloudgate.checkdecl);
+    by its id's prefix only for a run recorded before checks declared a plane; tests/placement has no id."""
+    if kind == "drill":
+        return "drills"
+    if plane in PLANE_AREAS:
+        return PLANE_AREAS[plane]
     for area in AREAS:
         if check_id and any(check_id.startswith(p) for p in area.prefixes):
             return area.key
@@ -111,6 +119,8 @@ class JunitCase:
     severity: str = ""
     outcome: str = "passed"
     message: str = ""
+    plane: str = ""  # what the check declares (cloudgate.checkdecl)
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,9 @@ class RunInputs:
     images: list[ImageFile] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # drill-<name>.txt -> its table
     notes: list[str] = field(default_factory=list)  # one line per missing or unreadable piece
+    # nodeid -> what its check declares (check_id, severity, tier, plane, kind), from selected.json:
+    # known for every selected check, also one that never started
+    declared: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- the model
@@ -400,12 +413,24 @@ def _read_junit(inputs: RunInputs) -> None:
         props = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
         outcome, message = _junit_outcome(case)
         cases.append(JunitCase(case.get("classname", ""), case.get("name", ""), props.get("check_id", ""),
-                               props.get("severity", ""), outcome, message))
+                               props.get("severity", ""), outcome, message, props.get("plane", ""),
+                               props.get("kind", "")))
     inputs.junit = cases
     for prop in root.iter("property"):  # the run stamp, as cloudgate.report.rundir.stamp_junit writes it
         name = prop.get("name", "")
         if name.startswith("cloudgate.") and name.count(".") == 1:
             inputs.junit_stamp[name.removeprefix("cloudgate.")] = prop.get("value", "")
+
+
+DECLARED = ("check_id", "severity", "tier", "plane", "kind")  # cloudgate.plugin.state.DECLARED, in this order
+
+
+def _read_declared(inputs: RunInputs) -> None:
+    path = inputs.run_dir / "selected.json"
+    if path.exists():
+        raw = json.loads(path.read_text())
+        inputs.declared = {str(n): dict(zip(DECLARED, map(str, v), strict=False)) for n, v in raw.items()
+                           if isinstance(v, list)}
 
 
 def _read_images(inputs: RunInputs) -> None:
@@ -514,6 +539,7 @@ def read_run_inputs(run_dir: Path, history_db: Path | None = None) -> RunInputs:
                                              "hosts without datacenter and rack, no Cassandra ring"),
                                   "estate.json", notes)
     _guard(notes, "junit.xml", lambda: _read_junit(inputs), None)
+    _guard(notes, "selected.json", lambda: _read_declared(inputs), None)
     if (run_dir / "gate-verdict.json").exists():
         inputs.gate = _dict_or_none(_json_file(run_dir, "gate-verdict.json", notes, "the gate's verdict is unknown"),
                                     "gate-verdict.json", notes)
@@ -545,6 +571,8 @@ class _Result:
     check_id: str = ""
     severity: str = ""
     message: str = ""
+    plane: str = ""
+    kind: str = ""
 
 
 def _results(inputs: RunInputs) -> list[_Result]:
@@ -554,22 +582,26 @@ def _results(inputs: RunInputs) -> list[_Result]:
     junit = {(c.classname, c.name): c for c in inputs.junit or []}
     history = {c.nodeid: c for c in (inputs.history_run.checks if inputs.history_run else [])}
     outcomes = (inputs.summary or {}).get("outcomes")
+    declared = inputs.declared
     if isinstance(outcomes, dict) and outcomes:
         reasons = (inputs.summary or {}).get("not_run") or {}
-        return [_merge(str(n), str(o), junit.get(junit_address(str(n))), history.get(str(n)), reasons)
-                for n, o in outcomes.items()]
+        return [_merge(str(n), str(o), junit.get(junit_address(str(n))), history.get(str(n)), reasons,
+                       declared.get(str(n), {})) for n, o in outcomes.items()]
     if inputs.junit:
-        return [_Result(f"{c.classname}::{c.name}", c.outcome, c.check_id, c.severity, c.message)
+        return [_Result(f"{c.classname}::{c.name}", c.outcome, c.check_id, c.severity, c.message, c.plane, c.kind)
                 for c in inputs.junit]
     return [_Result(c.nodeid, c.outcome, c.check_id, c.severity, _one_line(c.message)) for c in history.values()]
 
 
-def _merge(nodeid: str, outcome: str, case: JunitCase | None, past: Any, reasons: dict[str, Any]) -> _Result:
-    check_id = (case.check_id if case else "") or (past.check_id if past else "")
-    severity = (case.severity if case else "") or (past.severity if past else "")
+def _merge(nodeid: str, outcome: str, case: JunitCase | None, past: Any, reasons: dict[str, Any],
+           declared: dict[str, str]) -> _Result:
+    check_id = (case.check_id if case else "") or declared.get("check_id", "") or (past.check_id if past else "")
+    severity = (case.severity if case else "") or declared.get("severity", "") or (past.severity if past else "")
+    plane = (case.plane if case else "") or declared.get("plane", "")
+    kind = (case.kind if case else "") or declared.get("kind", "")
     message = (case.message if case else "") or _one_line(str(reasons.get(nodeid, "")))
     message = message or (_one_line(past.message) if past else "")
-    return _Result(nodeid, outcome, check_id, severity, message if outcome != "passed" else "")
+    return _Result(nodeid, outcome, check_id, severity, message if outcome != "passed" else "", plane, kind)
 
 
 def _host_of_vm(estate: dict[str, Any] | None) -> dict[str, str]:
@@ -598,7 +630,7 @@ def _check_rows(inputs: RunInputs) -> list[CheckRow]:
         host = parameter_of(test)
         where = f"{host} on {vm_hosts[host]}" if host in vm_hosts else host
         rows.append(CheckRow(r.nodeid, test, r.check_id, r.severity, r.outcome, host, where, r.message,
-                             area_of(r.check_id, r.nodeid)))
+                             area_of(r.check_id, r.nodeid, r.plane, r.kind)))
     return rows
 
 

@@ -52,7 +52,7 @@ def collision_message(target: Target, group: str, timings: list[DeployTiming], s
     )
 
 
-@pytest.mark.check(id="CG-DEPLOY-002", severity="critical")
+@pytest.mark.check(id="CG-DEPLOY-002", severity="critical", tier="cloudstack", plane="control")
 def test_parallel_deploys_of_one_anti_affinity_group_land_on_distinct_hosts(
         cloudstack_rw: Tracker, target: Target) -> None:
     tracker = cloudstack_rw

@@ -37,13 +37,13 @@ def fail_grouped(target_name: str, what: str, found: dict[str, list[TokenRange]]
     pytest.fail(f"{target_name}: {what} — {hit} of {total} token ranges: {causes}", pytrace=False)
 
 
-@pytest.mark.check(id="CG-CASS-001", severity="critical")
+@pytest.mark.check(id="CG-CASS-001", severity="critical", tier="cassandra", plane="data")
 def test_every_cassandra_node_runs_on_a_vm_known_to_cloudstack(cassandra_ring, target):
     unknown = sorted(p.address for p in cassandra_ring.placements.values() if p.host is None)
     assert not unknown, f"{target.name}: Cassandra node(s) {unknown} match no VM NIC in CloudStack: dispersion cannot be verified"
 
 
-@pytest.mark.check(id="CG-CASS-002", severity="critical")
+@pytest.mark.check(id="CG-CASS-002", severity="critical", tier="cassandra", plane="data")
 def test_no_two_replicas_of_a_token_range_share_a_physical_host(cassandra_ring, target):
     assert not (problem := unplaced_problem(cassandra_ring, target.name)), problem
     found: dict[str, list[TokenRange]] = defaultdict(list)
@@ -53,7 +53,7 @@ def test_no_two_replicas_of_a_token_range_share_a_physical_host(cassandra_ring, 
     fail_grouped(target.name, "replicas of the same data share a physical host", found, cassandra_ring, len(cassandra_ring.ranges))
 
 
-@pytest.mark.check(id="CG-CASS-003", severity="major")
+@pytest.mark.check(id="CG-CASS-003", severity="major", tier="cassandra", plane="data")
 def test_replicas_of_a_range_sit_on_distinct_racks_where_a_dc_has_enough_racks(cassandra_ring, target):
     ring = cassandra_ring
     assert not (problem := unplaced_problem(ring, target.name)), problem
@@ -73,7 +73,7 @@ def test_replicas_of_a_range_sit_on_distinct_racks_where_a_dc_has_enough_racks(c
     fail_grouped(target.name, "replicas share a rack", found, ring, len(ring.ranges))
 
 
-@pytest.mark.check(id="CG-CASS-004", severity="critical")
+@pytest.mark.check(id="CG-CASS-004", severity="critical", tier="cassandra", plane="data")
 def test_each_datacenter_holds_its_replication_factor(cassandra_ring, target):
     ring = cassandra_ring
     found: dict[str, list[TokenRange]] = defaultdict(list)
@@ -85,7 +85,7 @@ def test_each_datacenter_holds_its_replication_factor(cassandra_ring, target):
     fail_grouped(target.name, "under-replicated datacenters", found, ring, len(ring.ranges))
 
 
-@pytest.mark.check(id="CG-CASS-005", severity="critical")
+@pytest.mark.check(id="CG-CASS-005", severity="critical", tier="cassandra", plane="data")
 def test_losing_any_single_physical_host_keeps_every_range_at_local_quorum(cassandra_ring, target):
     ring = cassandra_ring
     assert not (problem := unplaced_problem(ring, target.name)), problem

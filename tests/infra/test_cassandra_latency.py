@@ -25,7 +25,7 @@ from cloudgate.latency import (
 pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 
 
-@pytest.mark.check(id="CG-CASS-010", severity="critical")
+@pytest.mark.check(id="CG-CASS-010", severity="critical", tier="cassandra", plane="data")
 def test_cassandra_coordinator_write_p99_is_under_the_promise(target, thresholds, metric, run_dir, run_ledger):
     cfg = target.cassandra
     if cfg is None:

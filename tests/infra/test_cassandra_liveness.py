@@ -17,13 +17,13 @@ from cloudgate.nodestatus import parse_nodetool_status, view_problems
 pytestmark = pytest.mark.smoke
 
 
-@pytest.mark.check(id="CG-CASS-006", severity="critical")
+@pytest.mark.check(id="CG-CASS-006", severity="critical", tier="cassandra", plane="data")
 def test_every_cassandra_node_of_the_ring_answers_cql(cassandra_node, cassandra_config):
     answer = probe_cql(cassandra_node.address, cassandra_config.port, cassandra_config.connect_timeout_seconds)
     assert answer.ok, f"{cassandra_node}: does not answer CQL: {answer.problem}"
 
 
-@pytest.mark.check(id="CG-CASS-007", severity="critical")
+@pytest.mark.check(id="CG-CASS-007", severity="critical", tier="cassandra", plane="data")
 def test_every_cassandra_node_sees_every_node_of_the_ring_up(cassandra_node, cassandra_facts, estate):
     result = cassandra_facts["nodetool_status"]
     if result.timed_out:
@@ -39,7 +39,7 @@ def test_every_cassandra_node_sees_every_node_of_the_ring_up(cassandra_node, cas
     assert not problems, f"{cassandra_node}: {'; '.join(problems)} (nodetool status)"
 
 
-@pytest.mark.check(id="CG-CASS-008", severity="critical")
+@pytest.mark.check(id="CG-CASS-008", severity="critical", tier="cassandra", plane="data")
 def test_every_contact_point_of_the_target_resolves_and_answers_cql(cassandra_config, target):
     contact = [(dc, a) for dc, addresses in sorted(cassandra_config.contact_points.items()) for a in addresses]
     answers = probe_many([a for _, a in contact], cassandra_config.port, cassandra_config.connect_timeout_seconds)

@@ -17,7 +17,7 @@ def wanted(cassandra_config):
     return cassandra_config.node_settings
 
 
-@pytest.mark.check(id="CG-NODE-001", severity="major")
+@pytest.mark.check(id="CG-NODE-001", severity="major", tier="cassandra", plane="data")
 def test_cassandra_node_clock_is_synchronised(cassandra_node, cassandra_facts, thresholds):
     out = cassandra_facts["chrony"]
     assert out.rc == 0, f"{cassandra_node}: `chronyc tracking` failed (rc {out.rc}) — is chronyd running?"
@@ -28,13 +28,13 @@ def test_cassandra_node_clock_is_synchronised(cassandra_node, cassandra_facts, t
     )
 
 
-@pytest.mark.check(id="CG-NODE-002", severity="major")
+@pytest.mark.check(id="CG-NODE-002", severity="major", tier="cassandra", plane="data")
 def test_cassandra_node_has_swap_off(cassandra_node, cassandra_facts):
     swaps = cassandra_facts.output("swaps").strip()
     assert not swaps, f"{cassandra_node}: swap is on ({swaps.splitlines()[0]}) — `swapoff -a` and remove it from fstab"
 
 
-@pytest.mark.check(id="CG-NODE-003", severity="major")
+@pytest.mark.check(id="CG-NODE-003", severity="major", tier="cassandra", plane="data")
 def test_cassandra_node_open_files_and_memlock_limits(cassandra_node, cassandra_facts, wanted):
     nofile = cassandra_facts.output("nofile").strip()
     memlock = cassandra_facts.output("memlock").strip()
@@ -46,7 +46,7 @@ def test_cassandra_node_open_files_and_memlock_limits(cassandra_node, cassandra_
     assert not problems, f"{cassandra_node}: limits too low: {', '.join(problems)} — see limits.d/cassandra.conf"
 
 
-@pytest.mark.check(id="CG-NODE-004", severity="major")
+@pytest.mark.check(id="CG-NODE-004", severity="major", tier="cassandra", plane="data")
 def test_cassandra_node_vm_max_map_count(cassandra_node, cassandra_facts, wanted):
     value = cassandra_facts.output("max_map_count").strip()
     assert value.isdigit() and int(value) >= wanted.max_map_count_min, (
@@ -54,13 +54,13 @@ def test_cassandra_node_vm_max_map_count(cassandra_node, cassandra_facts, wanted
     )
 
 
-@pytest.mark.check(id="CG-NODE-005", severity="minor")
+@pytest.mark.check(id="CG-NODE-005", severity="minor", tier="cassandra", plane="data")
 def test_cassandra_node_transparent_huge_pages_are_off(cassandra_node, cassandra_facts):
     thp = cassandra_facts.output("thp").strip()
     assert "[never]" in thp, f"{cassandra_node}: transparent huge pages are '{thp}' (wanted [never]): GC pauses"
 
 
-@pytest.mark.check(id="CG-NODE-006", severity="critical")
+@pytest.mark.check(id="CG-NODE-006", severity="critical", tier="cassandra", plane="data")
 def test_cassandra_data_directory_is_on_the_fast_device(cassandra_node, cassandra_facts, wanted):
     out = cassandra_facts["data_dir_source"]
     lines = out.stdout.strip().splitlines()

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.smoke
 CAPACITY_TYPES = {0: "memory", 1: "CPU"}
 
 
-@pytest.mark.check(id="CG-CS-001", severity="critical")
+@pytest.mark.check(id="CG-CS-001", severity="critical", tier="cloudstack", plane="control")
 def test_cloudstack_api_answers_and_the_api_key_is_accepted(cloudstack, target):
     capability = cloudstack.call("listCapabilities").get("capability", {})
     assert capability.get("cloudstackversion"), (
@@ -23,7 +23,7 @@ def test_cloudstack_api_answers_and_the_api_key_is_accepted(cloudstack, target):
     )
 
 
-@pytest.mark.check(id="CG-CS-002", severity="critical")
+@pytest.mark.check(id="CG-CS-002", severity="critical", tier="cloudstack", plane="control")
 def test_every_management_server_is_up(cloudstack, target):
     servers = cloudstack.list("listManagementServers")
     assert servers, f"{target.name}: listManagementServers lists no management server"
@@ -31,7 +31,7 @@ def test_every_management_server_is_up(cloudstack, target):
     assert not down, f"{target.name}: management server(s) not Up: {', '.join(down)}"
 
 
-@pytest.mark.check(id="CG-CS-003", severity="major")
+@pytest.mark.check(id="CG-CS-003", severity="major", tier="cloudstack", plane="control")
 def test_zones_pods_and_clusters_of_the_target_are_enabled(estate, target):
     assert estate.cloudstack.live, estate.cloudstack.problem
     wanted = {dc.zone for dc in target.datacenters}
@@ -43,7 +43,7 @@ def test_zones_pods_and_clusters_of_the_target_are_enabled(estate, target):
     assert not disabled, f"{target.name}: not Enabled, new VMs cannot land there: {', '.join(disabled)}"
 
 
-@pytest.mark.check(id="CG-CS-004", severity="critical")
+@pytest.mark.check(id="CG-CS-004", severity="critical", tier="cloudstack", plane="control")
 def test_every_hypervisor_host_is_up_and_enabled(estate, target):
     assert estate.cloudstack.live, estate.cloudstack.problem
     hosts = estate.hosts
@@ -52,7 +52,7 @@ def test_every_hypervisor_host_is_up_and_enabled(estate, target):
     assert not bad, f"{target.name}: {len(bad)} of {len(hosts)} hypervisor host(s) not Up+Enabled: {', '.join(bad)}"
 
 
-@pytest.mark.check(id="CG-CS-005", severity="major")
+@pytest.mark.check(id="CG-CS-005", severity="major", tier="cloudstack", plane="control")
 def test_system_vms_are_running(cloudstack, target):
     zones = {dc.zone for dc in target.datacenters}
     vms = [v for v in cloudstack.list("listSystemVms") if v.get("zonename") in zones]
@@ -64,7 +64,7 @@ def test_system_vms_are_running(cloudstack, target):
     )
 
 
-@pytest.mark.check(id="CG-CS-006", severity="major")
+@pytest.mark.check(id="CG-CS-006", severity="major", tier="cloudstack", plane="control")
 def test_allocated_capacity_is_under_the_threshold(cloudstack, target, metric):
     limit = target.thresholds.capacity_percent
     zones = {dc.zone for dc in target.datacenters}

@@ -16,7 +16,7 @@ from cloudgate.hosts import SshSettings
 pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 
 
-@pytest.mark.check(id="CG-DEPLOY-001", severity="critical")
+@pytest.mark.check(id="CG-DEPLOY-001", severity="critical", tier="cloudstack", plane="control")
 def test_concurrent_vm_deploys_answer_ssh_within_the_promised_time(cloudstack_rw, target, metric):
     limit = target.thresholds.deploy_seconds
     count = target.thresholds.deploy_vm_count

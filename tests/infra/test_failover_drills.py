@@ -84,7 +84,7 @@ def _dcs(cassandra_config) -> list[str]:  # noqa: ANN001
     return list(cassandra_config.contact_points)
 
 
-@pytest.mark.check(id="CG-DRILL-001", severity="critical")
+@pytest.mark.check(id="CG-DRILL-001", severity="critical", tier="cassandra", plane="data")
 def test_losing_the_host_with_the_most_replicas_keeps_qos_in_both_datacenters(
         target, cassandra_config, estate, cassandra_ring, drill_context, run_dir, metric, thresholds):
     with _one_line():
@@ -100,7 +100,7 @@ def test_losing_the_host_with_the_most_replicas_keeps_qos_in_both_datacenters(
     assert not result.problems, _fail_message(target.name, "host-loss", result, extra)
 
 
-@pytest.mark.check(id="CG-DRILL-002", severity="critical")
+@pytest.mark.check(id="CG-DRILL-002", severity="critical", tier="cassandra", plane="data")
 def test_losing_one_cassandra_vm_keeps_qos_in_both_datacenters(
         target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
     # in the last datacenter: the host and datacenter drills break the first, so both are exercised
@@ -111,7 +111,7 @@ def test_losing_one_cassandra_vm_keeps_qos_in_both_datacenters(
     assert not result.problems, _fail_message(target.name, "vm-loss", result)
 
 
-@pytest.mark.check(id="CG-DRILL-003", severity="critical")
+@pytest.mark.check(id="CG-DRILL-003", severity="critical", tier="cassandra", plane="data")
 def test_losing_a_datacenter_keeps_qos_in_the_other_and_its_clients_fail_over_in_time(
         target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
     lost = cassandra_config.local_dc
@@ -122,7 +122,7 @@ def test_losing_a_datacenter_keeps_qos_in_the_other_and_its_clients_fail_over_in
     assert not result.problems, _fail_message(target.name, "dc-loss", result)
 
 
-@pytest.mark.check(id="CG-DRILL-004", severity="critical")
+@pytest.mark.check(id="CG-DRILL-004", severity="critical", tier="cassandra", plane="data")
 def test_a_partition_between_datacenters_keeps_qos_on_each_side_and_loses_no_acknowledged_write(
         target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
     dcs = _dcs(cassandra_config)
@@ -134,7 +134,7 @@ def test_a_partition_between_datacenters_keeps_qos_on_each_side_and_loses_no_ack
     assert not result.problems, _fail_message(target.name, "partition", result)
 
 
-@pytest.mark.check(id="CG-DRILL-006", severity="critical")
+@pytest.mark.check(id="CG-DRILL-006", severity="critical", tier="cassandra", plane="data")
 def test_stopping_the_cassandra_service_on_one_node_keeps_qos_in_both_datacenters(
         target, cassandra_config, estate, drill_context, run_dir, metric, thresholds):
     # a rolling restart's step, over SSH with the target's own command (drills.cassandra_service); in
@@ -147,7 +147,7 @@ def test_stopping_the_cassandra_service_on_one_node_keeps_qos_in_both_datacenter
     assert not result.problems, _fail_message(target.name, "service-stop", result)
 
 
-@pytest.mark.check(id="CG-DRILL-005", severity="critical")
+@pytest.mark.check(id="CG-DRILL-005", severity="critical", tier="cassandra", plane="data")
 def test_a_management_server_outage_leaves_the_data_plane_whole(
         target, cassandra_config, estate, drill_context, cloudstack, run_dir, metric, thresholds):
     if target.drills.management_server is None:

@@ -35,7 +35,7 @@ def fio_cards(facts, name: str) -> list[FioCard]:
     return cards
 
 
-@pytest.mark.check(id="CG-HOST-001", severity="major")
+@pytest.mark.check(id="CG-HOST-001", severity="major", tier="hypervisor", plane="data")
 def test_os_release_matches_the_baseline(hypervisor, hypervisor_facts, baseline):
     release = os_release(hypervisor_facts.output("os_release"))
     found = (release.get("ID"), release.get("VERSION_ID"))
@@ -43,7 +43,7 @@ def test_os_release_matches_the_baseline(hypervisor, hypervisor_facts, baseline)
     assert found == wanted, f"{hypervisor.name}: OS is {found[0]} {found[1]}, baseline is {wanted[0]} {wanted[1]}"
 
 
-@pytest.mark.check(id="CG-HOST-002", severity="major")
+@pytest.mark.check(id="CG-HOST-002", severity="major", tier="hypervisor", plane="data")
 def test_kernel_matches_the_baseline(hypervisor, hypervisor_facts, baseline):
     kernel = hypervisor_facts.output("kernel").strip()
     assert kernel == baseline.kernel, (
@@ -51,7 +51,7 @@ def test_kernel_matches_the_baseline(hypervisor, hypervisor_facts, baseline):
     )
 
 
-@pytest.mark.check(id="CG-HOST-003", severity="critical")
+@pytest.mark.check(id="CG-HOST-003", severity="critical", tier="hypervisor", plane="data")
 def test_xen_toolstack_answers(hypervisor, hypervisor_facts):
     out = hypervisor_facts["xe_host_list"]
     assert out.rc == 0 and "uuid ( RO)" in out.stdout, (
@@ -59,7 +59,7 @@ def test_xen_toolstack_answers(hypervisor, hypervisor_facts):
     )
 
 
-@pytest.mark.check(id="CG-HOST-004", severity="major")
+@pytest.mark.check(id="CG-HOST-004", severity="major", tier="hypervisor", plane="data")
 def test_clock_is_synchronised_by_ntp(hypervisor, hypervisor_facts, thresholds):
     out = hypervisor_facts["chrony"]
     assert out.rc == 0, f"{hypervisor.name}: `chronyc tracking` failed (rc {out.rc}) — is chronyd running?"
@@ -72,7 +72,7 @@ def test_clock_is_synchronised_by_ntp(hypervisor, hypervisor_facts, thresholds):
     )
 
 
-@pytest.mark.check(id="CG-FIO-001", severity="critical")
+@pytest.mark.check(id="CG-FIO-001", severity="critical", tier="hypervisor", plane="data")
 def test_fusionio_driver_is_loaded(hypervisor, hypervisor_facts, baseline):
     module = baseline.fusionio.module
     loaded = module in hypervisor_facts.output("lsmod").split()
@@ -83,7 +83,7 @@ def test_fusionio_driver_is_loaded(hypervisor, hypervisor_facts, baseline):
     )
 
 
-@pytest.mark.check(id="CG-FIO-002", severity="critical")
+@pytest.mark.check(id="CG-FIO-002", severity="critical", tier="hypervisor", plane="data")
 def test_fusionio_card_is_healthy(hypervisor, hypervisor_facts):
     bad = [
         f"{c.device}: {c.media_status or c.status}" for c in fio_cards(hypervisor_facts, hypervisor.name) if not c.healthy
@@ -91,7 +91,7 @@ def test_fusionio_card_is_healthy(hypervisor, hypervisor_facts):
     assert not bad, f"{hypervisor.name}: Fusion-IO card not healthy: {', '.join(bad)} — drain the host and replace the card"
 
 
-@pytest.mark.check(id="CG-FIO-003", severity="major")
+@pytest.mark.check(id="CG-FIO-003", severity="major", tier="hypervisor", plane="data")
 def test_fusionio_driver_and_firmware_match_the_baseline(hypervisor, hypervisor_facts, baseline):
     wanted = (baseline.fusionio.driver_version, baseline.fusionio.firmware)
     drift = [
@@ -102,7 +102,7 @@ def test_fusionio_driver_and_firmware_match_the_baseline(hypervisor, hypervisor_
     assert not drift, f"{hypervisor.name}: Fusion-IO versions differ from baseline (driver {wanted[0]}, firmware {wanted[1]}): {', '.join(drift)}"
 
 
-@pytest.mark.check(id="CG-FIO-004", severity="major")
+@pytest.mark.check(id="CG-FIO-004", severity="major", tier="hypervisor", plane="data")
 def test_fusionio_temperature_and_reserve_are_within_limits(hypervisor, hypervisor_facts, thresholds):
     problems = []
     for card in fio_cards(hypervisor_facts, hypervisor.name):
@@ -113,7 +113,7 @@ def test_fusionio_temperature_and_reserve_are_within_limits(hypervisor, hypervis
     assert not problems, f"{hypervisor.name}: Fusion-IO out of limits: {', '.join(problems)}"
 
 
-@pytest.mark.check(id="CG-FIO-005", severity="critical")
+@pytest.mark.check(id="CG-FIO-005", severity="critical", tier="hypervisor", plane="data")
 def test_fusionio_block_device_is_present(hypervisor, hypervisor_facts, baseline):
     device = baseline.fusionio.device
     assert hypervisor_facts["fio_device"].succeeded, (

@@ -14,11 +14,11 @@ SUITE = """
 import os
 import pytest
 
-@pytest.mark.check(id="CG-CS-001")
+@pytest.mark.check(id="CG-CS-001", severity="critical", tier="cloudstack", plane="control")
 def test_api_answers():
     assert not os.environ.get("API_DOWN"), "cloud1: listCapabilities refused (401)"
 
-@pytest.mark.check(id="CG-HOST-001")
+@pytest.mark.check(id="CG-HOST-001", severity="major", tier="hypervisor", plane="data")
 @pytest.mark.parametrize("host", ["h1", "h2", "h3", "h4"])
 def test_host(host):
     if host == os.environ.get("CUT_AT"):

@@ -167,7 +167,7 @@ def test_cloudgate_run_without_its_suite_says_so_in_one_line(tmp_path, make_targ
 WAIVED_SUITE = """
 import pytest
 
-@pytest.mark.check(id="CG-FIO-004", severity="major")
+@pytest.mark.check(id="CG-FIO-004", severity="major", tier="hypervisor", plane="data")
 @pytest.mark.parametrize("host", ["dc1-r2-h1", "dc1-r3-h1"])
 def test_card_temperature(host):
     assert False, f"{host}: Fusion-IO at 85 degC"

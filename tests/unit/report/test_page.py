@@ -547,3 +547,12 @@ def test_importing_the_page_loads_neither_matplotlib_nor_pytest_nor_the_lab():
             "print(sorted(m for m in ('matplotlib', 'pytest', 'cloudgate.lab', 'pydantic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_checks_plane_on_the_page_is_the_one_it_declares_not_its_ids_prefix():
+    from cloudgate.report.page import area_of
+
+    assert area_of("CG-DEPLOY-002", "tests/infra/test_anti_affinity_under_concurrency.py::t", "control") == "control_plane"
+    assert area_of("CG-CS-099", "t", "data") == "data_plane"  # declared: the prefix does not decide
+    assert area_of("CG-DRILL-005", "t", "data", "drill") == "drills"
+    assert area_of("CG-CS-001", "t") == "control_plane"  # a run recorded before declarations: by prefix
