@@ -29,6 +29,7 @@ from cloudgate.runbook import (
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "infra"
+DOC = REPO / "docs" / "runbook.md"
 REGENERATE = ".venv/bin/cloudgate explain --markdown > docs/runbook.md"
 
 # Commands a level 1 must never be told to run: a step whose code names one must say not to.
@@ -147,6 +148,16 @@ def test_an_unknown_id_is_one_line_naming_it_and_the_closest_known_ids() -> None
 
 
 # --------------------------------------------------------------------------- docs/runbook.md
+def test_docs_runbook_md_is_what_the_catalogue_generates_now() -> None:
+    wanted = markdown(load_runbooks(), check_refs(SUITE))
+    found = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    if found != wanted:
+        pairs = zip(found.splitlines() + [""], wanted.splitlines() + [""], strict=False)
+        line = next((i for i, (a, b) in enumerate(pairs, 1) if a != b), 0)
+        pytest.fail(f"docs/runbook.md is not what cloudgate/runbooks.yaml and tests/infra give now (first "
+                    f"difference at line {line}): regenerate it with `{REGENERATE}` and commit it", pytrace=False)
+
+
 def test_the_document_lists_every_check_under_its_group_and_escapes_what_markdown_would_eat() -> None:
     doc = markdown(load_runbooks(), check_refs(SUITE))
     for cid in load_runbooks():
@@ -155,3 +166,41 @@ def test_the_document_lists_every_check_under_its_group_and_escapes_what_markdow
                    escalate_when="now", escalate_to="network")
     doc = markdown({"CG-HOST-001": book}, {})
     assert "the &lt;host> named, cg-probe-\\* VMs" in doc and "1. `ssh <host> xl list`" in doc
+
+
+# --------------------------------------------------------------------------- cloudgate explain
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from cloudgate.cli import main
+
+    code = main(["explain", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cloudgate_explain_prints_the_runbook_with_the_contact_of_the_target_file(capsys) -> None:
+    code, out, _ = run_cli(capsys, "CG-FIO-002", "--target", str(REPO / "fixtures/targets/example-preprod.yaml"))
+    assert code == 0 and out.startswith("CG-FIO-002 · critical · ")
+    assert "to:   storage-flash: #storage-oncall (Slack)" in out
+
+
+def test_cloudgate_explain_of_an_unknown_id_is_one_line_with_the_closest_ids_and_exit_2(capsys) -> None:
+    code, out, err = run_cli(capsys, "CG-FIO-02")
+    assert code == 2 and not out and err.count("\n") == 1
+    assert err.startswith("cloudgate: error: CG-FIO-02: no such check id; closest: CG-FIO-002")
+
+
+@pytest.mark.parametrize("argv", [(), ("CG-FIO-002", "--list"), ("--markdown", "--target", "t.yaml")],
+                         ids=["nothing", "id-and-list", "markdown-with-target"])
+def test_cloudgate_explain_refuses_a_meaningless_combination_in_one_line(capsys, argv: tuple[str, ...]) -> None:
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and err.startswith("cloudgate: error: ")
+
+
+def test_cloudgate_explain_list_names_every_check_and_every_role(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--list")
+    assert code == 0 and all(cid in out for cid in load_runbooks()) and all(role in out for role in ROLES)
+
+
+def test_cloudgate_explain_markdown_is_docs_runbook_md(capsys) -> None:
+    code, out, _ = run_cli(capsys, "--markdown")
+    assert code == 0 and out == markdown(load_runbooks(), check_refs(SUITE))
