@@ -165,6 +165,32 @@ def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
     return 1 if result.problems else 0
 
 
+# --------------------------------------------------------------------------- explain
+def cmd_explain(args: argparse.Namespace, _extra: list[str]) -> int:
+    """A check's level-1 runbook (what it means, first actions, whom to call), the list, or docs/runbook.md."""
+    from cloudgate.runbook import check_refs, explain, listing, load_runbooks, lookup, markdown
+
+    modes = [flag for flag, on in (("CHECK_ID", args.check_id is not None), ("--list", args.list),
+                                   ("--markdown", args.markdown)) if on]
+    if len(modes) != 1:
+        raise CliError("explain: give one CHECK_ID (e.g. CG-FIO-002), or --list, or --markdown"
+                       + (f", not {' and '.join(modes)}" if modes else ""))
+    if args.markdown and args.target is not None:
+        raise CliError("--target: not with --markdown (docs/runbook.md names roles; each target has its contacts)")
+    runbooks = load_runbooks()
+    refs = check_refs(_project_root() / SUITE_PATHS[0])  # {} for an installed cloudgate without its suite
+    if args.markdown:
+        print(markdown(runbooks, refs), end="")
+        return 0
+    contacts = dict(load_target(args.target).target.escalation) if args.target is not None else None
+    if args.list:
+        print(listing(runbooks, refs, contacts))
+        return 0
+    check_id, _book = lookup(args.check_id, runbooks)  # an unknown id: one line with the closest ones, exit 2
+    print(explain(check_id, contacts, runbooks=runbooks, ref=refs.get(check_id)))
+    return 0
+
+
 # --------------------------------------------------------------------------- gate
 def cmd_gate(args: argparse.Namespace, extra: list[str]) -> int:
     from cloudgate.gate import flow
@@ -393,6 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the CloudStack version the upgrade installs: `after` is NO-GO unless it reports it")
     gate.set_defaults(func=cmd_gate)
 
+    explain_help = "a check's level-1 runbook: what its failure means, first safe actions, whom to call"
+    exp = sub.add_parser("explain", help=explain_help, description=explain_help + ". The runbooks are "
+                         "cloudgate/runbooks.yaml; docs/runbook.md is `explain --markdown`.")
+    exp.add_argument("check_id", nargs="?", default=None, metavar="CHECK_ID", help="e.g. CG-FIO-002")
+    exp.add_argument("--target", default=None,
+                     help="target file: each role is shown with its contact from the file's escalation section")
+    exp.add_argument("--list", action="store_true", help="every check id with its title, then the roles")
+    exp.add_argument("--markdown", action="store_true", help="every runbook as Markdown (docs/runbook.md)")
+    exp.set_defaults(func=cmd_explain)
+
     report = sub.add_parser("report", help="re-render the operators' page (index.html) of a past run")
     report.add_argument("run", help="a run id under the reports dir (e.g. 20261202T0200Z-lab-nightly-42), or a path")
     report.add_argument("--reports-dir", default=None, help="default ./reports")
@@ -430,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-POSITIONALS = ("file", "run", "history", "plan", "host", "fault")  # named as in each command's usage
+POSITIONALS = ("file", "run", "history", "plan", "host", "fault", "check_id")  # named as in each command's usage
 
 
 def _refuse_empty(args: argparse.Namespace) -> None:

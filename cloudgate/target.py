@@ -576,6 +576,8 @@ class Target(_Strict):
     placement: PlacementSection = PlacementSection()
     baselines: NonBlank | None = Field(None, description="directory of expected versions; default fixtures/baselines")
     waivers: NonBlank | None = Field(None, description="waiver file: known failures with a justification and an expiry")
+    escalation: dict[str, NonBlank] = Field(
+        default_factory=dict, description="runbook role -> how to reach it (cloudgate explain, the operators' page)")
     lab: LabSection | None = None
 
     @field_validator("name")
@@ -583,6 +585,25 @@ class Target(_Strict):
     def _name_fits_a_file_name(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", value):
             raise ValueError(f"{value!r} must be 1-63 letters, digits, '.', '_' or '-' (it names report files)")
+        return value
+
+    @field_validator("escalation", mode="before")
+    @classmethod
+    def _none_is_no_contact(cls, value: Any) -> Any:
+        return {} if value is None else value  # `escalation:` left with every contact commented out
+
+    @field_validator("escalation")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        """Only the runbooks' roles (cloudgate.runbook.ROLES): a contact under a misspelt role would
+        never be shown, and the on-call would find no one to call."""
+        from cloudgate.runbook import ROLES  # it imports this module
+
+        for role, contact in value.items():
+            if role not in ROLES:
+                raise FieldProblem((role,), f"unknown role {role!r} (the runbooks' roles: {', '.join(ROLES)})")
+            if "\n" in contact.strip():
+                raise FieldProblem((role,), "must be one line (it is printed beside the role)")
         return value
 
     @field_validator("datacenters")

@@ -38,6 +38,7 @@ from urllib.parse import quote
 import jinja2
 
 from cloudgate.report.history import HISTORY_FILE, SCHEMA_VERSION, RunRecord, get_run, metric_series
+from cloudgate.report.runbookview import RunbookSource, RunbookView, read_runbook_source, views_for
 from cloudgate.report.skips import skip_kind
 
 PAGE_FILE = "index.html"
@@ -151,6 +152,7 @@ class RunInputs:
     # nodeid -> what its check declares (check_id, severity, tier, plane, kind), from selected.json:
     # known for every selected check, also one that never started
     declared: dict[str, dict[str, str]] = field(default_factory=dict)
+    runbooks: RunbookSource = field(default_factory=RunbookSource)  # the catalogue, the target's contacts
 
 
 # --------------------------------------------------------------------------- the model
@@ -322,6 +324,7 @@ class PageModel:
     estate_lines: list[str]
     notes: list[str]
     scope: str = ""  # a narrowed run (--hosts-filter, --sample): what it covered; "" for the whole fleet
+    runbooks: dict[str, RunbookView] = field(default_factory=dict)  # check id -> its runbook, for `attention`
 
     def area(self, key: str) -> AreaVerdict | None:
         return next((a for a in self.areas if a.key == key), None)
@@ -545,6 +548,8 @@ def read_run_inputs(run_dir: Path, history_db: Path | None = None) -> RunInputs:
                                     "gate-verdict.json", notes)
     _guard(notes, "plots", lambda: _read_images(inputs), None)
     _guard(notes, "history database", lambda: _read_history(inputs, history_db), None)
+    inputs.runbooks = _guard(notes, "runbooks", lambda: read_runbook_source((inputs.summary, inputs.metrics_stamp)),
+                             RunbookSource())
     return inputs
 
 
@@ -1049,15 +1054,19 @@ def build_page_model(inputs: RunInputs) -> PageModel:
     cut_short = incomplete_of(summary)
     if cut_short is not None:
         title, title_state = incomplete_headline(cut_short, areas)
+    attention = _attention(rows)
+    runbooks = views_for(inputs.runbooks, (r.check_id for group in attention for r in group.rows))
+    if runbooks:  # a green night shows no runbook, so nothing about the contacts either
+        notes += inputs.runbooks.problems
     return PageModel(
         run_id=stamp["run_id"], target=stamp.get("target", "?"), environment=stamp.get("environment", "?"),
         profile=stamp.get("profile", "?"), revision=stamp.get("revision", "?"), started=stamp.get("started", "?"),
         ended=stamp.get("ended", "not recorded"), exitstatus=_exitstatus_words(summary),
         counts={str(k): int(v) for k, v in counts.items() if _is_number(v)},
         headline=title, headline_state=title_state, areas=areas,
-        attention=_attention(rows), not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate, narrowed=bool(_scope(summary))),
+        attention=attention, not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate, narrowed=bool(_scope(summary))),
         ring=cassandra_ring(inputs.estate), metrics=metrics, info_metrics=info, plots=plot_list, links=link_list,
-        estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary))
+        estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary), runbooks=runbooks)
 
 
 def _scope(summary: dict[str, Any]) -> str:

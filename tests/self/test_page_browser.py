@@ -38,6 +38,9 @@ def test_a_night_that_cannot_deploy_opens_saying_so_with_its_failing_check(tmp_p
     assert "Production runs but no new VM can be added." in opened.dom
     assert "deploy of cg-probe-1 failed: no capacity" in opened.dom
     assert all(words in opened.dom for words in _counts_line(run_dir))
+    # its runbook beside it, open (critical): what it means, the first actions, whom to call
+    assert "<details open=\"\">" in opened.dom and "CG-DEPLOY-001 runbook" in opened.dom
+    assert "escalate to <b>cloudstack-admin</b>" in opened.dom
 
 
 def test_a_no_go_gate_opens_with_its_reasons(tmp_path):

@@ -103,6 +103,13 @@ BAD: list[Bad] = [
         text=lambda t: t.replace("name: preprod-paris", "name: 2026-13-45"), line_has="2026-13-45"),
     Bad("baselines-empty", put("baselines", ""), "baselines", "''"),
     Bad("waivers-empty", put("waivers", ""), "waivers", "''"),
+    Bad("escalation-unknown-role", put("escalation.dba-oncall", "#dba"), "escalation.dba-oncall",
+        "unknown role 'dba-oncall' (the runbooks' roles: virtualization,"),
+    Bad("escalation-contact-blank", put("escalation.network", "  "), "escalation.network", "'  '"),
+    Bad("escalation-contact-a-number", put("escalation.network", 33199001005), "escalation.network", "33199001005"),
+    Bad("escalation-contact-two-lines", put("escalation.network", "NOC\n+33 1 99 00 10 05\n"), "escalation.network",
+        "must be one line"),
+    Bad("escalation-a-list", put("escalation", ["cassandra-dba"]), "escalation", "valid dictionary"),
     # -- cloudstack ---------------------------------------------------------------------------------------------
     Bad("endpoint-empty", put("cloudstack.endpoint", ""), "cloudstack.endpoint", "''"),
     Bad("endpoint-no-scheme", put("cloudstack.endpoint", "cs.example:8443/client/api"), "cloudstack.endpoint",
@@ -379,6 +386,9 @@ GOOD: list[tuple[str, Edit, str]] = [
     ("a-directory-user", put("ssh.user", "svc-cloudgate@corp.example"), "example"),
     ("drill-heal-at-load-end", put("drills.heal_at_seconds", 40), "example"),
     ("offering-with-no-flash", put("placement.offering_flash_gib", {"Small Instance": 0}), "example"),
+    ("no-escalation-section", drop("escalation"), "example"),
+    ("escalation-left-empty", put("escalation", None), "example"),
+    ("a-role-without-a-contact", drop("escalation.network"), "example"),
     ("lab-as-the-self-tests-derive-it", both(put("cloudstack.endpoint", "http://127.0.0.1:9/client/api"),
                                             put("cassandra.clients", [])), "lab"),
 ]

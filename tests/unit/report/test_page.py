@@ -534,6 +534,64 @@ def test_a_run_dir_that_is_not_a_directory_raises_one_line_page_error(tmp_path):
     assert "\n" not in str(exc.value) and "not a directory" in str(exc.value)
 
 
+# --------------------------------------------------------------------------- the runbooks beside the failures
+def with_target_file(run_dir: Path, target_file: Path | str) -> Path:
+    """The run's summary.json naming its target file, as the plugin's stamp does (`target_file`)."""
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (run_dir / "summary.json").write_text(json.dumps({**summary, "target_file": str(target_file)}))
+    return run_dir
+
+
+def test_a_failing_check_has_its_runbook_beside_it_open_when_critical(tmp_path):
+    results = failing(healthy_results(), "test_no_two_replicas_share_a_host", message="host dc1-r1-h1 holds replicas")
+    model = model_of(make_run(tmp_path, results))
+
+    assert list(model.runbooks) == ["CG-CASS-002"]  # the failing check's, none for the checks that passed
+    book = model.runbooks["CG-CASS-002"]
+    assert book.title == "No two replicas of the same data share a physical host"
+    assert "LOCAL_QUORUM" in book.means and 2 <= len(book.first_actions) <= 5
+    assert book.escalate_to == "cassandra-dba" and book.contacts == (("cassandra-dba", ""),)
+    html = render_page(model)
+    block = html[html.index('<tr class="runbook" id="runbook-CG-CASS-002">'):]
+    block = block[:block.index("</tr>")]
+    assert "<details open>" in block and "What it means." in block and "escalate to <b>cassandra-dba</b>" in block
+    assert "<code>cloudgate place</code>" in block  # the commands of a step as code, the rest as text
+    assert "cassandra-dba</b> (no contact in the target file's escalation section)" in block
+
+
+def test_a_waived_or_minor_check_has_its_runbook_folded_and_each_check_gets_one(tmp_path):
+    results = failing(healthy_results(), "test_fusion_io_card_is_healthy[dc2-r2-h", "waived", "waived: INC-1234")
+    results = failing(results, "test_cassandra_node_has_swap_off", message="swap is on")
+    html = render_page(model_of(make_run(tmp_path, results)))
+
+    assert html.count('<tr class="runbook" id="runbook-CG-FIO-003-waived">') == 1  # once for its two hosts
+    assert html.count('<tr class="runbook" id="runbook-CG-NODE-002">') == 1
+    assert "<details open>" not in html  # neither is a critical failure
+
+
+def test_the_runbook_shows_each_roles_contact_from_the_runs_target_file(tmp_path):
+    target = tmp_path / "preprod.yaml"
+    target.write_text((REPO / "fixtures/targets/example-preprod.yaml").read_text().replace(
+        '  cassandra-dba: "#dba-oncall (Slack), then +33 1 99 00 10 04"', '  cassandra-dba: "#dba <on call>"'))
+    results = failing(healthy_results(), "test_no_two_replicas_share_a_host")
+    run_dir = with_target_file(make_run(tmp_path / "runs", results), target)
+    model = model_of(run_dir)
+
+    assert model.runbooks["CG-CASS-002"].contacts == (("cassandra-dba", "#dba <on call>"),)
+    assert "<b>cassandra-dba</b>: #dba &lt;on call&gt;" in render_page(model)  # escaped like everything else
+
+
+def test_an_unreadable_target_file_is_a_note_only_when_a_runbook_is_shown(tmp_path):
+    failing_run = with_target_file(make_run(tmp_path / "a", failing(healthy_results(), "test_cloudstack_api")),
+                                   tmp_path / "gone.yaml")
+    model = model_of(failing_run)
+    assert model.runbooks["CG-CS-001"].contacts[0] == ("cloudstack-admin", "")
+    assert any(n.startswith("escalation contacts not shown: ") and "gone.yaml" in n for n in model.notes)
+
+    green = model_of(with_target_file(make_run(tmp_path / "b"), tmp_path / "gone.yaml"))
+    assert green.runbooks == {} and not any("escalation" in n for n in green.notes)
+
+
 # --------------------------------------------------------------------------- packaging and imports
 def test_the_template_ships_as_package_data_and_jinja2_is_a_dependency():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
