@@ -121,7 +121,7 @@ def one_line_message(report: pytest.TestReport) -> str:
         crash = getattr(longrepr, "reprcrash", None)
         text = str(crash.message) if crash is not None else str(longrepr)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first = lines[0].removeprefix("AssertionError: ") if lines else ""
+    first = lines[0].removeprefix("AssertionError: ").removeprefix("Failed: ") if lines else ""
     return first[:MESSAGE_CHARS]
 
 

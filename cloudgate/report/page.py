@@ -347,7 +347,7 @@ def _guard(notes: list[str], what: str, read: Callable[[], T], default: T) -> T:
 def _one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
     """The first non-empty line, without Python's assertion prefix, cut to `limit` characters."""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    first = lines[0].removeprefix("AssertionError: ") if lines else ""
+    first = lines[0].removeprefix("AssertionError: ").removeprefix("Failed: ") if lines else ""
     return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
