@@ -169,6 +169,14 @@ class CheckRef:
     module: str  # tests/infra/test_hypervisors.py
     function: str
     severity: str  # critical | major | minor, "" when the marker does not say
+    tier: str = ""  # what the check declares (cloudgate.checkdecl)
+    plane: str = ""
+
+    @property
+    def declared(self) -> str:
+        """`critical · cassandra tier · data plane`: what the marker declares, in words."""
+        parts = [self.severity, f"{self.tier} tier" if self.tier else "", f"{self.plane} plane" if self.plane else ""]
+        return " · ".join(p for p in parts if p)
 
     @property
     def nodeid(self) -> str:
@@ -202,7 +210,8 @@ def check_refs(suite_dir: Path) -> dict[str, CheckRef]:
                 for decorator in node.decorator_list:
                     if (fields := _marker_fields(decorator)) is not None:
                         found[fields["id"]] = CheckRef(fields["id"], path.relative_to(root).as_posix(), node.name,
-                                                       fields.get("severity", ""))
+                                                       fields.get("severity", ""), fields.get("tier", ""),
+                                                       fields.get("plane", ""))
     return found
 
 
@@ -262,7 +271,7 @@ def explain(check_id: str, contacts: Mapping[str, str] | None = None, *,
     `contacts`: the target file's escalation section (role -> how to reach it), or None when no target
     file was given. Raises RunbookError for an unknown id."""
     cid, book = lookup(check_id, load_runbooks() if runbooks is None else runbooks)
-    head = " · ".join(p for p in (cid, ref.severity if ref else "", book.title) if p)
+    head = " · ".join(p for p in (cid, ref.declared if ref else "", book.title) if p)
     lines = [head]
     if ref is not None:
         lines.append(f"check: {ref.nodeid}")
@@ -346,7 +355,7 @@ def markdown(runbooks: Mapping[str, Runbook], check_refs: Mapping[str, CheckRef]
         ref = check_refs.get(cid)
         out += ["", f"### {cid} — {_md(book.title)}", ""]
         if ref is not None:
-            out += [f"{ref.severity or 'severity not set'} · `{ref.nodeid}`", ""]
+            out += [f"{ref.declared or 'severity not set'} · `{ref.nodeid}`", ""]
         out += [f"**What it means.** {_md(book.means)}", "", "**First actions.**", ""]
         out += [f"{i}. {_md(step)}" for i, step in enumerate(book.first_actions, 1)]
         also = f" (also named: {', '.join(f'`{r}`' for r in book.roles[1:])})" if book.roles[1:] else ""
