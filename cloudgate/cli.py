@@ -251,11 +251,11 @@ def _in_history(history: Path, run_id: str) -> bool:
 # --------------------------------------------------------------------------- lab
 def cmd_lab(args: argparse.Namespace, _extra: list[str]) -> int:
     # The product's only way into the embedded lab, and a lazy one on purpose: the suite, the plugin
-    # and `cloudgate run` against a real cloud never load cloudgate.lab (import-linter's product
+    # and `cloudgate run` against a real cloud never load cloudgate_lab (import-linter's product
     # contract ignores exactly this edge; tools/check_layers.py checks that it stays inside a function).
     if args.lab_command == "run":
         _writable_dir(args.reports_dir, "--reports-dir")
-    from cloudgate.lab import commands
+    from cloudgate_lab import commands
 
     return int(commands.main(args))
 
@@ -323,7 +323,7 @@ def cmd_bench(args: argparse.Namespace, _extra: list[str]) -> int:
         return int(run_bench(str(out), quick=args.quick))
     if args.what == "hosts":
         # the lab's benchmark: through the lab's one entry, like `cloudgate lab ...` (cmd_lab)
-        from cloudgate.lab import commands
+        from cloudgate_lab import commands
 
         return int(commands.bench_hosts(str(out), args.sizes, quick=args.quick,
                                         rounds=2 if args.rounds is None else args.rounds))

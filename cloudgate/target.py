@@ -528,7 +528,7 @@ class LabSection(_Strict):
     """Shape of the embedded lab; only meaningful when environment is lab."""
 
     # Up to 8 x 8 the hosts share their DC's /24 with the guests; beyond, they move to 198.19.0.0/16
-    # (cloudgate/lab/topology.py), up to 63 racks of 250 (a bridge takes 1,024 ports: 1,000 hosts a DC).
+    # (cloudgate_lab/topology.py), up to 63 racks of 250 (a bridge takes 1,024 ports: 1,000 hosts a DC).
     racks_per_dc: int = Field(3, ge=1, le=63)
     hosts_per_rack: int = Field(2, ge=1, le=250)
     extra_hosts_first_racks: int = Field(

@@ -2,9 +2,9 @@
 
 import-linter (pyproject.toml, `[tool.importlinter]`) checks the import graph, and a graph has no
 notion of *where* in a module an import sits. Its product contract therefore ignores the one
-import that may cross into the lab (`cloudgate.cli -> cloudgate.lab.commands`), and this script
-checks what that exception stands for: every import of `cloudgate.lab` in a product module
-(`cloudgate/`, outside `cloudgate/lab/`) is inside a function body, so importing the product —
+import that may cross into the lab (`cloudgate.cli -> cloudgate_lab.commands`), and this script
+checks what that exception stands for: every import of `cloudgate_lab` in a product module
+(`cloudgate/`; the lab is the package beside it, `cloudgate_lab/`) is inside a function body, so importing the product —
 the pytest plugin, `cloudgate run` against a real cloud — never loads the lab. An import under a
 module-level `if TYPE_CHECKING:` does not count as lazy: the product should not name the lab at all.
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PACKAGE = "cloudgate"
-LAB = "cloudgate.lab"
+LAB = "cloudgate_lab"
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
@@ -33,7 +33,7 @@ FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 class LabImport:
     path: Path
     line: int
-    statement: str  # as written, e.g. "from cloudgate.lab import commands"
+    statement: str  # as written, e.g. "from cloudgate_lab import commands"
     lazy: bool  # inside a function body
 
 
@@ -73,7 +73,7 @@ def _imported(node: ast.Import | ast.ImportFrom, importer: str, is_package: bool
 
 
 def lab_imports(path: Path, root: Path) -> list[LabImport]:
-    """Every import of cloudgate.lab (or below) in one file, and whether it sits in a function."""
+    """Every import of cloudgate_lab (or below) in one file, and whether it sits in a function."""
     importer = module_name(path, root)
     found: list[LabImport] = []
 
@@ -90,9 +90,8 @@ def lab_imports(path: Path, root: Path) -> list[LabImport]:
 
 
 def product_files(root: Path) -> list[Path]:
-    """The product's sources: cloudgate/**.py outside cloudgate/lab/."""
-    lab = root / PACKAGE / "lab"
-    return sorted(p for p in (root / PACKAGE).rglob("*.py") if lab not in p.parents)
+    """The product's sources: cloudgate/**.py (the lab is its own package beside it)."""
+    return sorted((root / PACKAGE).rglob("*.py"))
 
 
 def violations(root: Path) -> list[str]:

@@ -59,7 +59,7 @@ def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def lab():
     """The embedded lab, up for the whole self-test session and removed afterwards."""
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     if os.geteuid() != 0:
         pytest.fail("the lab self-tests need root (network namespaces); run `make test` as root", pytrace=False)

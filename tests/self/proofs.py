@@ -115,16 +115,16 @@ PROOFS: tuple[Proof, ...] = (
 Fault = Callable[[Path, dict], contextlib.AbstractContextManager[RunSpec]]
 
 
-def _topology():  # noqa: ANN202 - cloudgate.lab.topology.LabTopology
-    from cloudgate.lab.topology import build_topology
+def _topology():  # noqa: ANN202 - cloudgate_lab.topology.LabTopology
     from cloudgate.target import load_target
+    from cloudgate_lab.topology import build_topology
 
     return build_topology(load_target(LAB_TARGET).target)
 
 
 @contextlib.contextmanager
 def _host_fault(victim: str, name: str) -> Iterator[RunSpec]:
-    from cloudgate.lab import hostfaults
+    from cloudgate_lab import hostfaults
 
     hostfaults.apply_fault(_topology(), victim, name)
     try:
@@ -135,7 +135,7 @@ def _host_fault(victim: str, name: str) -> Iterator[RunSpec]:
 
 @contextlib.contextmanager
 def _cloud_fault(name: str, **params: str) -> Iterator[RunSpec]:
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     control.cloud_fault(name, params)
     try:
@@ -170,7 +170,7 @@ def _boot_slower_than_promise(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
 
 
 def _lab_env() -> dict[str, str]:
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     exports = control.env_exports(str(LAB_TARGET))
     return dict(line.removeprefix("export ").split("=", 1) for line in exports.splitlines() if line)
@@ -179,7 +179,7 @@ def _lab_env() -> dict[str, str]:
 @contextlib.contextmanager
 def _firstfit_placement(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
     """The lab rebuilt with its Cassandra VMs placed by CloudStack's FirstFit alone, then rebuilt back."""
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     try:
         control.up(str(LAB_TARGET), placement="firstfit", quiet=True)

@@ -48,7 +48,7 @@ def _declared(run) -> dict[str, str]:  # noqa: ANN001 - selfcheck.SuiteRun
 
 
 def test_with_the_management_server_stopped_the_data_plane_is_whole_and_each_control_check_says_why(lab, run_suite):
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     healthy = run_suite("--profile=smoke")  # leaves the last good estate snapshot in the run's reports dir
     assert healthy.returncode == 0, healthy.stdout[-2000:]

@@ -29,7 +29,7 @@ def _cloudgate(lab: dict, *args: str) -> subprocess.CompletedProcess:
 
 
 def _client():  # noqa: ANN202 - the lab's cs client
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     return control.lab_client()
 
@@ -123,7 +123,7 @@ def test_a_plan_applied_to_an_estate_that_changed_is_refused_in_one_line_naming_
 
 
 def test_a_deploy_that_fails_half_way_is_rolled_back_leaving_nothing(lab, tmp_path, planned_small):
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     reports = tmp_path / "reports"
     control.cloud_fault("api-error", {"command": "createTags", "code": "530"})
@@ -139,7 +139,7 @@ def test_a_deploy_that_fails_half_way_is_rolled_back_leaving_nothing(lab, tmp_pa
 
 
 def test_a_host_whose_flash_cannot_be_read_is_left_out_and_named_and_an_impossible_request_names_why(lab, tmp_path):
-    from cloudgate.lab import hostfaults
+    from cloudgate_lab import hostfaults
 
     hostfaults.apply_fault(None, "dc1-r2-h1", "ssh-hang")
     hostfaults.apply_fault(None, "dc1-r3-h1", "fio-degraded")

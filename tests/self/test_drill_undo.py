@@ -115,7 +115,7 @@ def test_a_drill_killed_mid_fault_is_healed_by_the_janitor_and_the_smoke_profile
     for address in ("198.18.1.201", "198.18.1.202", "198.18.1.203"):
         assert "cloudgate-drill-" not in _drill_rules(address), f"a drill rule is left on {address}"
     assert _drill_keyspaces() == []
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     assert control.lab_client().listZones().get("zone"), "the management server does not answer after the janitor"
     assert answers_cql(SERVICE_STOP_VICTIM), "the stopped Cassandra service is not back after the janitor"

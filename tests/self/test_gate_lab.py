@@ -34,14 +34,14 @@ def _gate(lab: dict, reports: Path, step: str, *args: str) -> subprocess.Complet
 
 
 def _canary_vms() -> list[str]:
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     return [v["name"] for v in control.lab_client().listVirtualMachines(listall=True).get("virtualmachine", [])
             if "-gate-" in v["name"]]
 
 
 def _upgrade(version: str, *regressions: str) -> None:
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     control.upgrade(version, list(regressions))
 
@@ -59,7 +59,7 @@ def test_a_clean_upgrade_is_go_and_a_slow_deploy_regression_is_no_go_naming_it(l
     twice = _gate(lab, reports, "before", *NARROW)
     assert twice.returncode == 2 and "a gate for lab is already open" in twice.stderr
     try:
-        from cloudgate.lab import control
+        from cloudgate_lab import control
 
         control.mgmt_stop()  # the upgrade window: the control plane down, the workloads up
         try:

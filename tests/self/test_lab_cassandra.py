@@ -14,8 +14,8 @@ import uuid
 
 from selfcheck import LAB_TARGET
 
-from cloudgate.lab import control
 from cloudgate.target import load_target
+from cloudgate_lab import control
 
 DISPERSION = "tests/infra/test_cassandra_dispersion.py"
 NODES = "tests/infra/test_cassandra_nodes.py"

@@ -16,9 +16,9 @@ import time
 import pytest
 from selfcheck import LAB_TARGET, derived_target
 
-from cloudgate.lab import control, hostfaults, paths
-from cloudgate.lab.topology import LabTopology, build_topology
 from cloudgate.target import load_target
+from cloudgate_lab import control, hostfaults, paths
+from cloudgate_lab.topology import LabTopology, build_topology
 
 HOST = "dc1-r2-h1"  # the victim of host faults
 OTHER = "dc2-r1-h1"  # a healthy neighbour: its checks must keep passing
@@ -154,7 +154,7 @@ def test_lab_down_leaves_nothing_behind_and_up_recovers(lab):
         assert control.leftovers() == []
         assert not [n for n in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split() if n.startswith("cg-")]
         assert "cgdc" not in subprocess.run(["ip", "link"], capture_output=True, text=True).stdout
-        from cloudgate.lab import paths
+        from cloudgate_lab import paths
 
         live = [line.split(None, 1) for line in subprocess.run(["ps", "-eo", "stat=,args="], capture_output=True,
                                                                 text=True).stdout.splitlines()]

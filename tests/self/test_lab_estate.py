@@ -9,8 +9,8 @@ from collections.abc import Iterator
 
 from selfcheck import derived_target
 
-from cloudgate.lab import control, paths
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab import control, paths
+from cloudgate_lab.topology import LabTopology
 
 API_LOG = "api.log"
 UNREACHABLE = "CloudStack API unreachable at http://127.0.0.1:8080/client/api"

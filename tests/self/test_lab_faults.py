@@ -16,7 +16,7 @@ PAGE_FAULT = "host:fio-degraded"  # its run's page is opened in headless Chromiu
 
 
 def _probe_vms() -> list[str]:
-    from cloudgate.lab import control
+    from cloudgate_lab import control
 
     listed = control.lab_client().listVirtualMachines(listall=True).get("virtualmachine", [])
     return [vm["name"] for vm in listed if vm["name"].startswith("cg-probe-")]

@@ -29,8 +29,8 @@ from selfcheck import LAB_TARGET, REPO
 from cloudgate import ledger as L
 from cloudgate.cassandra import session
 from cloudgate.deploy import vm_name_tag
-from cloudgate.lab import control
 from cloudgate.target import load_target
+from cloudgate_lab import control
 
 CHECK = "tests/infra/test_deploy_time.py"
 LATENCY = "tests/infra/test_cassandra_latency.py"

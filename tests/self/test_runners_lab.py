@@ -24,10 +24,10 @@ import pytest
 import yaml
 from selfcheck import REPO, parse_junit
 
-from cloudgate.lab import hostfaults, runners
-from cloudgate.lab.topology import build_topology
 from cloudgate.shards import assign, group_of
 from cloudgate.target import load_target
+from cloudgate_lab import hostfaults, runners
+from cloudgate_lab.topology import build_topology
 
 SELECTION = ("tests/infra/test_hypervisors.py", "tests/infra/test_cassandra_nodes.py")
 WORKERS = 6  # 3 runners x 2 workers (the runners file `lab runners up` writes)

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from cloudgate import cli
-from cloudgate.lab import commands, control, hostbench, hostfaults, nightly, runners
+from cloudgate_lab import commands, control, hostbench, hostfaults, nightly, runners
 
 REPO = Path(__file__).resolve().parents[2]
 ESTATE = str(REPO / "fixtures/placement/estate-example.yaml")

@@ -29,7 +29,7 @@ check_layers = _load()
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
-    for rel, text in {"cloudgate/__init__.py": "", "cloudgate/lab/__init__.py": "", **files}.items():
+    for rel, text in {"cloudgate/__init__.py": "", "cloudgate_lab/__init__.py": "", **files}.items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -42,8 +42,8 @@ def test_the_repository_passes():
 
 def test_a_lazy_import_inside_a_function_or_method_is_allowed(tmp_path):
     root = _tree(tmp_path, {"cloudgate/cli.py": (
-        "def cmd():\n    from cloudgate.lab import commands\n"
-        "class C:\n    async def m(self):\n        import cloudgate.lab.control\n"
+        "def cmd():\n    from cloudgate_lab import commands\n"
+        "class C:\n    async def m(self):\n        import cloudgate_lab.control\n"
     )})
     found = check_layers.lab_imports(root / "cloudgate/cli.py", root)
     assert [(i.line, i.lazy) for i in found] == [(2, True), (5, True)]
@@ -52,30 +52,30 @@ def test_a_lazy_import_inside_a_function_or_method_is_allowed(tmp_path):
 
 def test_every_spelling_of_a_module_level_lab_import_is_refused(tmp_path):
     root = _tree(tmp_path, {
-        "cloudgate/a.py": "import cloudgate.lab.control\n",
-        "cloudgate/b.py": "from cloudgate import lab\n",
-        "cloudgate/c.py": "from .lab.topology import LabTopology\n",
-        "cloudgate/d/__init__.py": "from ..lab import paths\n",
-        "cloudgate/e.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cloudgate.lab import net\n",
+        "cloudgate/a.py": "import cloudgate_lab.control\n",
+        "cloudgate/b.py": "from cloudgate_lab import commands\n",
+        "cloudgate/c.py": "from cloudgate_lab.topology import LabTopology\n",
+        "cloudgate/d/__init__.py": "import cloudgate_lab as lab\n",
+        "cloudgate/e.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from cloudgate_lab import net\n",
     })
     lines = check_layers.violations(root)
     assert [line.split(":")[0] for line in lines] == [
         "cloudgate/a.py", "cloudgate/b.py", "cloudgate/c.py", "cloudgate/d/__init__.py", "cloudgate/e.py"]
-    assert "`from cloudgate import lab` at module level" in lines[1]
+    assert "`from cloudgate_lab import commands` at module level" in lines[1]
 
 
 def test_imports_that_only_look_alike_and_the_lab_s_own_imports_are_not_counted(tmp_path):
     root = _tree(tmp_path, {
         "cloudgate/a.py": "import cloudgate.laboratory\nfrom cloudgate.target import lab\n",
-        "cloudgate/lab/control.py": "from cloudgate.lab import paths\n",
+        "cloudgate_lab/control.py": "from cloudgate_lab import paths\n",
     })
     assert check_layers.violations(root) == []
 
 
 def test_the_script_exits_1_with_one_line_per_violation(tmp_path):
-    root = _tree(tmp_path, {"cloudgate/a.py": "from cloudgate.lab import control\n"})
+    root = _tree(tmp_path, {"cloudgate/a.py": "from cloudgate_lab import control\n"})
     done = subprocess.run([sys.executable, str(SCRIPT), str(root)], capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "cloudgate/a.py:1: `from cloudgate.lab import control` at module level: the product may reach "
-        "cloudgate.lab only from inside a function (see tools/check_layers.py)"]
+        "cloudgate/a.py:1: `from cloudgate_lab import control` at module level: the product may reach "
+        "cloudgate_lab only from inside a function (see tools/check_layers.py)"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from cloudgate.lab.hostbench import MAX_HOSTS, extra_racks, judge, parse_sizes, print_report, shape
 from cloudgate.report.metrics import Metric
+from cloudgate_lab.hostbench import MAX_HOSTS, extra_racks, judge, parse_sizes, print_report, shape
 
 
 def _size(hosts: int, suite: float, floor: float, *, exit_code: int = 0, floor_ok: int | None = None) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def _run_dir(tmp_path) -> Any:  # noqa: ANN001
 ])
 def test_make_runs_quick_fleet_bench_fails_the_run_only_on_a_target_judged_at_its_size(
         tmp_path, monkeypatch: pytest.MonkeyPatch, size: dict[str, Any], rc: int, verdicts: dict[str, str]) -> None:
-    from cloudgate.lab import hostbench, nightly
+    from cloudgate_lab import hostbench, nightly
 
     size.update(lab_up_s=4.7)
     monkeypatch.setattr(hostbench, "run", lambda out, sizes, rounds: {"sizes": [size], "targets": judge([size])})

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudgate.lab import commands, control, extra, nightly
+from cloudgate_lab import commands, control, extra, nightly
 
 ROOT = Path(__file__).resolve().parents[2]
 ABSENT = "cloudgate_test_absent_package"
@@ -52,7 +52,7 @@ def test_the_stdlib_loop_on_purpose_needs_no_uvloop():
 
 def test_a_blocked_uvloop_is_reported_missing():
     code = ("import sys; sys.modules['uvloop'] = None\n"
-            "from cloudgate.lab import extra; print(extra.missing({}), extra.missing({'CLOUDGATE_CQL_LOOP': 'asyncio'}))")
+            "from cloudgate_lab import extra; print(extra.missing({}), extra.missing({'CLOUDGATE_CQL_LOOP': 'asyncio'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "['uvloop'] []"
 
@@ -91,7 +91,7 @@ def test_every_product_module_imports_without_the_extra_and_without_loading_the_
         "import importlib, json, sys\n"
         "for name in extra_packages: sys.modules[name] = None  # import raises ImportError\n"
         "for name in modules: importlib.import_module(name)\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m == 'cloudgate.lab' or m.startswith('cloudgate.lab.'))))\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m == 'cloudgate_lab' or m.startswith('cloudgate_lab.'))))\n"
     )
     prelude = f"extra_packages = {sorted(extra.PACKAGES)!r}\nmodules = {_product_modules()!r}\n"
     done = subprocess.run([sys.executable, "-c", prelude + code], capture_output=True, text=True, timeout=120)

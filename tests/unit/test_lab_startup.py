@@ -1,4 +1,4 @@
-"""Start-up figures of `make run` (cloudgate.lab.startup), measured on stand-in commands.
+"""Start-up figures of `make run` (cloudgate_lab.startup), measured on stand-in commands.
 
 The collection against a running lab is what `make run` measures; here the commands are replaced
 by small Python one-liners, so the timing, the failure path and the metric records are checked
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import cloudgate.plugin
-from cloudgate.lab import startup
+from cloudgate_lab import startup
 
 
 def _python(code: str) -> list[str]:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cloudgate.errors import TargetError
-from cloudgate.lab.topology import build_topology, pod_ip_range
 from cloudgate.target import LabSection, load_target, parse_target
+from cloudgate_lab.topology import build_topology, pod_ip_range
 
 LAB_YAML = Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml"
 

@@ -10,9 +10,9 @@ import pytest
 from cs import CloudStack
 from cs_lab_helpers import CREDENTIALS, Ids, Lab
 
-from cloudgate.lab.cloudstack import NullGuestDriver, start_in_thread
-from cloudgate.lab.topology import LabTopology, build_topology
 from cloudgate.target import load_target
+from cloudgate_lab.cloudstack import NullGuestDriver, start_in_thread
+from cloudgate_lab.topology import LabTopology, build_topology
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from cs import CloudStack
 
-from cloudgate.lab.cloudstack import NullGuestDriver, SimulatorHandle, start_in_thread
-from cloudgate.lab.cloudstack.upgrade import UpgradeReport, apply_upgrade
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab.cloudstack import NullGuestDriver, SimulatorHandle, start_in_thread
+from cloudgate_lab.cloudstack.upgrade import UpgradeReport, apply_upgrade
+from cloudgate_lab.topology import LabTopology
 
 CREDENTIALS = {
     "api_key": "lab-admin-key",

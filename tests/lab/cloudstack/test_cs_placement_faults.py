@@ -1,6 +1,6 @@
 """The simulator's placement faults: the anti-affinity race and a rebalance onto a sibling's host.
 
-The lab's cloud faults `anti-affinity-race` and `rebalance-onto-sibling` (cloudgate/lab/control.py)
+The lab's cloud faults `anti-affinity-race` and `rebalance-onto-sibling` (cloudgate_lab/control.py)
 stand on two behaviours of the simulator tested here without the whole lab: under the switch
 `lab.antiaffinity.race.seconds` members of one host anti-affinity group deployed in parallel share a
 host (and only then: one at a time they do not, and the healthy allocator never lets them), and

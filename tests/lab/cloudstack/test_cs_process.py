@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 from cs import CloudStack
 
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab.topology import LabTopology
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -31,7 +31,7 @@ def test_serve_process_answers_signed_calls_with_its_generated_credentials_and_s
     creds_file = tmp_path / "credentials.json"
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cloudgate.lab.cloudstack", "serve", "--state-dir", str(tmp_path / "state"),
+        [sys.executable, "-m", "cloudgate_lab.cloudstack", "serve", "--state-dir", str(tmp_path / "state"),
          "--topology", str(topo_file), "--port", str(port), "--credentials", str(creds_file)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

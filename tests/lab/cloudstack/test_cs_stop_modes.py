@@ -11,9 +11,9 @@ from pathlib import Path
 from cs import CloudStack
 from cs_lab_helpers import CREDENTIALS, Ids, Lab, deploy, vm, wait_until
 
-from cloudgate.lab.cloudstack import GuestSpec, NullGuestDriver, start_in_thread
-from cloudgate.lab.cloudstack.driver import stop_guest
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab.cloudstack import GuestSpec, NullGuestDriver, start_in_thread
+from cloudgate_lab.cloudstack.driver import stop_guest
+from cloudgate_lab.topology import LabTopology
 
 
 def _last_stop(lab: Lab, vm_id: str) -> bool:

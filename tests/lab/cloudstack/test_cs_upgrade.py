@@ -20,9 +20,9 @@ from cs import CloudStack, CloudStackApiException
 from cs_lab_helpers import Ids, Lab, deploy, vm
 
 from cloudgate.cli import build_parser
-from cloudgate.lab import commands
-from cloudgate.lab.cloudstack.inventory import CLOUDSTACK_VERSION
-from cloudgate.lab.cloudstack.upgrade import (
+from cloudgate_lab import commands
+from cloudgate_lab.cloudstack.inventory import CLOUDSTACK_VERSION
+from cloudgate_lab.cloudstack.upgrade import (
     REGRESSIONS,
     SLOW_DEPLOY_MAX_EXTRA_SECONDS,
     UpgradeError,

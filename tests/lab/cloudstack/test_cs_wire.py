@@ -10,7 +10,7 @@ import requests
 from cs import CloudStack, CloudStackApiException
 from cs_lab_helpers import CREDENTIALS, Lab
 
-from cloudgate.lab.cloudstack.signing import compute_signature, java_urlencode, string_to_sign
+from cloudgate_lab.cloudstack.signing import compute_signature, java_urlencode, string_to_sign
 
 
 def test_inventory_has_a_zone_per_datacenter_a_pod_per_rack_and_a_cluster_per_pod(admin: CloudStack, lab: Lab) -> None:
@@ -56,7 +56,7 @@ def test_system_vms_management_server_offerings_and_templates_are_listed(admin: 
 
 
 def test_ids_are_stable_across_state_dirs(admin: CloudStack, tmp_path, topology) -> None:
-    from cloudgate.lab.cloudstack import start_in_thread
+    from cloudgate_lab.cloudstack import start_in_thread
 
     other = start_in_thread(tmp_path / "other", topology, 0, CREDENTIALS)
     try:

@@ -1,7 +1,7 @@
 """The gate's canaries against the simulator, through each upgrade regression: every one is seen.
 
 A clean upgrade leaves the canaries there, unchanged and usable; each regression the lab can ship
-(cloudgate/lab/cloudstack/upgrade.py) makes `verify_existing` or `verify_usable` name it in one line,
+(cloudgate_lab/cloudstack/upgrade.py) makes `verify_existing` or `verify_usable` name it in one line,
 which the gate turns into a NO-GO reason (cloudgate/gate/verdict.py). No Cassandra here (the canary
 rows are proven on the whole lab, tests/self/test_gate_lab.py).
 """

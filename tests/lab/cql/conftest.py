@@ -17,8 +17,8 @@ import pytest
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable, Session
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from cloudgate.lab.cql import faults
-from cloudgate.lab.cql.cluster import LocalCluster, NodeSpec, write_cluster_file
+from cloudgate_lab.cql import faults
+from cloudgate_lab.cql.cluster import LocalCluster, NodeSpec, write_cluster_file
 
 SCOPED_SESSION_WAIT_S = 30.0
 

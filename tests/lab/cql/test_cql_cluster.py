@@ -24,8 +24,8 @@ from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.protocol import SyntaxException
 from cassandra.query import BatchStatement, SimpleStatement
 
-from cloudgate.lab.cql import faults
-from cloudgate.lab.cql.cluster import LocalCluster, probe_native
+from cloudgate_lab.cql import faults
+from cloudgate_lab.cql.cluster import LocalCluster, probe_native
 
 CL = ConsistencyLevel
 

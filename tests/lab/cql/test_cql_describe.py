@@ -22,9 +22,9 @@ import pytest
 from cassandra import InvalidRequest
 from cassandra.cluster import Cluster, Session
 
-from cloudgate.lab.cql import cql, cqltext, frame
-from cloudgate.lab.cql.cluster import LocalCluster
-from cloudgate.lab.cql.wire import Reader, Writer
+from cloudgate_lab.cql import cql, cqltext, frame
+from cloudgate_lab.cql.cluster import LocalCluster
+from cloudgate_lab.cql.wire import Reader, Writer
 
 CQLSH = Path(sys.executable).with_name("cqlsh")
 SYSTEM_KEYSPACES = ["system", "system_auth", "system_distributed", "system_schema", "system_traces", "system_views",

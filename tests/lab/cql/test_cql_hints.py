@@ -19,8 +19,8 @@ from cassandra import ConsistencyLevel
 from cassandra.cluster import NoHostAvailable, Session
 from cassandra.query import SimpleStatement
 
-from cloudgate.lab.cql import faults
-from cloudgate.lab.cql.cluster import LocalCluster
+from cloudgate_lab.cql import faults
+from cloudgate_lab.cql.cluster import LocalCluster
 
 CL = ConsistencyLevel
 DC1, DC2 = ["n1", "n2", "n3"], ["n4", "n5", "n6"]

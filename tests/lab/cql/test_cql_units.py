@@ -15,11 +15,11 @@ from cassandra.cqltypes import lookup_casstype
 from cassandra.metadata import Murmur3Token, NetworkTopologyStrategy, SimpleStrategy
 from cassandra.murmur3 import murmur3
 
-from cloudgate.lab.cql import codec, cql
-from cloudgate.lab.cql.cqltypes import parse_type
-from cloudgate.lab.cql.errors import InvalidRequest, SyntaxError_
-from cloudgate.lab.cql.ring import Endpoint, Ring, derive_tokens, murmur3_py, token_of
-from cloudgate.lab.cql.storage import NO_TS, Mutation, RowOp, Store
+from cloudgate_lab.cql import codec, cql
+from cloudgate_lab.cql.cqltypes import parse_type
+from cloudgate_lab.cql.errors import InvalidRequest, SyntaxError_
+from cloudgate_lab.cql.ring import Endpoint, Ring, derive_tokens, murmur3_py, token_of
+from cloudgate_lab.cql.storage import NO_TS, Mutation, RowOp, Store
 
 
 class _Host:
@@ -184,7 +184,7 @@ def test_store_replays_commit_log_and_snapshot(tmp_path) -> None:
 
 
 def test_a_node_keeps_idle_cpus_polling_only_while_it_holds_the_pm_qos_device(tmp_path) -> None:
-    from cloudgate.lab.cql import tuning
+    from cloudgate_lab.cql import tuning
 
     device = tmp_path / "cpu_dma_latency"
     device.write_bytes(b"")
@@ -202,7 +202,7 @@ def test_a_node_keeps_idle_cpus_polling_only_while_it_holds_the_pm_qos_device(tm
 
 
 def test_the_nightly_records_how_fast_the_machine_is_beside_the_lab_latency() -> None:
-    from cloudgate.lab.nightly import machine_floor_figures
+    from cloudgate_lab.nightly import machine_floor_figures
 
     p50, p99 = machine_floor_figures(rate=1000.0, count=50)
     assert (p50.name, p99.name) == ("lab.machine.echo_rtt.p50", "lab.machine.echo_rtt.p99")
@@ -210,7 +210,7 @@ def test_the_nightly_records_how_fast_the_machine_is_beside_the_lab_latency() ->
 
 
 def test_by_default_a_node_leaves_the_machines_idle_states_alone(tmp_path, monkeypatch) -> None:
-    from cloudgate.lab.cql import tuning
+    from cloudgate_lab.cql import tuning
 
     monkeypatch.delenv("CLOUDGATE_CQL_IDLE", raising=False)
     device = tmp_path / "cpu_dma_latency"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from guests_labkit import LAB_TARGET, FullLab, root_ruleset
 
-from cloudgate.lab import control, net, paths
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab import control, net, paths
+from cloudgate_lab.topology import LabTopology
 
 
 def pytest_configure(config: pytest.Config) -> None:

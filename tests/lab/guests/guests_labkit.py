@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import control
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab import control
+from cloudgate_lab.topology import LabTopology
 
 REPO = Path(__file__).resolve().parents[3]
 LAB_TARGET = REPO / "fixtures" / "targets" / "lab.yaml"

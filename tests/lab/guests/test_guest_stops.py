@@ -28,8 +28,8 @@ import pytest
 import requests
 from guests_labkit import FullLab
 
-from cloudgate.lab import control, hostfaults, hosts, paths
-from cloudgate.lab.cql.cluster import probe_native
+from cloudgate_lab import control, hostfaults, hosts, paths
+from cloudgate_lab.cql.cluster import probe_native
 
 pytestmark = pytest.mark.lab
 
@@ -284,7 +284,7 @@ def test_a_host_power_off_is_silent_to_its_guests_connections(full_lab: FullLab)
 
 
 def test_the_hints_off_cloud_fault_reaches_every_cassandra_node(full_lab: FullLab) -> None:
-    from cloudgate.lab.cql import faults
+    from cloudgate_lab.cql import faults
 
     names = [n["name"] for n in json.loads((paths.lab_dir() / "cassandra" / "cluster.json").read_text())["nodes"]]
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from cloudgate.lab import guests, hosts, net, paths
-from cloudgate.lab.topology import LabTopology, build_topology
 from cloudgate.target import LabSection, load_target
+from cloudgate_lab import guests, hosts, net, paths
+from cloudgate_lab.topology import LabTopology, build_topology
 
 REPO = Path(__file__).resolve().parents[3]
 LAB_YAML = REPO / "fixtures" / "targets" / "lab.yaml"

@@ -8,7 +8,7 @@ import time
 import pytest
 from hosts_labkit import leftovers, running_lab, ssh_run, teardown_everything, topology_for
 
-from cloudgate.lab import guests, hosts, net, paths
+from cloudgate_lab import guests, hosts, net, paths
 
 pytestmark = pytest.mark.lab
 

@@ -14,9 +14,9 @@ import testinfra.host
 from hosts_labkit import Lab, running_lab, ssh_run, topology_for
 
 from cloudgate.fusionio import parse_fio_status
-from cloudgate.lab import guests, hostfaults, hosts, net
-from cloudgate.lab.net import LabError
-from cloudgate.lab.topology import LabHost
+from cloudgate_lab import guests, hostfaults, hosts, net
+from cloudgate_lab.net import LabError
+from cloudgate_lab.topology import LabHost
 
 pytestmark = pytest.mark.lab
 

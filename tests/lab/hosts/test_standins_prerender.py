@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from cloudgate.lab import guests, hosts
-from cloudgate.lab.hostfaults import _FAULTS, _set
-from cloudgate.lab.standins import STANDINS_DIR, render
-from cloudgate.lab.topology import build_topology
 from cloudgate.target import load_target
+from cloudgate_lab import guests, hosts
+from cloudgate_lab.hostfaults import _FAULTS, _set
+from cloudgate_lab.standins import STANDINS_DIR, render
+from cloudgate_lab.topology import build_topology
 
 LAB_TARGET = Path(__file__).resolve().parents[3] / "fixtures/targets/lab.yaml"
 # Faults whose whole effect is the state file (the others also start or stop processes, or mount).

@@ -602,7 +602,7 @@ def test_the_template_ships_as_package_data_and_jinja2_is_a_dependency():
 
 def test_importing_the_page_loads_neither_matplotlib_nor_pytest_nor_the_lab():
     code = ("import sys, cloudgate.report.page; "
-            "print(sorted(m for m in ('matplotlib', 'pytest', 'cloudgate.lab', 'pydantic') if m in sys.modules))")
+            "print(sorted(m for m in ('matplotlib', 'pytest', 'cloudgate_lab', 'pydantic') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "[]"
 

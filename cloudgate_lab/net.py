@@ -1,6 +1,6 @@
 """The lab's network: one bridge per datacenter, and the `cg-wan` router namespace between them.
 
-Shape (addresses from `cloudgate.lab.topology`):
+Shape (addresses from `cloudgate_lab.topology`):
 
     root namespace                          cg-wan (router, forwarding on *in this namespace only*)
     cgdc1 198.18.1.254/24 ── cgw1 ═══ wan1 198.18.1.1/24 ─┐
@@ -25,8 +25,8 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from cloudgate.lab import paths
-from cloudgate.lab.topology import NETNS_PREFIX, WAN_NETNS, LabDatacenter, LabTopology
+from cloudgate_lab import paths
+from cloudgate_lab.topology import NETNS_PREFIX, WAN_NETNS, LabDatacenter, LabTopology
 
 ROOT_LINK_PREFIXES = ("cgdc", "cgw", "cgv")
 PARTITION_CHAIN = "CG-PARTITION"

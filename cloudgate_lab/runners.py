@@ -38,9 +38,9 @@ from pathlib import Path
 
 import yaml
 
-from cloudgate.lab import hosts, net, paths
-from cloudgate.lab.net import LabError
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab import hosts, net, paths
+from cloudgate_lab.net import LabError
+from cloudgate_lab.topology import LabTopology
 
 RUNNER_NETNS_PREFIX = "cg-runner-"
 FIRST_OCTET = 251
@@ -49,7 +49,7 @@ DC_INDEX = 1
 RELAY_PID = "relay.pid"
 RELAY_IDLE_SECONDS = 300.0
 RELAY_MAX_CONNECTIONS = 256
-CHECKOUT = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[1]
 LAB_TARGET = CHECKOUT / "fixtures" / "targets" / "lab.yaml"
 
 
@@ -177,12 +177,12 @@ def leftovers() -> list[str]:
 
 # --------------------------------------------------------------------------- the API relay
 def relay_argv(listen_ip: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "cloudgate.lab.runners", "relay", listen_ip, str(port), str(paths.lab_dir())]
+    return [sys.executable, "-m", "cloudgate_lab.runners", "relay", listen_ip, str(port), str(paths.lab_dir())]
 
 
 def relay_pids() -> list[int]:
     """Relays of this lab dir, by command line (the pid file may be gone with a crashed lab)."""
-    marker = ["cloudgate.lab.runners", "relay"]
+    marker = ["cloudgate_lab.runners", "relay"]
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -63,7 +63,7 @@ def write_cluster_file(path: str, nodes: Sequence[NodeSpec], base_dir: str | Non
 
 def node_command(config_path: str, name: str, python: str = sys.executable, listen_address: str | None = None,
                  exit_with_parent: bool = True) -> list[str]:
-    cmd = [python, "-m", "cloudgate.lab.cql.node", "--config", config_path, "--name", name]
+    cmd = [python, "-m", "cloudgate_lab.cql.node", "--config", config_path, "--name", name]
     if listen_address:
         cmd += ["--listen-address", listen_address]
     if exit_with_parent:
@@ -252,11 +252,11 @@ def kill_recorded(pid_file: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m cloudgate.lab.cql.cluster --dir D [--nodes 6]``: run a 2-DC cluster until Ctrl-C."""
+    """``python -m cloudgate_lab.cql.cluster --dir D [--nodes 6]``: run a 2-DC cluster until Ctrl-C."""
     import argparse
     import ipaddress
 
-    ap = argparse.ArgumentParser(prog="python -m cloudgate.lab.cql.cluster", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m cloudgate_lab.cql.cluster", description=main.__doc__)
     ap.add_argument("--dir", required=True, help="directory for the cluster file, data dirs and logs")
     ap.add_argument("--nodes", type=int, default=6, help="nodes, split evenly over dc1/dc2, racks rack1..3")
     ap.add_argument("--base-address", default="127.0.0.11")

@@ -3,7 +3,7 @@
 Each lab node has a `bin/` directory, bind-mounted over /usr/local/sbin inside the node (first in
 sshd's default PATH), holding one tiny wrapper per command that calls `main(command, state_path, argv)`.
 The output is rendered from the node's state.json *at call time*, so a fault written to that file by
-`cloudgate.lab.hostfaults` shows on the next SSH command, without restarting anything.
+`cloudgate_lab.hostfaults` shows on the next SSH command, without restarting anything.
 
 Stdlib only, and no `cloudgate` import: it runs inside the namespaces under `/usr/bin/python3 -IS`.
 
@@ -348,7 +348,7 @@ def main(command: str, state_path: str, argv: list[str]) -> int:
 # box), which would make every fan-out figure measured on the lab a figure about Python. So whenever a
 # node's state is written (lab up, a fault, its clearing), the answers to the calls the checks make are
 # rendered ahead into <node>/out/<command>/@<args>.sh, a shell snippet of builtins only (printf, exit). The
-# node's wrapper (a /bin/sh script, see cloudgate/lab/hosts.py) sources the snippet for those exact
+# node's wrapper (a /bin/sh script, see cloudgate_lab/hosts.py) sources the snippet for those exact
 # arguments and runs this module only for any other call. One cost of that: chronyc's "Ref time" is the
 # time of the last state write, not of the call (no check reads it).
 
@@ -432,7 +432,7 @@ def wrapper_script(command: str, node_dir: str, state_path: str, python: str, st
                f"sys.exit(main({command!r}, {state_path!r}, sys.argv[1:]))")
     return (
         "#!/bin/sh\n"
-        f"# lab stand-in for `{command}` (cloudgate/lab/standins/render.py): answers rendered ahead from the\n"
+        f"# lab stand-in for `{command}` (cloudgate_lab/standins/render.py): answers rendered ahead from the\n"
         "# node's state.json when it was written; any other call is rendered now.\n"
         f"O={_sh_quote(os.path.join(node_dir, 'out', command))}\n"
         "f=\n"

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from cloudgate.childrun import run_child
-from cloudgate.lab import control, hostbench, startup
-from cloudgate.lab.extra import require as require_lab_extra
 from cloudgate.report.metrics import Metric
 from cloudgate.report.rundir import write_json
+from cloudgate_lab import control, hostbench, startup
+from cloudgate_lab.extra import require as require_lab_extra
 
 LAB_UP_BUDGET_S = 30.0
 SMOKE_BUDGET_S = 60.0
@@ -74,7 +74,7 @@ def machine_floor_figures(rate: float = 500.0, count: int = 2000) -> list[Metric
     """One loopback message round trip between two processes, at the latency check's rate: how fast
     this machine is right now. Its speed drifts with the host (p50 0.07-0.12 ms seen on the same
     day), so a lab write p99 near the promise is read beside it: machine or code."""
-    from cloudgate.lab.cql.bench import machine_floor
+    from cloudgate_lab.cql.bench import machine_floor
 
     rtt = machine_floor(rate, count)
     return [Metric.measure(f"lab.machine.echo_rtt.{p}", rtt[f"{p}_ms"], "ms", test="loopback echo, 500/s")

@@ -1,4 +1,4 @@
-"""One emulated Cassandra node: ``python -m cloudgate.lab.cql.node --config CLUSTER.json --name NODE``.
+"""One emulated Cassandra node: ``python -m cloudgate_lab.cql.node --config CLUSTER.json --name NODE``.
 
 Wires the modules together: storage (commit log + memtables + hints), schema, ring, the
 internode messenger (heartbeats, replica traffic, schema push/pull), the coordinator, the
@@ -43,7 +43,7 @@ from .storage import HintStore, Mutation, Store, decode_record
 from .virtual import SystemTables
 from .wire import Writer
 
-log = logging.getLogger("cloudgate.lab.cql.node")
+log = logging.getLogger("cloudgate_lab.cql.node")
 
 
 class Node:
@@ -318,7 +318,7 @@ async def amain(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cloudgate.lab.cql.node", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m cloudgate_lab.cql.node", description=__doc__.split("\n")[0])
     ap.add_argument("--config", required=True, help="cluster file (JSON) listing every node")
     ap.add_argument("--name", required=True, help="this node's name in the cluster file")
     ap.add_argument("--listen-address", default=None, help="bind address override (default: the node's address)")

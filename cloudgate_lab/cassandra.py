@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import guests, paths
-from cloudgate.lab.clusterfile import cluster_file, node_command_for
-from cloudgate.lab.topology import LabTopology
 from cloudgate.placement import place
 from cloudgate.placement.model import GroupRequest, Request, Size
 from cloudgate.target import Target
+from cloudgate_lab import guests, paths
+from cloudgate_lab.clusterfile import cluster_file, node_command_for
+from cloudgate_lab.topology import LabTopology
 
 GROUP = "cass-lab"
 OFFERING = "Cassandra"
@@ -120,7 +120,7 @@ def _wait_job(client: Any, jobid: str, timeout: float = 60.0) -> dict[str, Any]:
 
 def write_cluster(topology: LabTopology, vms: list[dict[str, Any]]) -> Path:
     """The nodes' cluster file: each node's DC and rack are its VM's host's."""
-    from cloudgate.lab.cql.cluster import NodeSpec, write_cluster_file
+    from cloudgate_lab.cql.cluster import NodeSpec, write_cluster_file
 
     specs = []
     for vm in sorted(vms, key=lambda v: v["name"]):
@@ -145,7 +145,7 @@ def start_nodes(vms: list[dict[str, Any]]) -> None:
 
 
 def wait_ready(vms: list[dict[str, Any]], timeout: float = 30.0) -> None:
-    from cloudgate.lab.cql.cluster import probe_native
+    from cloudgate_lab.cql.cluster import probe_native
 
     pending = {vm["nic"][0]["ipaddress"] for vm in vms}
     deadline = time.monotonic() + timeout

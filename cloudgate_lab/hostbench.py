@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from cloudgate.lab import control
 from cloudgate.report.metrics import Metric
+from cloudgate_lab import control
 
-LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures" / "targets" / "lab.yaml"
+LAB_TARGET = Path(__file__).resolve().parents[1] / "fixtures" / "targets" / "lab.yaml"
 FULL_SIZES = (100, 300, 1000)
 QUICK_SIZES = (100,)
 #: Targets on this 2-core machine (issue 18): 1,000 hosts' smoke in a minute, within 2x the floor.
@@ -178,7 +178,7 @@ def run_floor(target: Path, ips: Sequence[str], env: dict[str, str], out_dir: Pa
     started = time.monotonic()
     with ThreadPoolExecutor(processes) as pool:
         runs = list(pool.map(lambda n: _timed(
-            [sys.executable, "-m", "cloudgate.lab.hostbench", "floor", str(target), str(out_dir / f"floor-{n}.json"),
+            [sys.executable, "-m", "cloudgate_lab.hostbench", "floor", str(target), str(out_dir / f"floor-{n}.json"),
              *shares[n]], env, out_dir / f"floor-{n}.log"), range(processes)))
     wall = time.monotonic() - started
     outs = [json.loads((out_dir / f"floor-{n}.json").read_text() or "{}") if (out_dir / f"floor-{n}.json").exists()
@@ -199,8 +199,8 @@ def _lab_env(target: Path) -> dict[str, str]:
 
 def _lab_hosts(target: Path) -> list[Any]:
     """The lab hosts the target file describes (their names and addresses), built once per size."""
-    from cloudgate.lab.topology import build_topology
     from cloudgate.target import load_target
+    from cloudgate_lab.topology import build_topology
 
     return build_topology(load_target(str(target)).target).hosts
 
@@ -253,7 +253,7 @@ def _standin_figures(host_name: str) -> dict[str, float]:
     The loop runs inside the host's namespaces (as the probe's shell does), STANDIN_REPEATS calls per
     command, timed by the shell around the loop; the figure is the mean, fork and exec included.
     """
-    from cloudgate.lab import hosts
+    from cloudgate_lab import hosts
 
     node = hosts.host_node(host_name)
     figures = {}
@@ -374,7 +374,7 @@ def main(argv: Sequence[str]) -> int:
     if argv and argv[0] == "floor":  # one floor process (run_floor starts them)
         Path(argv[2]).write_text(json.dumps(_floor_process(list(argv[3:]), Path(argv[1]))))
         return 0
-    raise SystemExit("usage: python -m cloudgate.lab.hostbench floor TARGET OUT.json IP...")
+    raise SystemExit("usage: python -m cloudgate_lab.hostbench floor TARGET OUT.json IP...")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Why: operators ask a node whether it sees its peers Up ("UN") with `nodetool status`, and the suite
 asks it the same way over SSH (cloudgate.roles). Here the node's live view is the `status.json`
-the CQL emulator writes whenever a peer's state changes (cloudgate.lab.cql.node.write_status). The
+the CQL emulator writes whenever a peer's state changes (cloudgate_lab.cql.node.write_status). The
 three answers a real node gives are kept:
 - the node's process is gone: JMX refuses the connection, one line on stderr, rc 1;
 - the process is paused (SIGSTOP, a hung JVM): the JMX client hangs until the caller's timeout;

@@ -1,4 +1,4 @@
-"""Coordinator write-latency benchmark: ``python -m cloudgate.lab.cql.bench --out DIR``.
+"""Coordinator write-latency benchmark: ``python -m cloudgate_lab.cql.bench --out DIR``.
 
 Starts a 6-node, 2-DC emulated cluster (or uses ``--config`` of a running one), creates a
 keyspace with NetworkTopologyStrategy {'dc1': 3, 'dc2': 3}, and writes at a fixed rate
@@ -197,7 +197,7 @@ def run(out_dir: str, rate: float = 500.0, duration: float = 10.0, max_count: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m cloudgate.lab.cql.bench", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m cloudgate_lab.cql.bench", description=__doc__.split("\n")[0])
     ap.add_argument("--out", required=True, help="directory for cql_bench.json")
     ap.add_argument("--rate", type=float, default=500.0)
     ap.add_argument("--duration", type=float, default=10.0)

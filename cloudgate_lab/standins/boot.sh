@@ -5,7 +5,7 @@
 # so every mount below lives in a private mount namespace that dies with this process and its children
 # (sshd and the sessions it forks). The process execs into `sleep infinity` at the end: its PID is the
 # node's anchor, which `nsenter -t <anchor>` uses to run things "on" the node (fault injection, sshd restart).
-# Settings come from <node-dir>/boot.env, written by cloudgate/lab/hosts.py or guests.py.
+# Settings come from <node-dir>/boot.env, written by cloudgate_lab/hosts.py or guests.py.
 set -eu
 D=$1
 . "$D/boot.env"
@@ -31,7 +31,7 @@ mount --bind "$D/bin" /usr/local/sbin
 
 # A node-local /dev with only what sshd and the checks need (+ the flash card's block node,
 # + in guests the kernel's PM QoS device: the lab VM shares the machine's kernel, and the lab's
-# Cassandra node holds a cpu_dma_latency request while it runs, see cloudgate/lab/cql/tuning.py).
+# Cassandra node holds a cpu_dma_latency request while it runs, see cloudgate_lab/cql/tuning.py).
 QOS_DEV=""
 if [ "$CG_KIND" != host ] && [ -c /dev/cpu_dma_latency ]; then
     QOS_DEV=$(stat -c '%t %T' /dev/cpu_dma_latency)

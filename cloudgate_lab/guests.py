@@ -35,14 +35,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import hosts, net, paths
-from cloudgate.lab.clusterfile import node_command_for
-from cloudgate.lab.hosts import Node
-from cloudgate.lab.net import LabError
-from cloudgate.lab.standins import STANDINS_DIR
+from cloudgate_lab import hosts, net, paths
+from cloudgate_lab.clusterfile import node_command_for
+from cloudgate_lab.hosts import Node
+from cloudgate_lab.net import LabError
+from cloudgate_lab.standins import STANDINS_DIR
 
 try:
-    from cloudgate.lab.cloudstack.driver import GuestSpec
+    from cloudgate_lab.cloudstack.driver import GuestSpec
 except ImportError:  # the simulator is written in parallel; an identical local definition until then
 
     @dataclass(frozen=True)
@@ -345,7 +345,7 @@ def host_status(host_name: str) -> str:
 
 
 class NamespaceGuestDriver:
-    """The GuestDriver the simulator uses in the lab (cloudgate.lab.cloudstack.driver.GuestDriver)."""
+    """The GuestDriver the simulator uses in the lab (cloudgate_lab.cloudstack.driver.GuestDriver)."""
 
     def start_guest(self, spec: GuestSpec) -> None:
         start_guest(spec)
@@ -358,5 +358,5 @@ class NamespaceGuestDriver:
 
 
 def driver_for(topology: object) -> NamespaceGuestDriver:
-    """Factory the simulator's `--guest-driver cloudgate.lab.guests:driver_for` calls with the topology."""
+    """Factory the simulator's `--guest-driver cloudgate_lab.guests:driver_for` calls with the topology."""
     return NamespaceGuestDriver()

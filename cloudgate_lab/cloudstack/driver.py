@@ -1,7 +1,7 @@
 """The seam between the CloudStack simulator and whatever plays the guests.
 
 The simulator decides *where* a VM runs and *when* it changes state, like a management server; it does
-not build guests itself. A guest driver does: the real one (cloudgate/lab/guests.py) boots a network
+not build guests itself. A guest driver does: the real one (cloudgate_lab/guests.py) boots a network
 namespace on the chosen lab host, `NullGuestDriver` only records calls so tests can drive host health.
 The same driver answers "is this hypervisor alive?" for the host monitor, as a XenServer agent would.
 

@@ -8,7 +8,7 @@ A host is *reached only over SSH*, like a real XCP-ng dom0. What makes it look l
 * identity: hostname = host name (own UTS namespace), /etc/os-release of **XCP-ng 8.2.1** (chosen over
   CentOS 7 because the hypervisors run `xe`, and XCP-ng 8.2's dom0 is CentOS-7-based anyway), kernel
   `4.19.0+1` (XCP-ng 8.2's dom0 kernel) via an `uname` stand-in.
-* stand-ins (see `cloudgate/lab/standins/render.py`): fio-status, lsmod, xe, chronyc, uname, sysctl,
+* stand-ins (see `cloudgate_lab/standins/render.py`): fio-status, lsmod, xe, chronyc, uname, sysctl,
   swapon in a per-host `bin/` bind-mounted over /usr/local/sbin, first in sshd's default PATH, so
   non-interactive `ssh host cmd` sees them. They render from `<hosts_dir>/<name>/state.json` at call
   time: `hostfaults.py` edits that file and the next command shows the fault.
@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import net, paths
-from cloudgate.lab.net import LabError
-from cloudgate.lab.standins import STANDINS_DIR, render
-from cloudgate.lab.topology import NETNS_PREFIX, WAN_NETNS, LabHost, LabTopology
+from cloudgate_lab import net, paths
+from cloudgate_lab.net import LabError
+from cloudgate_lab.standins import STANDINS_DIR, render
+from cloudgate_lab.topology import NETNS_PREFIX, WAN_NETNS, LabHost, LabTopology
 
 HOST_OS_RELEASE = "os-release-xcpng.txt"
 HOST_KERNEL = "4.19.0+1"

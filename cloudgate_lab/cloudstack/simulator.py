@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab.topology import LabTopology
 
 from . import inventory
 from .accounts import Account, accounts_from

@@ -22,7 +22,7 @@ describe   server-side DESCRIBE (what cqlsh 6.x sends): KEYSPACES, KEYSPACE, TAB
 executor   statement semantics and RESULT encoding
 server     native protocol connections, events
 faults     runtime fault knobs via a polled control file; ``set_fault``
-node       one node process (``python -m cloudgate.lab.cql.node``)
+node       one node process (``python -m cloudgate_lab.cql.node``)
 tuning     node process tuning: uvloop, SCHED_FIFO scheduling, GC (why: 7 processes on 2 cores)
 cluster    launcher: cluster files, start/stop/restart, readiness
 bench      coordinator write-latency benchmark
@@ -30,9 +30,9 @@ bench      coordinator write-latency benchmark
 
 Running a cluster by hand::
 
-    python -m cloudgate.lab.cql.cluster --dir /tmp/cql --nodes 6     # 127.0.0.11-16, dc1/dc2, Ctrl-C stops
-    python -m cloudgate.lab.cql.node --config CLUSTER.json --name n1  # one node (what the lab runs per VM)
-    python -m cloudgate.lab.cql.bench --out reports/                  # 500 w/s LOCAL_QUORUM latency figures
+    python -m cloudgate_lab.cql.cluster --dir /tmp/cql --nodes 6     # 127.0.0.11-16, dc1/dc2, Ctrl-C stops
+    python -m cloudgate_lab.cql.node --config CLUSTER.json --name n1  # one node (what the lab runs per VM)
+    python -m cloudgate_lab.cql.bench --out reports/                  # 500 w/s LOCAL_QUORUM latency figures
 
 Fault knobs (faults.py): ``set_fault(config, "n1", write_delay_ms=3.0)``, ``read_delay_ms``,
 ``refuse_clients``, ``isolate``, ``unreachable`` (a silent partition from the named nodes/DCs),

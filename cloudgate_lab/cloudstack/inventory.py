@@ -12,7 +12,7 @@ import ipaddress
 import time
 import uuid
 
-from cloudgate.lab.topology import LabTopology, pod_ip_range
+from cloudgate_lab.topology import LabTopology, pod_ip_range
 
 from .db import Database
 

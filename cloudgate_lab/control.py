@@ -5,7 +5,7 @@ hosts running sshd, then starts the CloudStack API simulator on loopback, which 
 those hosts when asked to deploy. `down` removes everything it made — processes, namespaces,
 bridges, the state directory — and then checks that nothing of it is left. `up` after a crash
 cleans first. `upgrade` restarts the management server on a new CloudStack version, clean or with
-regressions (cloudgate/lab/cloudstack/upgrade.py), for the upgrade gate.
+regressions (cloudgate_lab/cloudstack/upgrade.py), for the upgrade gate.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import clusterfile, extra, footprint, paths
-from cloudgate.lab.cloudstack import upgrade as cs_upgrade
-from cloudgate.lab.topology import NETNS_PREFIX, LabTopology, build_topology
 from cloudgate.target import Environment, load_target
+from cloudgate_lab import clusterfile, extra, footprint, paths
+from cloudgate_lab.cloudstack import upgrade as cs_upgrade
+from cloudgate_lab.topology import NETNS_PREFIX, LabTopology, build_topology
 
 
 class LabControlError(Exception):
@@ -124,10 +124,10 @@ def start_simulator(topology: LabTopology) -> int:
     log = open(paths.lab_dir() / SIMULATOR_LOG, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "cloudgate.lab.cloudstack", "serve",
+            sys.executable, "-m", "cloudgate_lab.cloudstack", "serve",
             "--state-dir", str(state), "--topology", str(paths.topology_file()),
             "--port", str(topology.api_port), "--credentials", str(paths.credentials_file()),
-            "--guest-driver", "cloudgate.lab.hostfaults:driver_for",
+            "--guest-driver", "cloudgate_lab.hostfaults:driver_for",
         ],
         stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
     )
@@ -190,7 +190,7 @@ def _simulator_pids_by_cmdline() -> set[int]:
         except OSError:
             continue
         text = [c.decode(errors="replace") for c in cmd]
-        if "cloudgate.lab.cloudstack" in text and marker in text:
+        if "cloudgate_lab.cloudstack" in text and marker in text:
             found.add(int(entry.name))
     return found
 
@@ -281,7 +281,7 @@ def _print_release() -> None:
 # --------------------------------------------------------------------------- up / down
 def leftovers() -> list[str]:
     """What of a lab exists on this machine now (empty = clean)."""
-    from cloudgate.lab import net
+    from cloudgate_lab import net
 
     found = [f"netns {n}" for n in net.list_netns(NETNS_PREFIX)]
     found += [f"link {link}" for link in net.list_root_links()]
@@ -315,7 +315,7 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
     if not _port_free(topology.api_port):
         raise LabControlError(f"127.0.0.1:{topology.api_port} is already in use; set lab.api_port in {loaded.path}")
 
-    from cloudgate.lab import hosts, net
+    from cloudgate_lab import hosts, net
 
     lab = paths.lab_dir()
     lab.mkdir(parents=True, exist_ok=True)
@@ -376,7 +376,7 @@ def _deploy_cassandra(loaded: Any, topology: LabTopology, placement: str) -> int
     target = loaded.target
     if placement == "none" or target.cassandra is None or not (target.lab and target.lab.cassandra_nodes_per_dc):
         return 0
-    from cloudgate.lab import cassandra
+    from cloudgate_lab import cassandra
 
     try:
         vms = cassandra.deploy(suite_client(loaded), lab_client(topology), topology, target, placement)
@@ -391,7 +391,7 @@ def _deploy_cassandra(loaded: Any, topology: LabTopology, placement: str) -> int
 def down(quiet: bool = False) -> None:
     """Remove every process, namespace, bridge and file of the lab; verify nothing is left."""
     _require_root()
-    from cloudgate.lab import guests, hosts, net, runners
+    from cloudgate_lab import guests, hosts, net, runners
 
     stop_simulator()
     steps = (("runners", runners.teardown_runners), ("guests", guests.stop_all_guests), ("hosts", hosts.teardown_hosts), ("network", net.teardown_network))
@@ -415,7 +415,7 @@ def status() -> int:
         print("lab: not running" + (f" (leftovers: {', '.join(left)})" if left else ""))
         return 1 if left else 0
     topology = LabTopology.load(paths.topology_file())
-    from cloudgate.lab import hosts
+    from cloudgate_lab import hosts
 
     pid = _read_pid(paths.lab_dir() / SIMULATOR_PID)
     alive = pid is not None and _pid_alive(pid)
@@ -428,8 +428,8 @@ def status() -> int:
 
 
 def _print_cassandra_status() -> None:
-    from cloudgate.lab.cql.cluster import probe_native
-    from cloudgate.lab.cql.tuning import idle_polling_holders
+    from cloudgate_lab.cql.cluster import probe_native
+    from cloudgate_lab.cql.tuning import idle_polling_holders
 
     nodes = clusterfile.cluster_nodes()
     if not nodes:
@@ -516,7 +516,7 @@ def _param_ok(kind: str, value: str) -> bool:
 
 
 def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None:
-    from cloudgate.lab import net
+    from cloudgate_lab import net
 
     client = lab_client()
     if fault == "boot-delay":
@@ -544,7 +544,7 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
             command = client.cancelHostMaintenance if clear else client.prepareHostForMaintenance
             command(id=h["id"], fetch_result=True)
     elif fault == "cql-write-delay":
-        from cloudgate.lab.cql import faults as cql_faults
+        from cloudgate_lab.cql import faults as cql_faults
 
         cluster = str(clusterfile.cluster_file())
         names = [params["node"]] if "node" in params else [n["name"] for n in clusterfile.cluster_nodes()]
@@ -554,7 +554,7 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
             else:
                 cql_faults.set_fault(cluster, name, write_delay_ms=float(params.get("ms", "3")))
     elif fault == "hints-off":
-        from cloudgate.lab.cql import faults as cql_faults
+        from cloudgate_lab.cql import faults as cql_faults
 
         cluster = str(clusterfile.cluster_file())
         names = [params["node"]] if "node" in params else [n["name"] for n in clusterfile.cluster_nodes()]
@@ -627,7 +627,7 @@ def _migrate(client: Any, vm: dict[str, Any], host_id: str, host_name: str) -> N
     """migrateVirtualMachine through the API, then wait until the guest's CQL node answers again."""
     from cs import CloudStackException
 
-    from cloudgate.lab.cql.cluster import probe_native
+    from cloudgate_lab.cql.cluster import probe_native
 
     try:
         client.migrateVirtualMachine(virtualmachineid=vm["id"], hostid=host_id, fetch_result=True)
@@ -699,7 +699,7 @@ def _rebalance_back(client: Any, name: str | None = None) -> list[str]:
 
 
 def list_faults() -> str:
-    from cloudgate.lab.hostfaults import FAULTS
+    from cloudgate_lab.hostfaults import FAULTS
 
     width = max(map(len, [*FAULTS, *CLOUD_FAULTS]))
     lines = ["host faults (cloudgate lab fault HOST FAULT):"]
@@ -718,8 +718,8 @@ def fault(host: str | None, name: str | None, params: dict[str, str], clear: boo
         check_cloud_fault(name, params, clear)
         cloud_fault(name, params, clear)
         return
-    from cloudgate.lab import hostfaults
-    from cloudgate.lab.net import LabError
+    from cloudgate_lab import hostfaults
+    from cloudgate_lab.net import LabError
 
     if name:
         try:
@@ -729,7 +729,7 @@ def fault(host: str | None, name: str | None, params: dict[str, str], clear: boo
     elif not clear:
         raise LabControlError("which fault? `cloudgate lab fault --list`")
     topology = LabTopology.load(paths.topology_file())
-    from cloudgate.lab import guests
+    from cloudgate_lab import guests
 
     try:
         topology.host(host)

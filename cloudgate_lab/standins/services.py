@@ -4,7 +4,7 @@ Why: the failover drills stop the Cassandra service over SSH exactly as an opera
 node (`systemctl stop cassandra`), and the heal starts it again. A lab guest is a set of namespaces,
 not a machine: it has no init and shares the machine's PID namespace. So each guest's state.json
 lists its units (`services`: unit -> the argv and environment its process was started with, written
-by cloudgate.lab.guests when the guest boots), and this stand-in finds a unit's processes as the
+by cloudgate_lab.guests when the guest boots), and this stand-in finds a unit's processes as the
 processes *of this guest's network namespace* whose command line is exactly that argv. Nothing
 outside the guest can match, whatever it runs.
 

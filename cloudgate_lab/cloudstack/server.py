@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab.topology import LabTopology
 
 from .accounts import new_credentials
 from .api import handle

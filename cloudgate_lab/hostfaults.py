@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import guests, hosts, net, paths
-from cloudgate.lab.clusterfile import cluster_nodes
-from cloudgate.lab.hosts import Node
-from cloudgate.lab.net import LabError
-from cloudgate.lab.standins import STANDINS_DIR
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab import guests, hosts, net, paths
+from cloudgate_lab.clusterfile import cluster_nodes
+from cloudgate_lab.hosts import Node
+from cloudgate_lab.net import LabError
+from cloudgate_lab.standins import STANDINS_DIR
+from cloudgate_lab.topology import LabTopology
 
 Changes = dict[str, Any]  # dotted state path -> new value
 
@@ -450,7 +450,7 @@ class PoweredGuestDriver(guests.NamespaceGuestDriver):
     """The lab's guest driver plus the hosts' power, for issueOutOfBandManagementPowerAction.
 
     Here and not in guests.py because power-off is a host fault (link down first: silent); the
-    simulator loads this class by name (`--guest-driver cloudgate.lab.hostfaults:driver_for`), so no
+    simulator loads this class by name (`--guest-driver cloudgate_lab.hostfaults:driver_for`), so no
     layer imports upwards."""
 
     def power_host(self, host_name: str, on: bool) -> None:

@@ -1,4 +1,4 @@
-"""`python -m cloudgate.lab.cloudstack serve ...`: run the simulator as its own process until SIGTERM/SIGINT."""
+"""`python -m cloudgate_lab.cloudstack serve ...`: run the simulator as its own process until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from cloudgate.lab.topology import LabTopology
+from cloudgate_lab.topology import LabTopology
 
 from .accounts import load_credentials
 from .driver import GuestDriver, NullGuestDriver
@@ -29,7 +29,7 @@ def _driver(spec: str, topology: LabTopology) -> GuestDriver:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cloudgate.lab.cloudstack",
+    parser = argparse.ArgumentParser(prog="python -m cloudgate_lab.cloudstack",
                                      description="CloudStack API simulator of the cloudgate lab")
     sub = parser.add_subparsers(dest="action", required=True)
     serve = sub.add_parser("serve", help="serve the API on 127.0.0.1 until SIGTERM")
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     credentials = load_credentials(args.credentials or args.state_dir / "credentials.json")
     port = args.port if args.port is not None else topology.api_port
     handle = start_in_thread(args.state_dir, topology, port, credentials, _driver(args.guest_driver, topology))
-    logging.getLogger("cloudgate.lab.cloudstack").info("CloudStack simulator listening on %s", handle.endpoint)
+    logging.getLogger("cloudgate_lab.cloudstack").info("CloudStack simulator listening on %s", handle.endpoint)
 
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

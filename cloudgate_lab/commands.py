@@ -4,7 +4,7 @@ Why apart from control.py: `lab run` (nightly.py) drives control.py, so a dispat
 control.py had to import nightly.py from inside a function to dodge the control <-> nightly
 import cycle. Here, above both, it imports them plainly, and the lab layers contract keeps it so.
 This is also the lab's only entry from the product: cloudgate/cli.py imports this module inside
-`cmd_lab` (the one import the product contract lets cross into cloudgate.lab).
+`cmd_lab` (the one import the product contract lets cross into cloudgate_lab).
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from cloudgate.lab import control, hostbench, nightly, paths, runners
-from cloudgate.lab.cloudstack import upgrade as cs_upgrade
-from cloudgate.lab.extra import LabExtraMissing
-from cloudgate.lab.extra import require as require_extra
-from cloudgate.lab.net import LabError
 from cloudgate.target import TargetError
+from cloudgate_lab import control, hostbench, nightly, paths, runners
+from cloudgate_lab.cloudstack import upgrade as cs_upgrade
+from cloudgate_lab.extra import LabExtraMissing
+from cloudgate_lab.extra import require as require_extra
+from cloudgate_lab.net import LabError
 
-LAB_TARGET = Path(__file__).resolve().parents[2] / "fixtures/targets/lab.yaml"
+LAB_TARGET = Path(__file__).resolve().parents[1] / "fixtures/targets/lab.yaml"
 
 
 def cloudstack(action: str) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cloudgate.report.metrics import Metric
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SUITE_PATHS = ("tests/infra", "tests/placement")
 PLUGIN_MODULE = "cloudgate.plugin"
 # The plugin as pytest loads it from the entry point: the package, then the parts it lists in

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cloudgate.lab import paths
+from cloudgate_lab import paths
 
 CASSANDRA_TEMPLATE = "cassandra"  # the GuestSpec.template whose boot starts a CQL node
 
@@ -36,6 +36,6 @@ def node_command_for(vm_name: str, template: str) -> list[str] | None:
         return None
     # imported here for its cost, not for a cycle: cql.cluster loads cassandra-driver (~0.15 s), which
     # the simulator, `lab fault` and `lab down` (all importing guests, hence this module) never need
-    from cloudgate.lab.cql.cluster import node_command
+    from cloudgate_lab.cql.cluster import node_command
 
     return node_command(str(cluster_file()), vm_name, python=sys.executable, exit_with_parent=False)

@@ -4,7 +4,7 @@ It listens on 127.0.0.1 (/client/api), verifies signatures like ApiServer, answe
 envelopes, runs async jobs, places VMs like FirstFitAllocator + HostAntiAffinityProcessor, keeps its
 state in SQLite and drives guests through a `GuestDriver`. The suite reaches it only with `cs`.
 
-    python -m cloudgate.lab.cloudstack serve --state-dir DIR --topology FILE [--port N] [--credentials FILE]
+    python -m cloudgate_lab.cloudstack serve --state-dir DIR --topology FILE [--port N] [--credentials FILE]
 """
 
 from .driver import GuestDriver, GuestSpec, NullGuestDriver
