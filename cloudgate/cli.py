@@ -148,7 +148,7 @@ def cmd_target_check(args: argparse.Namespace, _extra: list[str]) -> int:
 
 
 def cmd_janitor(args: argparse.Namespace, _extra: list[str]) -> int:
-    from cloudgate.cloud import CloudStackClient, CloudStackError
+    from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
     from cloudgate.janitor import sweep
 
     loaded = load_target(args.target)
@@ -499,7 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("CLOUDGATE_DEBUG"):
             raise
-        from cloudgate.cloud import scrub
+        from cloudgate.cloudstack.client import scrub
 
         print(f"cloudgate: error: {type(exc).__name__}: {scrub(str(exc)).splitlines()[0] if str(exc) else ''}",
               file=sys.stderr)

@@ -1,6 +1,6 @@
 """The suite's one-line errors, in a module that imports nothing.
 
-Each is raised by the module it belongs to and re-exported there (`from cloudgate.cassandra import
+Each is raised by the module it belongs to and re-exported there (`from cloudgate.cassandra.session import
 CassandraError` is the same class as this one). They live here so the pytest plugin can recognise
 them when it reports a check (cloudgate.plugin.outcomes, ONE_LINE_ERRORS) without importing what
 raises them: the Cassandra driver, paramiko and testinfra, `cs` and requests, the pydantic models.

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
 from cloudgate.gate.canaries import CANARY_MAX_AGE, CANARY_SCOPE, GATE_STATE_FILE
 from cloudgate.ledger import (
     Entry,

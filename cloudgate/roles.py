@@ -1,4 +1,4 @@
-"""What each role's checks read from a host: one Probe per role, gathered in one exec (cloudgate.gather).
+"""What each role's checks read from a host: one Probe per role, gathered in one exec (cloudgate.ssh.gather).
 
 The roles come from the estate snapshot, not from a host list: hypervisors are the hosts CloudStack
 lists (type Routing), Cassandra nodes are the VMs the ring names. A check reads a named result
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import shlex
 
-from cloudgate.baselines import HypervisorBaseline
-from cloudgate.gather import Probe
+from cloudgate.hypervisor.baselines import HypervisorBaseline
+from cloudgate.ssh.gather import Probe
 from cloudgate.target import CassandraNodeSettings
 
 

@@ -39,25 +39,13 @@ from pydantic import (
     field_validator,
 )
 
+from cloudgate.escalation import ESCALATION_ROLES
 from cloudgate.target import TargetError, located, read_config, validation_line, yaml_mapping
 from cloudgate.waivers import CHECK_ID
 
 RUNBOOKS_FILE = Path(__file__).with_name("runbooks.yaml")
 
-# Who a level 1 hands over to. A role here is one the catalogue uses (the guard test refuses an unused
-# one), and the only names the target file's `escalation:` section accepts.
-ROLES: dict[str, str] = {
-    "virtualization": "the hypervisor team: XenServer/XCP-ng hosts (dom0), xapi and pools, host maintenance, "
-                      "VM migration",
-    "storage-flash": "the Fusion-IO owners: flash cards, iomemory-vsl drivers and firmware, card replacement",
-    "cloudstack-admin": "CloudStack's administrators: management servers and their database, zones, system VMs, "
-                        "capacity, the allocator, upgrades",
-    "cassandra-dba": "the Cassandra DBAs: the ring, the nodes and their settings, repairs, replica placement, "
-                     "the applications' driver settings",
-    "network": "the network team: the link between the datacenters, DNS, the NTP servers, firewalls",
-    "on-call-manager": "the incident manager on call: declares the incident, decides what production may lose, "
-                       "brings in the other teams",
-}
+ROLES = ESCALATION_ROLES  # the vocabulary lives below the target file, which checks its escalation section
 
 # The catalogue's sections (docs/runbook.md), by check id prefix: the data plane, then the control
 # plane, then the drills, as the operators' page orders its areas.

@@ -1,7 +1,7 @@
 """Which worker runs which check: every check of one host on one worker, hosts dealt out evenly.
 
 Why a static share rather than xdist's queues: a worker that knows its hosts before its first
-check can gather their facts in advance, many at a time (cloudgate.gather), and a host is reached
+check can gather their facts in advance, many at a time (cloudgate.ssh.gather), and a host is reached
 by one connection only. The share is a pure function of the collected test ids and the number of
 shares, so the controller (which schedules) and each worker (which prefetches) compute the same
 one without talking to each other.

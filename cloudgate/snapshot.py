@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.cassandra import CassandraError, replication_of, session, token_ranges
-from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.cassandra.session import CassandraError, replication_of, session, token_ranges
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
 from cloudgate.estate import (
     CassandraNode,
     CassandraPart,

@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from cloudgate.errors import TargetError  # defined there, with the plugin's other one-line errors
+from cloudgate.escalation import ESCALATION_ROLES
 
 
 class Environment(StrEnum):
@@ -337,7 +338,7 @@ class CassandraSection(_Strict):
     @field_validator("probe_keyspace")
     @classmethod
     def _keyspace_prefix(cls, value: str) -> str:
-        # the suite creates `<prefix>_<yyyymmddhhmmss>_<6 hex>` (cloudgate.latency), pastes it into CQL
+        # the suite creates `<prefix>_<yyyymmddhhmmss>_<6 hex>` (cloudgate.cassandra.latency), pastes it into CQL
         # unquoted and drops it afterwards: a plain lower-case identifier within Cassandra's 48 characters
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,25}", value):
             raise ValueError(f"{value!r} is not a keyspace prefix: lower-case letters, digits and _, starting "
@@ -595,13 +596,12 @@ class Target(_Strict):
     @field_validator("escalation")
     @classmethod
     def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
-        """Only the runbooks' roles (cloudgate.runbook.ROLES): a contact under a misspelt role would
-        never be shown, and the on-call would find no one to call."""
-        from cloudgate.runbook import ROLES  # it imports this module
-
+        """Only the runbooks' roles (cloudgate.escalation): a contact under a misspelt role would never
+        be shown, and the on-call would find no one to call."""
         for role, contact in value.items():
-            if role not in ROLES:
-                raise FieldProblem((role,), f"unknown role {role!r} (the runbooks' roles: {', '.join(ROLES)})")
+            if role not in ESCALATION_ROLES:
+                raise FieldProblem((role,), f"unknown role {role!r} (the runbooks' roles: "
+                                            f"{', '.join(ESCALATION_ROLES)})")
             if "\n" in contact.strip():
                 raise FieldProblem((role,), "must be one line (it is printed beside the role)")
         return value
@@ -702,8 +702,9 @@ class LoadedTarget:
         return require_env(cs.api_key_env, self.path, hint), SecretStr(require_env(cs.secret_key_env, self.path, hint))
 
     def check_environment(self) -> None:
-        """Every secret variable set, every file the target names there and the waiver file valid, before
-        anything runs (`target check` and every run call it: nothing is created for a dangling path)."""
+        """Every secret variable set and every file the target names there, before anything runs
+        (`target check` and every run call it: nothing is created for a dangling path). The waiver file's
+        content is read by its own loader where it is used (cloudgate.waivers: the run, `target check`)."""
         self.api_credentials()
         cass = self.target.cassandra
         if cass is not None:
@@ -716,10 +717,6 @@ class LoadedTarget:
                           (("waivers",), self.resolve(self.target.waivers))):
             if path and not Path(path).exists():
                 raise TargetError(f"{located(self.path, self.root, loc)}: {path} does not exist")
-        if self.target.waivers:
-            from cloudgate.waivers import load_waivers  # it imports this module
-
-            load_waivers(str(self.resolve(self.target.waivers)))
 
     def resolve(self, path: str | None) -> str | None:
         """A path named in the target file, relative to the file itself (so runs work from any directory)."""

@@ -47,7 +47,7 @@ from cloudgate.errors import CloudStackError
 from cloudgate.ledger import Entry
 
 if TYPE_CHECKING:  # light on purpose: the plugin imports this module at load (its Ctrl-C refusal)
-    from cloudgate.cloud import CloudStackClient
+    from cloudgate.cloudstack.client import CloudStackClient
     from cloudgate.target import Target
 
 TRANSIENT_VM_STATES = ("Starting", "Stopping", "Migrating")
@@ -220,7 +220,7 @@ class Undoer:
             raise UndoError(f"refused: {entry.name!r} is not a keyspace name cloudgate makes")
         if self.target is None or self.target.cassandra is None:
             raise UndoError("no cassandra section in the target to drop it through")
-        from cloudgate.cassandra import CassandraError, session
+        from cloudgate.cassandra.session import CassandraError, session
 
         try:
             with session(self.target, writes=True) as (_cluster, sess):
@@ -292,7 +292,7 @@ class Undoer:
         """A testinfra host on `address` over the target's SSH settings (a longer command timeout if asked)."""
         if self.target is None:
             raise UndoError("no target to reach the node through SSH")
-        from cloudgate.hosts import HostPool, SshSettings
+        from cloudgate.ssh.hosts import HostPool, SshSettings
 
         pool = HostPool(SshSettings.from_target(self.target).at_least(command_timeout))
         try:
@@ -301,7 +301,7 @@ class Undoer:
             pool.close()
 
     def _iptables_rule(self, entry: Entry) -> str:
-        from cloudgate.hosts import HostUnreachable
+        from cloudgate.ssh.hosts import HostUnreachable
 
         address = str(entry.attrs["address"])
         removed = 0
@@ -320,8 +320,8 @@ class Undoer:
 
     def _service_stopped(self, entry: Entry) -> str:
         """The start command over SSH (a no-op on a running service), then CQL answering on the node again."""
-        from cloudgate.cqlprobe import answers_cql
-        from cloudgate.hosts import HostUnreachable
+        from cloudgate.cassandra.cqlprobe import answers_cql
+        from cloudgate.ssh.hosts import HostUnreachable
 
         address, port = str(entry.attrs["address"]), int(entry.attrs.get("port", 9042))
         command = str(entry.attrs["start_command"])
@@ -342,7 +342,7 @@ class Undoer:
         return f"started (CQL answers on {address}:{port})"
 
     def _management_server_stopped(self, entry: Entry) -> str:
-        from cloudgate.opcommand import OperatorCommandError, run_operator_command
+        from cloudgate.cloudstack.opcommand import OperatorCommandError, run_operator_command
 
         timeout = float(entry.attrs.get("timeout", 180))
         deadline = time.monotonic() + timeout

@@ -364,7 +364,7 @@ def suite_client(loaded: Any) -> Any:
     """The suite's own (read-only) client on the lab, for the estate model."""
     from pydantic import SecretStr
 
-    from cloudgate.cloud import CloudStackClient
+    from cloudgate.cloudstack.client import CloudStackClient
 
     creds = _credentials()
     return CloudStackClient(loaded.target.name, loaded.target.cloudstack.endpoint, creds["api_key"],

@@ -3,7 +3,7 @@
 For each size a host-only lab comes up (no guests: the hypervisor checks are what scale with the
 fleet), then, interleaved in the same lab:
 - the suite: `cloudgate run --profile smoke` as an operator runs it after an incident, in one
-  process (its facts gathered 16 hosts at a time, cloudgate.hosts.HostPool.prefetch), and with
+  process (its facts gathered 16 hosts at a time, cloudgate.ssh.hosts.HostPool.prefetch), and with
   `-n 2` (one worker per core, each gathering its share of the hosts; cloudgate.plugin.shards);
 - the floor: raw paramiko fetching the same facts (the hypervisor probe's commands, one exec per
   host over one connection each, 16 threads per process, one process per core): what any Python
@@ -146,10 +146,10 @@ def run_suite(target: Path, env: dict[str, str], reports: Path, workers: int = 0
 
 def _floor_process(ips: Sequence[str], target: Path) -> dict[str, Any]:
     """One floor process: the hypervisor probe over one paramiko connection per host, 16 at a time."""
-    from cloudgate.baselines import load_hypervisor_baseline
-    from cloudgate.gather import new_token, parse, script
-    from cloudgate.hosts import SshSettings, open_client
+    from cloudgate.hypervisor.baselines import load_hypervisor_baseline
     from cloudgate.roles import hypervisor_probe
+    from cloudgate.ssh.gather import new_token, parse, script
+    from cloudgate.ssh.hosts import SshSettings, open_client
     from cloudgate.target import load_target
 
     loaded = load_target(str(target))

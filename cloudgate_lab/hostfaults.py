@@ -156,7 +156,7 @@ def _signal_cassandra(node: Node, sig: signal.Signals) -> None:
 
 def _wait_cassandra_back(node: Node) -> None:
     """Bounded: the node answers CQL and every other running node's gossip view has it Up."""
-    from cloudgate.cqlprobe import answers_cql
+    from cloudgate.cassandra.cqlprobe import answers_cql
 
     me = next((n for n in cluster_nodes() if n["name"] == node.name), None)
     if me is None:

@@ -26,13 +26,19 @@ from cloudgate.allocate.flash import FlashReading
 from cloudgate.allocate.live import read_live_estate
 from cloudgate.allocate.planfile import PlanDoc, read_plan
 from cloudgate.allocate.stale import why_plan_no_longer_fits
-from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
-from cloudgate.deploy import DeployPlan, DeployTiming, create_anti_affinity_group, deploy_all_at_once
-from cloudgate.hosts import SshSettings
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
+from cloudgate.cloudstack.deploy import (
+    DeployPlan,
+    DeployTiming,
+    create_anti_affinity_group,
+    deploy_all_at_once,
+)
 from cloudgate.ledger import Ledger
 from cloudgate.placement.check import check
 from cloudgate.placement.rules import ANTI_AFFINITY, RACK_SPREAD
+from cloudgate.ssh.hosts import SshSettings
 from cloudgate.target import LoadedTarget
+from cloudgate.tracker import Tracker
 from cloudgate.undo import Undoer
 
 TAG_KEY = "cloudgate-plan"

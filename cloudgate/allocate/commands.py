@@ -13,7 +13,7 @@ from pathlib import Path
 from cloudgate.allocate.apply import DeployPlanError, deploy_plan
 from cloudgate.allocate.live import make_plan, plan_table
 from cloudgate.allocate.planfile import write_plan
-from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
 from cloudgate.placement.errors import PlacementInputError
 from cloudgate.target import load_target
 

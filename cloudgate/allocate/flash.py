@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from cloudgate.errors import HostUnreachable
 from cloudgate.estate import HostRecord
-from cloudgate.fusionio import parse_fio_status
-from cloudgate.hosts import HostPool, SshSettings
+from cloudgate.hypervisor.fusionio import parse_fio_status
+from cloudgate.ssh.hosts import HostPool, SshSettings
 
 GIB = 2**30
 

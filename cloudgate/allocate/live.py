@@ -14,14 +14,14 @@ from pathlib import Path
 from cloudgate.allocate.flash import FlashReading, read_flash
 from cloudgate.allocate.planfile import PlanDoc, PlannedGroup, PlannedVM
 from cloudgate.allocate.request import LiveRequest, Offering, load_live_request, offering_of, to_request
-from cloudgate.cloud import CloudStackClient
+from cloudgate.cloudstack.client import CloudStackClient
 from cloudgate.estate import EstateSnapshot, HostRecord, Source
-from cloudgate.hosts import SshSettings
 from cloudgate.placement import PlacementResult, Request, place
 from cloudgate.placement.errors import PlacementInputError
 from cloudgate.placement.model import Estate
 from cloudgate.placement.plan import plan_rows
 from cloudgate.snapshot import read_cloudstack
+from cloudgate.ssh.hosts import SshSettings
 from cloudgate.target import LoadedTarget
 
 

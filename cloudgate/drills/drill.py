@@ -21,13 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloudgate.cassandra import replication_of, session
+from cloudgate.cassandra.latency import probe_keyspace_name
+from cloudgate.cassandra.session import replication_of, session
 from cloudgate.drills.checker import DrillVerdict, check
 from cloudgate.drills.client import connected
 from cloudgate.drills.generator import ClientLoad, Shape, read_back, run_load
 from cloudgate.drills.history import HistoryWriter, read_history
 from cloudgate.drills.nemesis import Fault, FaultContext
-from cloudgate.latency import probe_keyspace_name
 from cloudgate.ledger import Ledger
 from cloudgate.target import Target
 from cloudgate.undo import refusing_sigint

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloudgate.cloud import CloudStackClient, CloudStackError
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
 from cloudgate.estate import CassandraNode, EstateSnapshot
 from cloudgate.ledger import Entry, Ledger
 from cloudgate.target import CassandraServiceControl, ManagementServerControl, Target
@@ -288,7 +288,7 @@ class Partition(Fault):
 
 def _ssh_runner(target: Target, command_timeout: float = 0.0) -> Callable[[str, str], tuple[int, str]]:
     """(address, command) -> (rc, stderr) over the target's SSH settings; a longer command timeout if given."""
-    from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+    from cloudgate.ssh.hosts import HostPool, HostUnreachable, SshSettings
 
     settings = SshSettings.from_target(target).at_least(command_timeout)
 
@@ -369,7 +369,7 @@ class ManagementServerStop(Fault):
     control: ManagementServerControl | None = None
 
     def inject(self, ctx: FaultContext) -> None:
-        from cloudgate.opcommand import OperatorCommandError, run_operator_command
+        from cloudgate.cloudstack.opcommand import OperatorCommandError, run_operator_command
 
         assert self.control is not None
         entry = self.intend(ctx, "management_server_stopped", ctx.target.name,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloudgate.cloud import CloudStackClient, CloudStackError
-from cloudgate.hosts import HostPool, HostUnreachable, SshSettings
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
+from cloudgate.ssh.hosts import HostPool, HostUnreachable, SshSettings
 from cloudgate.target import Target
 
 

@@ -24,10 +24,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
-from cloudgate.deploy import create_anti_affinity_group, resolve_plan, vm_name_tag
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
+from cloudgate.cloudstack.deploy import create_anti_affinity_group, resolve_plan, vm_name_tag
 from cloudgate.ledger import Ledger
 from cloudgate.target import Target
+from cloudgate.tracker import Tracker
 from cloudgate.undo import Undoer
 
 CANARY_SCOPE = "gate-canary"
@@ -135,7 +136,7 @@ def _row_value(k: int, tag: str) -> str:
 
 
 def _write_rows(tracker: Tracker, target: Target, keyspace: str) -> tuple[str, int, str]:
-    from cloudgate.cassandra import CassandraError
+    from cloudgate.cassandra.session import CassandraError
 
     try:
         return _write_rows_unguarded(tracker, target, keyspace)
@@ -149,7 +150,7 @@ def _write_rows_unguarded(tracker: Tracker, target: Target, keyspace: str) -> tu
     from cassandra import ConsistencyLevel
     from cassandra.concurrent import execute_concurrent_with_args
 
-    from cloudgate.cassandra import session
+    from cloudgate.cassandra.session import session
 
     assert target.cassandra is not None
     rf = target.cassandra.replication_factor
@@ -178,7 +179,7 @@ def read_rows(target: Target, canaries: Canaries) -> str | None:
     from cassandra import ConsistencyLevel
     from cassandra.query import SimpleStatement
 
-    from cloudgate.cassandra import CassandraError, session
+    from cloudgate.cassandra.session import CassandraError, session
 
     try:
         with session(target) as (_cluster, sess):
@@ -275,8 +276,8 @@ def verify_usable(client: CloudStackClient, target: Target, ledger: Ledger, run_
 
 def ssh_answers(target: Target, canaries: Canaries, timeout: float = 60.0) -> str | None:
     """None when the running canary answers SSH (it was booted from the deploy template), else one line."""
-    from cloudgate.deploy import wait_for_ssh
-    from cloudgate.hosts import HostUnreachable, SshSettings
+    from cloudgate.cloudstack.deploy import wait_for_ssh
+    from cloudgate.ssh.hosts import HostUnreachable, SshSettings
 
     try:
         wait_for_ssh(canaries.running_vm_ip, SshSettings.from_target(target), time.monotonic() + timeout)

@@ -27,8 +27,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cloudgate.childrun import run_child
-from cloudgate.cloud import CloudStackClient, CloudStackError
-from cloudgate.csversion import VersionError, parse_version
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
+from cloudgate.cloudstack.version import VersionError, parse_version
 from cloudgate.gate import canaries as canary
 from cloudgate.gate.verdict import GateVerdict, judge
 from cloudgate.ledger import Ledger, corrupt_lines, describe_corrupt, mark_undone, pending

@@ -106,7 +106,7 @@ def _safety_net(config: pytest.Config) -> None:
         notice(f"cloudgate: {len(left)} ledger entr(ies) of this run pending and no target to undo them on: "
                f"run `cloudgate janitor` ({run_ledger_path()})")
         return
-    from cloudgate.cloud import CloudStackClient, CloudStackError
+    from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
     from cloudgate.undo import Undoer
 
     ledger = Ledger(run_ledger_path(), run=current_run_id(), target=loaded.target.name,

@@ -6,7 +6,7 @@ failing host fails its own tests only — and every worker collects the same ids
 remote workers (`--tx ssh=`, which share no disk with it) the controller takes it and hands it over
 with the worker's input. --hosts-filter / --sample narrow the hosts (cloudgate.selection).
 
-Host checks read facts (cloudgate.gather), gathered once per host in one exec; each worker starts
+Host checks read facts (cloudgate.ssh.gather), gathered once per host in one exec; each worker starts
 gathering its own share of hosts (cloudgate.shards) in the background at its first host check.
 
 What reaches the target (the CloudStack client, SSH, the snapshot and the Cassandra driver behind
@@ -42,13 +42,14 @@ from cloudgate.plugin.state import (
 )
 
 if TYPE_CHECKING:
-    from cloudgate.cloud import CloudStackClient, Tracker
+    from cloudgate.cassandra.ring import RingView
+    from cloudgate.cloudstack.client import CloudStackClient
     from cloudgate.estate import CassandraNode, EstateSnapshot, HostRecord
-    from cloudgate.gather import HostFacts, Probe
-    from cloudgate.hosts import HostPool
     from cloudgate.report.metrics import Better, Metric
-    from cloudgate.ring import RingView
+    from cloudgate.ssh.gather import HostFacts, Probe
+    from cloudgate.ssh.hosts import HostPool
     from cloudgate.target import LoadedTarget
+    from cloudgate.tracker import Tracker
 
 ESTATE_KEY = pytest.StashKey["EstateSnapshot | str"]()
 PROBES_KEY = pytest.StashKey["dict[str, Probe | str]"]()
@@ -205,7 +206,7 @@ def cassandra_ring(estate: EstateSnapshot) -> RingView:
     """The Cassandra ring with each node mapped to its VM and physical host (read once per run)."""
     if estate.cassandra is None:
         pytest.skip(f"{NOT_APPLICABLE}{estate.target} has no cassandra section")
-    from cloudgate.ring import RingView
+    from cloudgate.cassandra.ring import RingView
 
     view = RingView.of(estate)
     if isinstance(view, str):
@@ -229,7 +230,7 @@ def cassandra_node(request: pytest.FixtureRequest) -> CassandraNode:
 @pytest.fixture(scope="session")
 def cloudstack(loaded_target: LoadedTarget) -> CloudStackClient:
     """Read-only CloudStack client: mutating commands raise MutationRefused."""
-    from cloudgate.cloud import CloudStackClient
+    from cloudgate.cloudstack.client import CloudStackClient
 
     return CloudStackClient.for_target(loaded_target)
 
@@ -249,7 +250,8 @@ def cloudstack_rw(request: pytest.FixtureRequest, loaded_target: LoadedTarget) -
     refusal = destructive_refusal(request.config)
     if refusal:
         pytest.skip(refusal)
-    from cloudgate.cloud import CloudStackClient, Tracker
+    from cloudgate.cloudstack.client import CloudStackClient
+    from cloudgate.tracker import Tracker
     from cloudgate.undo import Undoer
 
     client = CloudStackClient.for_target(loaded_target, allow_mutations=True)
@@ -278,7 +280,7 @@ def drill_context(request: pytest.FixtureRequest, loaded_target: LoadedTarget): 
     refusal = destructive_refusal(request.config)
     if refusal:
         pytest.skip(refusal)
-    from cloudgate.cloud import CloudStackClient
+    from cloudgate.cloudstack.client import CloudStackClient
     from cloudgate.drills.nemesis import FaultContext
     from cloudgate.undo import Undoer, UndoError
 
@@ -309,7 +311,7 @@ def _run_tag() -> str:
 
 @pytest.fixture(scope="session")
 def host_pool(loaded_target: LoadedTarget) -> Iterator[HostPool]:
-    from cloudgate.hosts import HostPool, SshSettings
+    from cloudgate.ssh.hosts import HostPool, SshSettings
 
     pool = HostPool(SshSettings.from_target(loaded_target.target))
     yield pool
@@ -343,7 +345,7 @@ def _probes(config: pytest.Config) -> dict[str, Probe | str]:
     cached = config.stash.get(PROBES_KEY, None)
     if cached is not None:
         return cached
-    from cloudgate.baselines import load_hypervisor_baseline
+    from cloudgate.hypervisor.baselines import load_hypervisor_baseline
     from cloudgate.roles import cassandra_node_probe, hypervisor_probe
     from cloudgate.target import TargetError
 

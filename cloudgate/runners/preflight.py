@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import paramiko
 
 from cloudgate.errors import HostUnreachable
-from cloudgate.hosts import SshSettings, open_client
 from cloudgate.runners.model import LoadedRunners, Runner
+from cloudgate.ssh.hosts import SshSettings, open_client
 
 MISSING_PYTHON, MISSING_CHECKOUT = 11, 12
 PROBE = "import cloudgate.plugin, xdist"  # what a worker imports first: the project and pytest-xdist
@@ -51,7 +51,7 @@ def remote_command(runner: Runner) -> str:
 
 
 def ssh_settings(runner: Runner, strict: bool, timeout: float) -> SshSettings:
-    """How cloudgate.hosts reaches a runner: the suite's own SSH rules (TCP_NODELAY, host keys, timeouts)."""
+    """How cloudgate.ssh.hosts reaches a runner: the suite's own SSH rules (TCP_NODELAY, host keys, timeouts)."""
     return SshSettings(user=runner.user, identity_file=runner.identity_file, known_hosts=runner.known_hosts,
                        port=runner.port, connect_timeout=timeout, command_timeout=COMMAND_SECONDS,
                        strict_host_keys=strict)

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloudgate import csversion
+from cloudgate.cloudstack import version as csversion
 
 from .db import DB_FILE, Database
 from .inventory import CLOUDSTACK_VERSION
@@ -130,7 +130,7 @@ class UpgradeReport:
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """The product's rule (cloudgate.csversion, shared with `gate before --upgrade-to`), as an UpgradeError."""
+    """The product's rule (cloudgate.cloudstack.version, shared with `gate before --upgrade-to`), as an UpgradeError."""
     try:
         return csversion.parse_version(text)
     except csversion.VersionError as exc:

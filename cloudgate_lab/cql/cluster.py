@@ -27,7 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from cloudgate.cqlprobe import answers_cql
+from cloudgate.cassandra.cqlprobe import answers_cql
 
 from . import config as cfgmod
 

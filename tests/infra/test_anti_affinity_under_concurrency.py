@@ -8,7 +8,7 @@ cloud itself, before anyone relies on it: a new host anti-affinity group, N memb
 CloudStack at the same instant, each on its own host.
 
 Destructive: the group is written to the run ledger before it is created, each VM before its deploy
-call (cloudgate.deploy), and the cloudstack_rw teardown undoes them newest first (the VMs, then the
+call (cloudgate.cloudstack.deploy), and the cloudstack_rw teardown undoes them newest first (the VMs, then the
 group) after a failure, a timeout or Ctrl-C too; after a kill -9, `cloudgate janitor` finds them.
 """
 
@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from cloudgate.cloud import Tracker
-from cloudgate.deploy import (
+from cloudgate.cloudstack.deploy import (
     DeployTiming,
     create_anti_affinity_group,
     deploy_concurrently,
@@ -27,9 +26,10 @@ from cloudgate.deploy import (
     sharing_hosts,
     vm_name_tag,
 )
-from cloudgate.hosts import SshSettings
 from cloudgate.report.skips import NOT_APPLICABLE
+from cloudgate.ssh.hosts import SshSettings
 from cloudgate.target import Target
+from cloudgate.tracker import Tracker
 
 pytestmark = [pytest.mark.destructive]
 

@@ -12,8 +12,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from cloudgate.estate import TokenRange
-from cloudgate.ring import (
+from cloudgate.cassandra.ring import (
     RingView,
     describe_replicas,
     quorum,
@@ -21,6 +20,7 @@ from cloudgate.ring import (
     shared_hosts,
     unplaced_problem,
 )
+from cloudgate.estate import TokenRange
 
 pytestmark = pytest.mark.smoke
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudgate.cassandra import replication_of, session
-from cloudgate.latency import (
+from cloudgate.cassandra.latency import (
     open_loop_writes,
     plot_percentiles,
     probe_keyspace,
@@ -21,6 +20,7 @@ from cloudgate.latency import (
     server_write_latency,
     write_hlog,
 )
+from cloudgate.cassandra.session import replication_of, session
 
 pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 

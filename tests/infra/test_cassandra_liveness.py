@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloudgate.cqlprobe import CqlAnswer, probe_cql, probe_many
-from cloudgate.nodestatus import parse_nodetool_status, view_problems
+from cloudgate.cassandra.cqlprobe import CqlAnswer, probe_cql, probe_many
+from cloudgate.cassandra.nodestatus import parse_nodetool_status, view_problems
 
 pytestmark = pytest.mark.smoke
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloudgate.hostfacts import chrony_tracking
+from cloudgate.ssh.facts import chrony_tracking
 
 pytestmark = pytest.mark.smoke
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from cloudgate.deploy import deploy_concurrently, percentile, resolve_plan
-from cloudgate.hosts import SshSettings
+from cloudgate.cloudstack.deploy import deploy_concurrently, percentile, resolve_plan
+from cloudgate.ssh.hosts import SshSettings
 
 pytestmark = [pytest.mark.destructive, pytest.mark.measurement]
 

@@ -20,14 +20,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from cloudgate.cassandra import CassandraError
-from cloudgate.cloud import CloudStackError
+from cloudgate.cassandra.ring import ranges_without_quorum
+from cloudgate.cassandra.session import CassandraError
+from cloudgate.cloudstack.client import CloudStackError
 from cloudgate.drills import nemesis
 from cloudgate.drills.client import DrillClientError
 from cloudgate.drills.drill import Drill, DrillResult, run_drill
 from cloudgate.drills.plot import plot_timeline
 from cloudgate.drills.verdict_text import render
-from cloudgate.ring import ranges_without_quorum
 
 # slow: the upgrade gate (profile gate) leaves them to the nightly; they break the cloud for minutes
 pytestmark = [pytest.mark.destructive, pytest.mark.measurement, pytest.mark.drill, pytest.mark.slow]

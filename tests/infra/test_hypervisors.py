@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from cloudgate.baselines import HypervisorBaseline, load_hypervisor_baseline
-from cloudgate.fusionio import FioCard, parse_fio_status
-from cloudgate.hostfacts import chrony_tracking, os_release
+from cloudgate.hypervisor.baselines import HypervisorBaseline, load_hypervisor_baseline
+from cloudgate.hypervisor.fusionio import FioCard, parse_fio_status
+from cloudgate.ssh.facts import chrony_tracking, os_release
 from cloudgate.target import TargetError
 
 pytestmark = pytest.mark.smoke

@@ -193,7 +193,7 @@ def _firstfit_placement(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
 
 @contextlib.contextmanager
 def _probe_keyspace(replication: str) -> Iterator[RunSpec]:
-    from cloudgate.cassandra import session
+    from cloudgate.cassandra.session import session
     from cloudgate.target import load_target
 
     target = load_target(LAB_TARGET).target

@@ -7,7 +7,7 @@ import socket
 import pytest
 from pydantic import SecretStr
 
-from cloudgate.cloud import CloudStackClient, CloudStackError, MutationRefused, scrub
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError, MutationRefused, scrub
 
 
 def client(port: int = 9, **kw) -> CloudStackClient:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from cassandra.query import BatchStatement, BoundStatement, PreparedStatement, SimpleStatement
 
-from cloudgate.cqlguard import CassandraReadOnlyError, ReadOnlyCluster, ReadOnlySession
+from cloudgate.cassandra.cqlguard import CassandraReadOnlyError, ReadOnlyCluster, ReadOnlySession
 
 INFRA = Path(__file__).resolve().parents[2] / "tests" / "infra"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from selfcheck import LAB_TARGET
 
-from cloudgate.cloud import CloudStackClient
+from cloudgate.cloudstack.client import CloudStackClient
 from cloudgate.drills import nemesis
 from cloudgate.ledger import Ledger, pending, read
 from cloudgate.snapshot import take_snapshot

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from selfcheck import LAB_TARGET, REPO, WITHOUT_HYPOTHESIS, derived_target
 
-from cloudgate.cqlprobe import answers_cql
+from cloudgate.cassandra.cqlprobe import answers_cql
 from cloudgate.ledger import ledgers_under, pending, read
 from cloudgate.target import load_target
 
@@ -38,7 +38,7 @@ def _created(reports: Path, kind: str) -> int:
 
 
 def _drill_rules(address: str) -> str:
-    from cloudgate.hosts import HostPool, SshSettings
+    from cloudgate.ssh.hosts import HostPool, SshSettings
 
     pool = HostPool(SshSettings.from_target(load_target(LAB_TARGET).target))
     try:
@@ -48,7 +48,7 @@ def _drill_rules(address: str) -> str:
 
 
 def _drill_keyspaces() -> list[str]:
-    from cloudgate.cassandra import session
+    from cloudgate.cassandra.session import session
 
     with session(load_target(LAB_TARGET).target) as (cluster, _sess):
         return [k for k in cluster.metadata.keyspaces if k.startswith("cloudgate_drill")]

@@ -120,7 +120,7 @@ def test_cloudgate_place_plans_onto_a_runs_estate_json_one_vm_per_host(tmp_path)
 
 
 def test_dispersion_cannot_pass_when_a_replica_holders_host_is_unknown():
-    from cloudgate.ring import RingView, shared_hosts, unplaced_problem
+    from cloudgate.cassandra.ring import RingView, shared_hosts, unplaced_problem
 
     nodes = {"198.18.1.201": CassandraNode(address="198.18.1.201", datacenter="dc1", rack="r1", vm="cass-1", host="h1"),
              "198.18.1.202": CassandraNode(address="198.18.1.202", datacenter="dc1", rack="r2")}  # its VM is unknown

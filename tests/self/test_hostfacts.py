@@ -1,6 +1,6 @@
 """Parsers of host output, on real-format samples."""
 
-from cloudgate.hostfacts import chrony_tracking, os_release
+from cloudgate.ssh.facts import chrony_tracking, os_release
 
 CHRONY_SYNCED = """Reference ID    : C6120101 (198.18.1.1)
 Stratum         : 3

@@ -35,7 +35,7 @@ def test_the_driver_reconnects_to_a_restarted_node_and_no_acknowledged_write_is_
     from cassandra import ConsistencyLevel
     from cassandra.query import SimpleStatement
 
-    from cloudgate.cassandra import session
+    from cloudgate.cassandra.session import session
 
     target = load_target(LAB_TARGET).target
     client = control.lab_client()
@@ -89,7 +89,7 @@ def test_a_wrong_local_dc_name_gives_one_line(run_suite, tmp_path):
 
 
 def test_a_probe_keyspace_without_network_topology_strategy_gives_one_line(run_suite):
-    from cloudgate.cassandra import session
+    from cloudgate.cassandra.session import session
 
     target = load_target(LAB_TARGET).target
     with session(target, writes=True) as (_, sess):

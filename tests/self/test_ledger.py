@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from cloudgate import ledger as L
-from cloudgate.cloud import CloudStackClient, Tracker
+from cloudgate.cloudstack.client import CloudStackClient
+from cloudgate.tracker import Tracker
 from cloudgate.undo import refusal_line, refusing_sigint
 
 

@@ -27,8 +27,8 @@ import pytest
 from selfcheck import LAB_TARGET, REPO
 
 from cloudgate import ledger as L
-from cloudgate.cassandra import session
-from cloudgate.deploy import vm_name_tag
+from cloudgate.cassandra.session import session
+from cloudgate.cloudstack.deploy import vm_name_tag
 from cloudgate.target import load_target
 from cloudgate_lab import control
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from cloudgate.gather import GatherError, HostFacts, Probe, new_token, parse, script
+from cloudgate.ssh.gather import GatherError, HostFacts, Probe, new_token, parse, script
 
 PROBE = Probe("test", {
     "plain": "echo hi",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 
-from cloudgate.cqlprobe import probe_cql, probe_many
-from cloudgate.nodestatus import parse_nodetool_status, view_problems
+from cloudgate.cassandra.cqlprobe import probe_cql, probe_many
+from cloudgate.cassandra.nodestatus import parse_nodetool_status, view_problems
 
 STATUS = """\
 Datacenter: dc1

@@ -19,7 +19,11 @@ import pytest
 
 import cloudgate.estate
 import cloudgate.plugin.state
-from cloudgate import cassandra, cloud, cqlguard, errors, hosts, target
+from cloudgate import errors, target
+from cloudgate.cassandra import cqlguard
+from cloudgate.cassandra import session as cassandra
+from cloudgate.cloudstack import client as cloud
+from cloudgate.ssh import hosts
 
 PROBE = """
 import importlib, json, sys
@@ -50,7 +54,7 @@ def test_loading_the_plugin_loads_no_driver_ssh_http_plotting_hypothesis_or_pyda
 
 
 def test_the_one_line_errors_are_the_classes_their_modules_raise() -> None:
-    """Defined in cloudgate.errors for the plugin's sake; every `from cloudgate.cloud import ...` still works."""
+    """Defined in cloudgate.errors for the plugin's sake; every `from cloudgate.cloudstack.client import ...` still works."""
     assert cloud.CloudStackError is errors.CloudStackError
     assert issubclass(cloud.MutationRefused, errors.CloudStackError)
     assert hosts.HostUnreachable is errors.HostUnreachable

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from cloudgate.errors import HostUnreachable
-from cloudgate.hosts import SshSettings, open_client
+from cloudgate.ssh.hosts import SshSettings, open_client
 
 
 def test_a_host_that_never_sends_its_banner_is_named_so_within_the_connect_timeout():

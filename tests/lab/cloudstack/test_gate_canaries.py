@@ -14,7 +14,7 @@ import pytest
 from cs_lab_helpers import CREDENTIALS, Lab
 from pydantic import SecretStr
 
-from cloudgate.cloud import CloudStackClient
+from cloudgate.cloudstack.client import CloudStackClient
 from cloudgate.gate import canaries as canary
 from cloudgate.ledger import Ledger, pending, read
 from cloudgate.target import Target, load_target

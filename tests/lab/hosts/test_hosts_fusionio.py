@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cloudgate.fusionio import FioCard, parse_fio_status
+from cloudgate.hypervisor.fusionio import FioCard, parse_fio_status
 
 SAMPLES = Path(__file__).parent / "samples"
 

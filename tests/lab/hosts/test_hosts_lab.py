@@ -13,7 +13,7 @@ import testinfra.backend
 import testinfra.host
 from hosts_labkit import Lab, running_lab, ssh_run, topology_for
 
-from cloudgate.fusionio import parse_fio_status
+from cloudgate.hypervisor.fusionio import parse_fio_status
 from cloudgate_lab import guests, hostfaults, hosts, net
 from cloudgate_lab.net import LabError
 from cloudgate_lab.topology import LabHost

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from cloudgate.cassandra.ring import RingView, ranges_without_quorum
 from cloudgate.drills import nemesis
 from cloudgate.drills.client import classify, load_balancing_policy
 from cloudgate.estate import (
@@ -23,7 +24,6 @@ from cloudgate.estate import (
     TokenRange,
 )
 from cloudgate.ledger import Ledger, pending, read
-from cloudgate.ring import RingView, ranges_without_quorum
 from cloudgate.target import CassandraClient
 from cloudgate.undo import UndoError
 
@@ -189,7 +189,7 @@ class _Client:
         self.fail = fail
 
     def call(self, command: str, **params: Any) -> dict:
-        from cloudgate.cloud import CloudStackError
+        from cloudgate.cloudstack.client import CloudStackError
 
         self.calls.append((command, params))
         if command == self.fail:

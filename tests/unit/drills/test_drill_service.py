@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from test_drill_nemesis import _ctx, _estate, _Undoer
 
-from cloudgate.cqlprobe import answers_cql
+from cloudgate.cassandra.cqlprobe import answers_cql
 from cloudgate.drills import nemesis
 from cloudgate.ledger import Entry, pending, read
 from cloudgate.target import CassandraServiceControl, DrillsSection

@@ -18,7 +18,7 @@ from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, N
 from cassandra.metadata import NetworkTopologyStrategy
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 
-from cloudgate.cqlguard import ReadOnlyCluster, ReadOnlySession
+from cloudgate.cassandra.cqlguard import ReadOnlyCluster, ReadOnlySession
 from cloudgate.errors import CassandraError  # defined there: the plugin must not load the driver
 from cloudgate.estate import TokenRange
 from cloudgate.target import Target, require_env
@@ -33,7 +33,7 @@ def _quiet_driver() -> None:
 def session(target: Target, keyspace: str | None = None, *, writes: bool = False) -> Iterator[tuple[Cluster, Session]]:
     """A connected session with the applications' routing (token-aware over DC-aware, local DC).
 
-    Read-only unless ``writes`` (see cloudgate.cqlguard): only destructive checks ask for writes."""
+    Read-only unless ``writes`` (see cloudgate.cassandra.cqlguard): only destructive checks ask for writes."""
     cfg = target.cassandra
     if cfg is None:
         raise CassandraError(f"{target.name}: the target file has no cassandra section")

@@ -9,7 +9,7 @@
 - A per-host connectivity pre-check costs a dead host one short timeout, once; every check of
   that host then fails at once with the same one-line reason.
 - Facts (`HostPool.facts`): what a role's checks read is gathered in one exec over one connection,
-  closed right after (cloudgate.gather); `prefetch` gathers a worker's hosts many at a time before
+  closed right after (cloudgate.ssh.gather); `prefetch` gathers a worker's hosts many at a time before
   their checks ask, so a fleet costs connections in parallel instead of round trips in series.
 """
 
@@ -30,7 +30,7 @@ import testinfra.host
 from testinfra.backend.paramiko import IgnorePolicy, ParamikoBackend
 
 from cloudgate.errors import HostUnreachable  # defined there: the plugin must not load paramiko
-from cloudgate.gather import GatherError, HostFacts, Probe, new_token, parse, script
+from cloudgate.ssh.gather import GatherError, HostFacts, Probe, new_token, parse, script
 from cloudgate.target import Target
 
 # A host that never sends its SSH banner makes paramiko's transport thread log a traceback, one

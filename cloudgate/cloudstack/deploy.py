@@ -19,9 +19,10 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from cloudgate.cloud import CloudStackClient, CloudStackError, Tracker
-from cloudgate.hosts import HostUnreachable, SshSettings, open_client
+from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
+from cloudgate.ssh.hosts import HostUnreachable, SshSettings, open_client
 from cloudgate.target import Target
+from cloudgate.tracker import Tracker
 from cloudgate.undo import refusing_sigint
 
 

@@ -1,0 +1,7 @@
+"""The Cassandra tier: sessions as the applications build them, read-only guards, the native-port
+probe, each node's view of its peers, the ring's replica sets and the write-latency probe.
+
+Everything goes through the real cassandra-driver or the CQL native protocol; mapping nodes to VMs
+and hosts is the estate snapshot's job (cloudgate.snapshot). The checks are
+tests/infra/test_cassandra_*.py and the failover drills (cloudgate.drills).
+"""
