@@ -11,6 +11,11 @@ asked. After the last unconfigure Python's own handler is back: whatever the pro
 
 The undo's own refusal (cleanup: "undoing what this run created...") takes precedence while it
 holds the handler: this part installs its handler again once the undo is over.
+
+A Ctrl-C that lands early (CI saw one during pytest_sessionstart) can leave a frame that CPython 3.11
+gives no line number; pytest then fails while rendering where it was interrupted and prints its own
+traceback instead of one line. This part drops such frames before pytest renders them, and if the
+rendering fails anyway, says so in one line: the run is interrupted either way.
 """
 
 from __future__ import annotations
@@ -48,6 +53,25 @@ def _guarding(config: pytest.Config) -> bool:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     session.config.stash[SESSION_KEY] = session
+
+
+def _without_lineless_frames(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Drop traceback entries CPython left without a line number (pytest's rendering subtracts from it)."""
+    with contextlib.suppress(Exception):
+        if any(getattr(entry._rawentry, "tb_lineno", 0) is None for entry in excinfo.traceback):
+            excinfo.traceback = excinfo.traceback.filter(
+                lambda entry: getattr(entry._rawentry, "tb_lineno", 0) is not None)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> Generator[None, None, None]:
+    """Outermost around the terminal reporter's rendering of where the run was interrupted."""
+    _without_lineless_frames(excinfo)
+    try:
+        return (yield)
+    except Exception as exc:  # noqa: BLE001 - pytest's own rendering failed: one line, never its traceback
+        _notice(f"cloudgate: interrupted (where could not be shown: {type(exc).__name__}: {exc})")
+        return None
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

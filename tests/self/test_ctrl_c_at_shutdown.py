@@ -58,3 +58,39 @@ def test_ctrl_c_while_the_run_writes_its_reports_is_one_line_exit_2_and_the_repo
     latest = pytester.path / "reports" / "latest"
     for name in ("junit.xml", "summary.json", "metrics.json", "index.html", "cloudgate.prom"):
         assert (latest / name).stat().st_size > 0, f"{name} missing after a Ctrl-C in {where}"
+
+
+BROKEN_RENDERING = """
+def pytest_keyboard_interrupt(excinfo):
+    # what CI saw: pytest rendering where it was interrupted, a frame without a line number
+    raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'")
+"""
+
+
+def test_a_ctrl_c_whose_place_pytest_cannot_render_is_one_line_and_exit_2(pytester):
+    pytester.makepyfile(test_cut="def test_cut():\n    raise KeyboardInterrupt\n")
+    pytester.makeconftest(BROKEN_RENDERING)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output, output
+    assert "cloudgate: interrupted (where could not be shown: TypeError: unsupported operand" in output
+
+
+def test_frames_without_a_line_number_are_dropped_before_pytest_renders_them():
+    from types import SimpleNamespace
+
+    from _pytest._code import Traceback, TracebackEntry
+
+    from cloudgate.plugin.shutdown import _without_lineless_frames
+
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        excinfo = pytest.ExceptionInfo.from_current()
+    real = list(excinfo.traceback)
+    lineless = TracebackEntry(SimpleNamespace(tb_frame=real[0]._rawentry.tb_frame, tb_lineno=None, tb_next=None))
+    excinfo.traceback = Traceback([*real, lineless])
+    _without_lineless_frames(excinfo)
+    assert len(excinfo.traceback) == len(real)
+    excinfo.getrepr()  # renders: no frame left to subtract from
