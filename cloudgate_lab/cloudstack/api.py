@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .commands import REGISTRY, Request, check_params
+from .commands import REGISTRY
 from .envelope import (
     ACCOUNT_ERROR,
     AUTH_FAILED_TEXT,
@@ -29,6 +29,7 @@ from .envelope import (
     error_envelope,
     unknown_command,
 )
+from .registry import Request, check_params
 from .signing import first_values, verify_request
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .accounts import ROOT_DOMAIN_ID
+from .context import SimContext
 from .envelope import INTERNAL_ERROR, INTERNAL_ERROR_TEXT, ApiError, cs_date
 
 if TYPE_CHECKING:
     from .accounts import Account
-    from .simulator import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Job:
     instance_id: str | None
 
 
-JobRunner = Callable[["Simulator", Job], dict[str, Any]]
+JobRunner = Callable[[SimContext, Job], dict[str, Any]]
 
 _CMD_CLASSES = {
     "deployVirtualMachine": "org.apache.cloudstack.api.command.admin.vm.DeployVMCmdByAdmin",
@@ -66,7 +66,7 @@ _CMD_CLASSES = {
 
 
 class JobManager:
-    def __init__(self, sim: Simulator, runner_for: Callable[[str], JobRunner | None], workers: int = 8) -> None:
+    def __init__(self, sim: SimContext, runner_for: Callable[[str], JobRunner | None], workers: int = 8) -> None:
         self.sim = sim
         self._runner_for = runner_for
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="cs-job")
@@ -128,7 +128,7 @@ class JobManager:
             self._finish(job_id, SUCCEEDED, 0, result)
 
 
-def pending_jobs(sim: Simulator) -> dict[str, str]:
+def pending_jobs(sim: SimContext) -> dict[str, str]:
     """instance id -> job id of pending jobs, so list responses can show `jobid`/`jobstatus`."""
     rows = sim.db.all("SELECT id, instance_id FROM jobs WHERE status=? AND instance_id IS NOT NULL ORDER BY seq",
                       (PENDING,))

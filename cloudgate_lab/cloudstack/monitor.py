@@ -3,7 +3,8 @@
 Every round it asks the guest driver for each host's status. A host leaving Up gets a `disconnected`
 date; a host going Down loses its guests (Stopped, no host), as in a cloud without HA: their guests are
 stopped forced (silently: a dead hypervisor sends no FIN for its VMs). The same loop
-expunges destroyed VMs once `expunge.delay` has passed, like the expunge thread.
+expunges destroyed VMs once `expunge.delay` has passed, like the expunge thread, with the expunge the
+simulator hands it (commands.vms.expunge_vm: the command modules sit above this one).
 """
 
 from __future__ import annotations
@@ -11,21 +12,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+from .context import SimContext
 from .driver import stop_guest
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
 
 log = logging.getLogger(__name__)
 
 HOST_STATES = ("Up", "Down", "Alert")
 
+Expunge = Callable[[SimContext, str], None]  # (simulator, vm id): remove a destroyed VM for good
+
 
 class HostMonitor:
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: SimContext, expunge: Expunge) -> None:
         self.sim = sim
+        self._expunge = expunge
         self._thread = threading.Thread(target=self._loop, name="cs-host-monitor", daemon=True)
         self._last_expunge = 0.0
 
@@ -87,9 +89,7 @@ class HostMonitor:
                 log.exception("stop_guest(%s) after host %s went Down failed", vm_id, host["name"])
 
     def expunge_due(self, now: float) -> None:
-        from .commands.vms import expunge_vm
-
         delay = self.sim.config.number("expunge.delay")
         for vm in self.sim.db.all("SELECT id FROM vms WHERE state='Destroyed' AND removed IS NULL AND updated<=?",
                                   (now - delay,)):
-            expunge_vm(self.sim, vm["id"])
+            self._expunge(self.sim, vm["id"])

@@ -2,6 +2,10 @@
 
 HTTP threads, job workers and the monitor all hold a reference to it; nothing else is global, so
 several simulators (tests) can run in one process on different state directories and ports.
+
+This module wires the parts together and so sits above all of them: the commands, the job manager,
+the views and the monitor see it as a context.SimContext, which `Simulator` implements, and get what
+they need from the layer above them passed in (the job runners, the monitor's expunge).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from cloudgate_lab.topology import LabTopology
 from . import inventory
 from .accounts import Account, accounts_from
 from .commands import REGISTRY, runner_for
+from .commands.vms import expunge_vm
 from .config import Config
 from .db import DB_FILE, Database
 from .driver import GuestDriver
@@ -43,7 +48,7 @@ class Simulator:
         self.config.seed(topology.boot_delay_seconds)
         self.release: Release = read_release(self.db)  # read once: an upgrade is stop, apply_upgrade, start
         self.jobs = JobManager(self, runner_for, workers)
-        self.monitor = HostMonitor(self)
+        self.monitor = HostMonitor(self, expunge_vm)
         self._log_lock = threading.Lock()
 
     # -- lifecycle ----------------------------------------------------------------------------------

@@ -8,23 +8,21 @@ instancename) are left out for non-admin callers, as the real server does.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .accounts import ROOT_DOMAIN_ID, Account
 from .capacity import HostLoad, host_loads
+from .context import SimContext
 from .envelope import cs_date, percent
 from .inventory import HYPERVISOR, HYPERVISOR_VERSION, stable_id
 from .jobs import pending_jobs
-
-if TYPE_CHECKING:
-    from .simulator import Simulator
 
 MANAGEMENT_SERVER_ID = stable_id("managementserver", "lab-ms1")
 OS_TYPE_ID = stable_id("ostype", "Ubuntu 22.04 LTS")
 
 
 class Catalog:
-    def __init__(self, sim: Simulator, *, listing: bool = False) -> None:
+    def __init__(self, sim: SimContext, *, listing: bool = False) -> None:
         """`listing`: list responses show jobid/jobstatus of pending jobs on objects (buildAsyncListResponse)."""
         db = sim.db
         self.sim = sim

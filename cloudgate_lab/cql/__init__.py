@@ -15,6 +15,7 @@ storage    memtables, commit log, snapshots, hints
 internode  node-to-node TCP protocol, heartbeats, failure detection
 coordinator  consistency levels, fan-out, hinted handoff, read repair
 metrics    latency histograms behind system_views.*_latency
+nodeview   what the parts a node wires see of it (protocols Node implements; no module imports node)
 virtual    system.local/peers, system_schema, system_views tables
 tableopts  table options as Cassandra 4.1 stores them (defaults, canonical class names)
 cqltext    CREATE KEYSPACE/TABLE text exactly as Cassandra 4.1's DESCRIBE prints it

@@ -19,17 +19,15 @@ it; element lists are sorted case-insensitively, as Cassandra's NAME_COMPARATOR 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from . import cql
+from .config import ClusterConfig
 from .cqltext import keyspace_cql, quote_name, table_cql
 from .cqltypes import TEXT, CqlType, parse_type
 from .errors import InvalidRequest
-from .schema import SYSTEM_KEYSPACES, TableDef
+from .ring import Ring
+from .schema import SYSTEM_KEYSPACES, Schema, TableDef
 from .virtual import DEFS, SYSTEM_KS_REPLICATION, VIRTUAL_KEYSPACES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .node import Node
 
 Spec = tuple[str, str, str, CqlType]
 Row = list[bytes | None]
@@ -71,8 +69,10 @@ def _by_name(name: str) -> str:
 class Describer:
     """Answers one DESCRIBE from this node's schema (DESCRIBE is local in Cassandra too)."""
 
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, schema: Schema, ring: Ring, config: ClusterConfig) -> None:
+        self.schema = schema
+        self.ring = ring
+        self.config = config
 
     def run(self, st: cql.Describe, current: str | None) -> tuple[list[Spec], list[Row]]:
         if st.kind == "cluster":
@@ -93,9 +93,9 @@ class Describer:
         out.update({name: _Keyspace(name, {}, True, True) for name in VIRTUAL_KEYSPACES})
         for (ks, _name), t in DEFS.items():
             out[ks].tables.append(t)
-        for k in self.node.schema.keyspaces.values():
+        for k in self.schema.keyspaces.values():
             out[k.name] = _Keyspace(k.name, k.replication, k.durable_writes, False)
-        for t in self.node.schema.tables.values():
+        for t in self.schema.tables.values():
             out[t.keyspace].tables.append(t)
         for k in out.values():
             k.tables.sort(key=lambda t: _by_name(t.name))
@@ -151,20 +151,20 @@ class Describer:
 
     # -- DESCRIBE CLUSTER ---------------------------------------------------------------------------
     def _cluster(self, current: str | None) -> tuple[list[Spec], list[Row]]:
-        row: Row = [TEXT.serialize(v) for v in (self.node.config.cluster_name, PARTITIONER, SNITCH)]
+        row: Row = [TEXT.serialize(v) for v in (self.config.cluster_name, PARTITIONER, SNITCH)]
         if current is None or current in SYSTEM_KEYSPACES:
             return _CLUSTER_SPECS, [row]
         return _CLUSTER_SPECS + [_OWNERSHIP_SPEC], [row + [_OWNERSHIP_SPEC[3].serialize(self._ownership(current))]]
 
     def _ownership(self, keyspace: str) -> dict[str, list[str]]:
         """Each vnode's end token -> its replicas, as StorageService.getRangeToAddressMap gives them."""
-        replication = self.node.schema.keyspace(keyspace).replication
-        ring = self.node.ring
+        replication = self.schema.keyspace(keyspace).replication
+        ring = self.ring
         out: dict[str, list[str]] = {}
         for token in ring.tokens:
             out[str(token)] = [self._endpoint(e.name) for e in ring.replicas(replication, token)]
         return out
 
     def _endpoint(self, name: str) -> str:
-        n = self.node.config.node(name)
+        n = self.config.node(name)
         return f"/{n.address}:{n.internode_port}"  # InetAddressAndPort.toString()

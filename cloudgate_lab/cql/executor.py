@@ -3,7 +3,7 @@
 This is where CQL semantics live (what a WHERE clause must restrict, INSERT vs UPDATE row
 markers, tombstones for DELETE, USING TIMESTAMP precedence, prepared-statement metadata with
 pk_indexes for token-aware routing). Distribution is delegated to the coordinator, DDL
-propagation to the node.
+propagation to the node (through the ``schema_changed`` callback it passes in).
 """
 
 from __future__ import annotations
@@ -13,20 +13,19 @@ import hashlib
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import cql
-from .coordinator import Slice
+from .coordinator import Coordinator, Slice
 from .cqltypes import BIGINT, INT, CqlType, parse_type
 from .describe import Describer
 from .errors import InvalidRequest, SyntaxError_, Unprepared
-from .schema import SYSTEM_KEYSPACES, Change, TableDef
+from .metrics import LatencyMetrics
+from .nodeview import SchemaChanged
+from .schema import SYSTEM_KEYSPACES, Change, Schema, TableDef
 from .storage import NO_TS, Mutation, Partition, RowOp
-from .virtual import select_star_order
+from .virtual import SystemTables, select_star_order
 from .wire import UNSET, Reader, Writer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .node import Node
 
 # RESULT kinds
 VOID, ROWS, SET_KEYSPACE, PREPARED, SCHEMA_CHANGE = 1, 2, 3, 4, 5
@@ -227,12 +226,17 @@ def _marker_specs(parsed: cql.Parsed, default_ks: str | None, resolve: Any) -> t
 # -- the executor ------------------------------------------------------------------------------
 
 class Executor:
-    def __init__(self, node: Node) -> None:
-        self.node = node
+    def __init__(self, schema: Schema, coordinator: Coordinator, metrics: LatencyMetrics, system: SystemTables,
+                 describer: Describer, schema_changed: SchemaChanged) -> None:
+        self.schema = schema
+        self.coordinator = coordinator
+        self.metrics = metrics
+        self.system = system
+        self.describer = describer
+        self._schema_changed = schema_changed
         self.prepared: dict[bytes, Prepared] = {}
         self._last_ts = 0
         self._parse_cache: dict[str, cql.Parsed] = {}
-        self.describer = Describer(node)
 
     def now_micros(self) -> int:
         ts = time.time_ns() // 1000
@@ -252,11 +256,11 @@ class Executor:
 
     def resolve_table(self, ks: str | None, name: str) -> TableDef:
         if ks in SYSTEM_KEYSPACES:
-            t = self.node.system.table(ks, name)  # type: ignore[arg-type]
+            t = self.system.table(ks, name)  # type: ignore[arg-type]
             if t is None:
                 raise InvalidRequest(f"table {name} does not exist" if ks != "system" else f"unconfigured table {name}")
             return t
-        return self.node.schema.table(ks, name)
+        return self.schema.table(ks, name)
 
     # -- entry points ---------------------------------------------------------------------------
     async def query(self, session: Any, text: str, params: QueryParams) -> Outcome:
@@ -297,7 +301,7 @@ class Executor:
             raise Unprepared(pid)
         for (ks, name), tid in p.table_ids.items():  # table dropped/recreated since: make the driver re-prepare
             if ks not in SYSTEM_KEYSPACES:
-                t = self.node.schema.tables.get((ks, name))
+                t = self.schema.tables.get((ks, name))
                 if t is None or t.id != tid:
                     del self.prepared[pid]
                     raise Unprepared(pid)
@@ -349,7 +353,7 @@ class Executor:
             tables = await self.write(muts, params.consistency, "BATCH" if st.kind == "LOGGED" else "UNLOGGED_BATCH")
             return Outcome(Writer().int(VOID).getvalue(), "coordinator_write", tables)
         if isinstance(st, cql.Use):
-            self.node.schema.keyspace(st.keyspace) if st.keyspace not in SYSTEM_KEYSPACES else None
+            self.schema.keyspace(st.keyspace) if st.keyspace not in SYSTEM_KEYSPACES else None
             session.keyspace = st.keyspace
             return Outcome(Writer().int(SET_KEYSPACE).string(st.keyspace).getvalue())
         if isinstance(st, cql.Truncate):
@@ -361,7 +365,7 @@ class Executor:
 
     # -- DDL ------------------------------------------------------------------------------------
     async def ddl(self, st: Any, ks: str | None) -> Outcome:
-        schema = self.node.schema
+        schema = self.schema
         ts = max(self.now_micros(), max((e["ts"] for e in schema.objects.values()), default=0) + 1)
         if isinstance(st, cql.CreateKeyspace):
             changes = schema.create_keyspace(st, ts)
@@ -375,20 +379,20 @@ class Executor:
             raise SyntaxError_("unsupported statement")
         if not changes:
             return Outcome(Writer().int(VOID).getvalue())
-        await self.node.schema_changed(changes, local=True)
+        await self._schema_changed(changes, local=True)
         return Outcome(schema_change_body(changes[0]))
 
     async def truncate(self, st: cql.Truncate, ks: str | None) -> Outcome:
         if ks == "system_views":
             kind = st.name[: -len("_latency")] if st.name.endswith("_latency") else None
-            if kind is None or self.node.system.table(ks, st.name) is None:
+            if kind is None or self.system.table(ks, st.name) is None:
                 raise InvalidRequest(f"Truncation is not supported for system_views.{st.name}")
-            self.node.metrics.reset(kind)
+            self.metrics.reset(kind)
             return Outcome(Writer().int(VOID).getvalue())
         if ks in SYSTEM_KEYSPACES:
             raise InvalidRequest(f"{ks} keyspace is not user-modifiable")
-        t = self.node.schema.table(ks, st.name)
-        await self.node.coordinator.truncate(t)
+        t = self.schema.table(ks, st.name)
+        await self.coordinator.truncate(t)
         return Outcome(Writer().int(VOID).getvalue())
 
     # -- writes ---------------------------------------------------------------------------------
@@ -445,7 +449,7 @@ class Executor:
     def mutations(self, st: Any, binder: Binder, ks: str | None, default_ts: int) -> list[tuple[TableDef, Mutation]]:
         if ks in SYSTEM_KEYSPACES:
             raise InvalidRequest(f"{ks} keyspace is not user-modifiable")
-        t = self.node.schema.table(ks, st.table)
+        t = self.schema.table(ks, st.table)
         ts = binder.int_term(st.timestamp, "timestamp") if st.timestamp is not None else default_ts
         out: list[tuple[TableDef, Mutation]] = []
         if isinstance(st, cql.Insert):
@@ -518,8 +522,8 @@ class Executor:
         """Merge per partition, then hand to the coordinator one keyspace at a time."""
         by_ks, tables = _group(muts)
         for ksname, group in by_ks.items():
-            ksdef = self.node.schema.keyspace(ksname)
-            await self.node.coordinator.write(ksdef, list(group.values()), cl, write_type)
+            ksdef = self.schema.keyspace(ksname)
+            await self.coordinator.write(ksdef, list(group.values()), cl, write_type)
         return tables
 
     def start_execute_write(self, session: Any, pid: bytes, params: QueryParams
@@ -539,7 +543,7 @@ class Executor:
         if len(by_ks) != 1:
             return None
         ((ksname, group),) = by_ks.items()
-        fut = self.node.coordinator.start_write(self.node.schema.keyspace(ksname), list(group.values()),
+        fut = self.coordinator.start_write(self.schema.keyspace(ksname), list(group.values()),
                                                 params.consistency, "SIMPLE")
         return fut, tables
 
@@ -578,7 +582,7 @@ class Executor:
         return Outcome(rows_body(specs, out, no_meta), metric, [(t.keyspace, t.name)])
 
     def _virtual_rows(self, t: TableDef, st: cql.Select, binder: Binder) -> list[dict[str, bytes | None]]:
-        rows = self.node.system.rows(t.keyspace, t.name)
+        rows = self.system.rows(t.keyspace, t.name)
         conds = []
         for r in st.where:
             c = t.column(r.column)
@@ -596,8 +600,8 @@ class Executor:
 
     async def _table_rows(self, t: TableDef, st: cql.Select, binder: Binder, cl: int
                           ) -> tuple[list[dict[str, bytes | None]], str]:
-        coord = self.node.coordinator
-        ksdef = self.node.schema.keyspace(t.keyspace)
+        coord = self.coordinator
+        ksdef = self.schema.keyspace(t.keyspace)
         rel = {r.column: r for r in st.where}
         for r in st.where:
             t.column(r.column)

@@ -34,6 +34,7 @@ from . import codec, internode, tuning
 from . import config as cfgmod
 from . import faults as faultmod
 from .coordinator import Coordinator, Slice
+from .describe import Describer
 from .executor import Executor, schema_change_body
 from .metrics import LatencyMetrics
 from .ring import Endpoint, Ring
@@ -75,8 +76,9 @@ class Node:
             self.endpoints[name], self.ring, self.schema, self.store, self.hints, self.messenger, self.metrics,
             self.faults, config.write_request_timeout_ms / 1000.0, config.read_request_timeout_ms / 1000.0,
         )
-        self.executor = Executor(self)
         self.system = SystemTables(self)
+        self.executor = Executor(self.schema, self.coordinator, self.metrics, self.system,
+                                 Describer(self.schema, self.ring, config), self.schema_changed)
         self.server: NativeServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._pulling: dict[str, float] = {}
@@ -91,7 +93,8 @@ class Node:
         log.info("node %s replayed %d records; schema %s", self.me.name, n, self.schema.version)
         self.apply_control(initial=True)
         await self.messenger.start()
-        self.server = NativeServer(self, self.listen, self.me.native_port)
+        self.server = NativeServer(self.executor, self.metrics, self.config.cql_version, self.listen,
+                                   self.me.native_port)
         if self.faults.get("refuse_clients"):
             self.server.refusing = True
         else:

@@ -18,15 +18,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from . import frame as fr
 from .errors import CqlError, ProtocolError, ServerError
-from .executor import QueryParams, read_params
+from .executor import Executor, QueryParams, read_params
+from .metrics import LatencyMetrics
 from .wire import ProtocolViolation, Reader, Writer
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .node import Node
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +35,6 @@ _VOID = Writer().int(0x0001).getvalue()  # RESULT kind Void
 class ClientConnection(asyncio.Protocol):
     def __init__(self, server: NativeServer) -> None:
         self.server = server
-        self.node = server.node
         self.transport: asyncio.Transport | None = None
         self.splitter = fr.FrameSplitter()
         self.keyspace: str | None = None
@@ -110,7 +107,7 @@ class ClientConnection(asyncio.Protocol):
         try:
             if op == fr.OPTIONS:
                 body = Writer().string_multimap({
-                    "CQL_VERSION": [self.node.config.cql_version],
+                    "CQL_VERSION": [self.server.cql_version],
                     "COMPRESSION": [],
                     "PROTOCOL_VERSIONS": ["4/v4"],
                 }).getvalue()
@@ -131,11 +128,11 @@ class ClientConnection(asyncio.Protocol):
                 self.send(f.stream, fr.READY, b"")
             elif op == fr.PREPARE:
                 q = Reader(f.body).long_string()
-                self.send(f.stream, fr.RESULT, self.node.executor.prepare(self, q))
+                self.send(f.stream, fr.RESULT, self.server.executor.prepare(self, q))
             elif op == fr.EXECUTE:
                 r = Reader(f.body)
                 pid = r.short_bytes()
-                started = self.node.executor.start_execute_write(self, pid, read_params(r))
+                started = self.server.executor.start_execute_write(self, pid, read_params(r))
                 if started is None:
                     asyncio.get_running_loop().create_task(self._run(f, t0))
                 else:
@@ -162,7 +159,7 @@ class ClientConnection(asyncio.Protocol):
             self.send(stream, fr.RESULT, _VOID)
             us = (time.perf_counter() - t0) * 1e6
             for ks, table in tables:
-                self.node.metrics.record("coordinator_write", ks, table, us)
+                self.server.metrics.record("coordinator_write", ks, table, us)
         elif isinstance(exc, CqlError):
             self.send_error(stream, exc)
         else:
@@ -170,7 +167,7 @@ class ClientConnection(asyncio.Protocol):
             self.send_error(stream, ServerError(f"{type(exc).__name__}: {exc}"))
 
     async def _run(self, f: fr.Frame, t0: float) -> None:
-        ex = self.node.executor
+        ex = self.server.executor
         try:
             r = Reader(f.body)
             if f.opcode == fr.QUERY:
@@ -197,7 +194,7 @@ class ClientConnection(asyncio.Protocol):
             if out.metric:
                 us = (time.perf_counter() - t0) * 1e6
                 for ks, table in out.tables:
-                    self.node.metrics.record(out.metric, ks, table, us)
+                    self.server.metrics.record(out.metric, ks, table, us)
         except CqlError as exc:
             self.send_error(f.stream, exc)
         except ProtocolViolation as exc:
@@ -208,8 +205,13 @@ class ClientConnection(asyncio.Protocol):
 
 
 class NativeServer:
-    def __init__(self, node: Node, host: str, port: int) -> None:
-        self.node = node
+    """The node's native port: what it runs requests with (its executor), where it records their latency
+    (its metrics) and the CQL version it advertises are passed in by node.Node."""
+
+    def __init__(self, executor: Executor, metrics: LatencyMetrics, cql_version: str, host: str, port: int) -> None:
+        self.executor = executor
+        self.metrics = metrics
+        self.cql_version = cql_version
         self.host = host
         self.port = port
         self.connections: set[ClientConnection] = set()

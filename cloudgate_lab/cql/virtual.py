@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .cqltypes import parse_type
 from .metrics import KINDS
+from .nodeview import NodeView
 from .ring import token_of
 from .schema import ColumnDef, TableDef
 from .tableopts import TABLE_DEFAULTS, effective_options
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .node import Node
 
 _LAT_COLS = [("keyspace_name", "text", "pk"), ("table_name", "text", "pk"), ("count", "bigint", ""),
              ("max_ms", "double", ""), ("p50th_ms", "double", ""), ("p99th_ms", "double", ""),
@@ -180,7 +178,7 @@ def _column_rows(t: TableDef) -> list[dict[str, Any]]:
 class SystemTables:
     """Row providers for every system table; rows are dicts of Python values."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: NodeView) -> None:
         self.node = node
         self.providers: dict[tuple[str, str], Callable[[], list[dict[str, Any]]]] = {
             ("system", "local"): self.local,

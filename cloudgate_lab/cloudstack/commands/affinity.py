@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..allocator import ANTI_AFFINITY
+from ..context import SimContext
 from ..envelope import PARAM_ERROR, ApiError
 from ..jobs import Job
+from ..registry import Param, Request, command, common_list_params, job, keyword_match
 from ..views import Catalog
-from . import Param, Request, command, common_list_params, job, keyword_match
-
-if TYPE_CHECKING:
-    from ..simulator import Simulator
 
 AFFINITY_TYPES = (ANTI_AFFINITY,)
 
@@ -46,7 +44,7 @@ def create_group(req: Request) -> dict[str, Any]:
 
 
 @job("createAffinityGroup")
-def run_create_group(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_create_group(sim: SimContext, job: Job) -> dict[str, Any]:
     row = sim.db.one("SELECT * FROM affinity_groups WHERE id=?", (job.instance_id,))
     if row is None or row["removed"] is not None:
         raise ApiError(PARAM_ERROR, "Unable to create affinity group: it was removed meanwhile")
@@ -77,7 +75,7 @@ def delete_group(req: Request) -> dict[str, Any]:
 
 
 @job("deleteAffinityGroup")
-def run_delete_group(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_delete_group(sim: SimContext, job: Job) -> dict[str, Any]:
     with sim.db.tx():
         sim.db.run("UPDATE affinity_groups SET removed=? WHERE id=? AND removed IS NULL", (time.time(), job.params["id"]))
         sim.db.run("DELETE FROM vm_affinity WHERE group_id=?", (job.params["id"],))

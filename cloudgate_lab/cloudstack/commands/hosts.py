@@ -8,19 +8,17 @@ If a VM cannot be placed the host ends in ErrorInPrepareForMaintenance and the j
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..context import SimContext
 from ..envelope import INTERNAL_ERROR, PARAM_ERROR, ApiError
 from ..jobs import Job
+from ..registry import Param, Request, command, job
 from ..views import Catalog
-from . import Param, Request, command, job
 from .vms import migrate_vm, vm_work
 
-if TYPE_CHECKING:
-    from ..simulator import Simulator
 
-
-def _host_result(sim: Simulator, host_id: str) -> dict[str, Any]:
+def _host_result(sim: SimContext, host_id: str) -> dict[str, Any]:
     host = sim.db.one("SELECT * FROM hosts WHERE id=?", (host_id,))
     return {"host": Catalog(sim).host(host)}
 
@@ -39,7 +37,7 @@ def prepare_maintenance(req: Request) -> dict[str, Any]:
 
 
 @job("prepareHostForMaintenance")
-def run_prepare_maintenance(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_prepare_maintenance(sim: SimContext, job: Job) -> dict[str, Any]:
     host_id = job.params["id"]
     db = sim.db
     with db.tx():
@@ -79,13 +77,13 @@ def cancel_maintenance(req: Request) -> dict[str, Any]:
 
 
 @job("cancelHostMaintenance")
-def run_cancel_maintenance(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_cancel_maintenance(sim: SimContext, job: Job) -> dict[str, Any]:
     with sim.db.tx():
         sim.db.run("UPDATE hosts SET resourcestate='Enabled' WHERE id=?", (job.params["id"],))
     return _host_result(sim, job.params["id"])
 
 
-def _system_vm_result(sim: Simulator, vm_id: str) -> dict[str, Any]:
+def _system_vm_result(sim: SimContext, vm_id: str) -> dict[str, Any]:
     row = sim.db.one("SELECT * FROM system_vms WHERE id=?", (vm_id,))
     return {"systemvm": Catalog(sim).system_vm(row)}
 
@@ -100,7 +98,7 @@ def stop_system_vm(req: Request) -> dict[str, Any]:
 
 
 @job("stopSystemVm")
-def run_stop_system_vm(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_stop_system_vm(sim: SimContext, job: Job) -> dict[str, Any]:
     with sim.db.tx():
         sim.db.run("UPDATE system_vms SET state='Stopped' WHERE id=?", (job.params["id"],))
     return _system_vm_result(sim, job.params["id"])
@@ -115,7 +113,7 @@ def start_system_vm(req: Request) -> dict[str, Any]:
 
 
 @job("startSystemVm")
-def run_start_system_vm(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_start_system_vm(sim: SimContext, job: Job) -> dict[str, Any]:
     db = sim.db
     row = db.one("SELECT * FROM system_vms WHERE id=?", (job.params["id"],))
     assert row is not None
@@ -140,7 +138,7 @@ def reconnect_host(req: Request) -> dict[str, Any]:
 
 
 @job("reconnectHost")
-def run_reconnect_host(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_reconnect_host(sim: SimContext, job: Job) -> dict[str, Any]:
     """Ask the agent again right away (the monitor would on its next round anyway)."""
     host = sim.db.one("SELECT * FROM hosts WHERE id=?", (job.params["id"],))
     assert host is not None

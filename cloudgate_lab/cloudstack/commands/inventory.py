@@ -9,9 +9,9 @@ from typing import Any
 
 from ..capacity import capacity_records
 from ..envelope import PARAM_ERROR, ApiError, cs_date
+from ..registry import Param, Request, command, common_list_params, keyword_match
 from ..upgrade import HOST_LIST_TRUNCATED
 from ..views import MANAGEMENT_SERVER_ID, Catalog
-from . import Param, Request, command, common_list_params, keyword_match
 
 ALLOCATION_STATES = ("Enabled", "Disabled")
 TEMPLATE_FILTERS = ("featured", "self", "selfexecutable", "sharedexecutable", "executable", "community", "all",

@@ -7,7 +7,7 @@ from typing import Any
 from ..config import FAIL_PREFIX
 from ..envelope import PARAM_ERROR, ApiError, invalid_value
 from ..jobs import job_view
-from . import REGISTRY, Param, Request, command, common_list_params, keyword_match
+from ..registry import REGISTRY, Param, Request, command, common_list_params, keyword_match
 
 
 @command("listApis", "lists all available apis on the server, provided by the Api Discovery plugin",

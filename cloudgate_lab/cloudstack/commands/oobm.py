@@ -11,15 +11,13 @@ Down (its VMs Stopped, as without HA) or Up, as the management server would afte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..context import SimContext
 from ..driver import host_powered, power_host
 from ..envelope import PARAM_ERROR, ApiError
 from ..jobs import Job
-from . import Param, Request, command, job
-
-if TYPE_CHECKING:
-    from ..simulator import Simulator
+from ..registry import Param, Request, command, job
 
 ACTIONS = ("ON", "OFF", "CYCLE", "RESET", "SOFT", "STATUS")
 
@@ -44,7 +42,7 @@ def issue_power_action(req: Request) -> dict[str, Any]:
 
 
 @job("issueOutOfBandManagementPowerAction")
-def run_power_action(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_power_action(sim: SimContext, job: Job) -> dict[str, Any]:
     host = sim.db.one("SELECT id, name FROM hosts WHERE id=?", (job.params["hostid"],))
     if host is None:
         raise ApiError(PARAM_ERROR, f"Unable to find host with ID: {job.params['hostid']}")

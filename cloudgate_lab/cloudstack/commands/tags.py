@@ -7,15 +7,13 @@ survive restarts and show on the VM's own `tags[]`.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..context import SimContext
 from ..envelope import PARAM_ERROR, ApiError
 from ..jobs import Job
+from ..registry import Param, Request, command, common_list_params, job
 from ..views import Catalog
-from . import Param, Request, command, common_list_params, job
-
-if TYPE_CHECKING:
-    from ..simulator import Simulator
 
 RESOURCE_TYPES = {"uservm": "UserVm"}
 
@@ -61,7 +59,7 @@ def create_tags(req: Request) -> dict[str, Any]:
 
 
 @job("createTags")
-def run_create_tags(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_create_tags(sim: SimContext, job: Job) -> dict[str, Any]:
     req = Request("createTags", job.params, job.account, sim)
     with sim.db.tx():
         for rid in req.ids("resourceids"):
@@ -84,7 +82,7 @@ def delete_tags(req: Request) -> dict[str, Any]:
 
 
 @job("deleteTags")
-def run_delete_tags(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_delete_tags(sim: SimContext, job: Job) -> dict[str, Any]:
     req = Request("deleteTags", job.params, job.account, sim)
     rtype = RESOURCE_TYPES[job.params["resourcetype"].lower()]
     tags = req.map("tags")

@@ -36,6 +36,7 @@ from ..allocator import (
     usable,
 )
 from ..capacity import HostLoad, host_loads
+from ..context import SimContext
 from ..driver import GuestSpec, stop_guest
 from ..envelope import (
     ACCOUNT_ERROR,
@@ -48,13 +49,12 @@ from ..envelope import (
     ApiError,
 )
 from ..jobs import Job
+from ..registry import Param, Request, command, common_list_params, job, keyword_match
 from ..upgrade import ANTI_AFFINITY_IGNORED, SLOW_DEPLOY, deploy_drag
 from ..views import Catalog
-from . import Param, Request, command, common_list_params, job, keyword_match
 
 if TYPE_CHECKING:
     from ..accounts import Account
-    from ..simulator import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +73,14 @@ def vm_work(vm_id: str) -> Iterator[None]:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def load_vm(sim: Simulator, vm_id: str) -> sqlite3.Row:
+def load_vm(sim: SimContext, vm_id: str) -> sqlite3.Row:
     row = sim.db.one("SELECT * FROM vms WHERE id=?", (vm_id,))
     if row is None:
         raise ApiError(INTERNAL_ERROR, f"Unable to find VM instance {vm_id}")
     return row
 
 
-def vm_result(sim: Simulator, vm_id: str, caller: Account) -> dict[str, Any]:
+def vm_result(sim: SimContext, vm_id: str, caller: Account) -> dict[str, Any]:
     return {"virtualmachine": Catalog(sim).vm(load_vm(sim, vm_id), caller)}
 
 
@@ -92,14 +92,14 @@ def _describe(vm: sqlite3.Row) -> str:
     return f'VM instance {{"id":{vm["seq"]},"instanceName":"{vm["instancename"]}","type":"User","uuid":"{vm["id"]}"}}'
 
 
-def no_deployment(sim: Simulator, vm: sqlite3.Row) -> ApiError:
+def no_deployment(sim: SimContext, vm: sqlite3.Row) -> ApiError:
     text = f"Unable to create a deployment for {_describe(vm)}"
     if has_anti_affinity(sim.db, vm["id"]):
         text += ", Please check the affinity groups provided, there may not be sufficient capacity to follow them"
     return ApiError(INSUFFICIENT_CAPACITY_ERROR, text, CS_INSUFFICIENT_SERVER_CAPACITY)
 
 
-def _planner_args(sim: Simulator) -> dict[str, Any]:
+def _planner_args(sim: SimContext) -> dict[str, Any]:
     return {
         "algorithm": sim.config.get("vm.allocation.algorithm") or "firstfit",
         "now": time.time(),
@@ -111,7 +111,7 @@ def _planner_args(sim: Simulator) -> dict[str, Any]:
 RACE_SETTING = "lab.antiaffinity.race.seconds"
 
 
-def _plan_start(sim: Simulator, vm: sqlite3.Row, requested_host_id: str | None, avoid: set[str], *,
+def _plan_start(sim: SimContext, vm: sqlite3.Row, requested_host_id: str | None, avoid: set[str], *,
                 consider_last_host: bool, **extra: Any) -> str | None:
     """The planner as orchestrateStart asks it: the last host first (when asked to), then any host."""
     args = _planner_args(sim) | extra
@@ -123,14 +123,14 @@ def _plan_start(sim: Simulator, vm: sqlite3.Row, requested_host_id: str | None, 
     return host_id
 
 
-def race_window(sim: Simulator, vm_id: str) -> float:
+def race_window(sim: SimContext, vm_id: str) -> float:
     """Seconds the racing allocator (`lab.antiaffinity.race.seconds`) leaves between this VM's plan
     and its reservation; 0 when the switch is off or the VM is in no host anti-affinity group."""
     window = sim.config.number(RACE_SETTING)
     return window if window > 0 and has_anti_affinity(sim.db, vm_id) else 0.0
 
 
-def _racing_plan(sim: Simulator, vm_id: str, requested_host_id: str | None, avoid: set[str], *,
+def _racing_plan(sim: SimContext, vm_id: str, requested_host_id: str | None, avoid: set[str], *,
                  consider_last_host: bool) -> str | None:
     """The cloud fault `anti-affinity-race`: plan outside the database lock, then wait the window.
 
@@ -156,21 +156,21 @@ def _racing_plan(sim: Simulator, vm_id: str, requested_host_id: str | None, avoi
     return host_id
 
 
-def _still_fits(sim: Simulator, vm: sqlite3.Row, host_id: str) -> bool:
+def _still_fits(sim: SimContext, vm: sqlite3.Row, host_id: str) -> bool:
     """Capacity and state at reservation time (the race skips only the anti-affinity check)."""
     host = sim.db.one("SELECT * FROM hosts WHERE id=?", (host_id,))
     return host is not None and usable(host) and has_capacity(host, host_loads(sim.db).get(host_id, HostLoad()),
                                                                demand_of(sim.db, vm))
 
 
-def _guest_spec(sim: Simulator, vm: sqlite3.Row, host_id: str) -> GuestSpec:
+def _guest_spec(sim: SimContext, vm: sqlite3.Row, host_id: str) -> GuestSpec:
     host = sim.db.one("SELECT name FROM hosts WHERE id=?", (host_id,))
     template = sim.db.one("SELECT tag FROM templates WHERE id=?", (vm["template_id"],))
     assert host is not None and template is not None
     return GuestSpec(vm_id=vm["id"], name=vm["name"], host_name=host["name"], ip=vm["ip"], template=template["tag"])
 
 
-def start_vm(sim: Simulator, vm_id: str, requested_host_id: str | None, *, first_deploy: bool,
+def start_vm(sim: SimContext, vm_id: str, requested_host_id: str | None, *, first_deploy: bool,
              consider_last_host: bool = True) -> None:
     """Plan, reserve (Starting + hostid), boot through the driver, wait the boot delay, mark Running.
 
@@ -237,7 +237,7 @@ def _flag(params: dict[str, Any], name: str) -> bool:
     return str(params.get(name, "false")).lower() == "true"
 
 
-def stop_vm(sim: Simulator, vm_id: str, *, forced: bool) -> None:
+def stop_vm(sim: SimContext, vm_id: str, *, forced: bool) -> None:
     """Stopping -> guest stopped (cleanly, or silently when `forced`) -> Stopped, host released."""
     db = sim.db
     vm = load_vm(sim, vm_id)
@@ -251,7 +251,7 @@ def stop_vm(sim: Simulator, vm_id: str, *, forced: bool) -> None:
                "migrate_host_id=NULL, updated=? WHERE id=?", (time.time(), vm_id))
 
 
-def expunge_vm(sim: Simulator, vm_id: str) -> None:
+def expunge_vm(sim: SimContext, vm_id: str) -> None:
     """Remove the VM for good: its IP, tags and group memberships are released."""
     with vm_work(vm_id):
         try:
@@ -266,7 +266,7 @@ def expunge_vm(sim: Simulator, vm_id: str) -> None:
             db.run("DELETE FROM vm_affinity WHERE vm_id=?", (vm_id,))
 
 
-def migrate_vm(sim: Simulator, vm_id: str, target_host_id: str | None, *, avoid: set[str] | None = None,
+def migrate_vm(sim: SimContext, vm_id: str, target_host_id: str | None, *, avoid: set[str] | None = None,
                require_affinity: bool = True) -> None:
     """Running -> Migrating (destination reserved) -> Running on the destination.
 
@@ -430,7 +430,7 @@ def deploy(req: Request) -> dict[str, Any]:
 
 
 @job("deployVirtualMachine")
-def run_deploy(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_deploy(sim: SimContext, job: Job) -> dict[str, Any]:
     vm_id = job.instance_id
     assert vm_id is not None
     with vm_work(vm_id):
@@ -463,7 +463,7 @@ def start(req: Request) -> dict[str, Any]:
 
 
 @job("startVirtualMachine")
-def run_start(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_start(sim: SimContext, job: Job) -> dict[str, Any]:
     vm_id = job.params["id"]
     with vm_work(vm_id):
         requested = job.params.get("hostid") if job.account.is_root_admin else None
@@ -484,7 +484,7 @@ def stop(req: Request) -> dict[str, Any]:
 
 
 @job("stopVirtualMachine")
-def run_stop(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_stop(sim: SimContext, job: Job) -> dict[str, Any]:
     vm_id = job.params["id"]
     with vm_work(vm_id):
         stop_vm(sim, vm_id, forced=_flag(job.params, "forced"))
@@ -503,7 +503,7 @@ def destroy(req: Request) -> dict[str, Any]:
 
 
 @job("destroyVirtualMachine")
-def run_destroy(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_destroy(sim: SimContext, job: Job) -> dict[str, Any]:
     vm_id = job.params["id"]
     with vm_work(vm_id):
         vm = load_vm(sim, vm_id)
@@ -529,7 +529,7 @@ def expunge(req: Request) -> dict[str, Any]:
 
 
 @job("expungeVirtualMachine")
-def run_expunge(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_expunge(sim: SimContext, job: Job) -> dict[str, Any]:
     vm = load_vm(sim, job.params["id"])
     if vm["removed"] is None:
         expunge_vm(sim, vm["id"])
@@ -571,7 +571,7 @@ def migrate(req: Request) -> dict[str, Any]:
 
 
 @job("migrateVirtualMachine")
-def run_migrate(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_migrate(sim: SimContext, job: Job) -> dict[str, Any]:
     vm_id = job.params["virtualmachineid"]
     with vm_work(vm_id):
         migrate_vm(sim, vm_id, job.params.get("hostid"))
@@ -665,7 +665,7 @@ def reboot(req: Request) -> dict[str, Any]:
 
 
 @job("rebootVirtualMachine")
-def run_reboot(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_reboot(sim: SimContext, job: Job) -> dict[str, Any]:
     """The guest is stopped and booted again on the same host; the VM stays Running throughout."""
     vm_id = job.params["id"]
     with vm_work(vm_id):
@@ -695,7 +695,7 @@ def update_vm_affinity(req: Request) -> dict[str, Any]:
 
 
 @job("updateVMAffinityGroup")
-def run_update_vm_affinity(sim: Simulator, job: Job) -> dict[str, Any]:
+def run_update_vm_affinity(sim: SimContext, job: Job) -> dict[str, Any]:
     vm_id = job.params["id"]
     wanted = [g for g in job.params.get("affinitygroupids", "").split(",") if g]
     with vm_work(vm_id), sim.db.tx():
