@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cloudgate.target import LoadedTarget, TargetError
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "baselines"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "baselines"
 
 
 class _Strict(BaseModel):

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cloudgate.cassandra.cqlprobe import answers_cql
 
@@ -87,7 +88,7 @@ class LocalCluster:
         self.wrap = list(wrap)
         self.env = dict(os.environ if env is None else env)
         # the node must import this very package, wherever the caller's cwd is
-        pkg_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+        pkg_root = str(Path(__file__).resolve().parents[2])  # the checkout holding cloudgate_lab/
         self.env["PYTHONPATH"] = pkg_root + (os.pathsep + self.env["PYTHONPATH"] if self.env.get("PYTHONPATH") else "")
         self.cwd = cwd or pkg_root
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
