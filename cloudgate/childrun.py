@@ -15,6 +15,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 
 GRACE_SECONDS = 120.0  # a run undoes what it made (drills, probe VMs, canaries) and writes its reports
@@ -23,6 +24,9 @@ GRACE_SECONDS = 120.0  # a run undoes what it made (drills, probe VMs, canaries)
 def run_child(argv: Sequence[str], env: Mapping[str, str] | None = None, *, what: str,
               grace_s: float = GRACE_SECONDS) -> int:
     """Run `argv` to its end and return its exit status; on Ctrl-C see the module's docstring."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
+        # a C library left Ctrl-C at the C default (OR-Tools did): this wait must get a KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, start_new_session=True)
     try:
         return proc.wait()

@@ -230,6 +230,10 @@ def solve_dc(
 
     solver = cp_model.CpSolver()
     solver.parameters.random_seed = 0
+    # CP-SAT catches SIGINT by default and, once solved, leaves it at the C default: the process that
+    # solved (`cloudgate lab run` after the placement bench, `cloudgate place`) then died outright on
+    # Ctrl-C, before its `finally` could tear the lab down. Ctrl-C stays Python's.
+    solver.parameters.catch_sigint_signal = False
     if deterministic:
         solver.parameters.num_workers = 1
         solver.parameters.max_deterministic_time = time_limit_s
