@@ -24,9 +24,11 @@ GRACE_SECONDS = 120.0  # a run undoes what it made (drills, probe VMs, canaries)
 def run_child(argv: Sequence[str], env: Mapping[str, str] | None = None, *, what: str,
               grace_s: float = GRACE_SECONDS) -> int:
     """Run `argv` to its end and return its exit status; on Ctrl-C see the module's docstring."""
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) == signal.SIG_DFL:
-        # a C library left Ctrl-C at the C default (OR-Tools did): this wait must get a KeyboardInterrupt
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    current = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is threading.main_thread() and current != signal.SIG_IGN:
+        # set again at the C level: a C library may have left SIGINT at its default behind Python's back
+        # (OR-Tools did), and then this wait would die without its KeyboardInterrupt
+        signal.signal(signal.SIGINT, current if callable(current) else signal.default_int_handler)
     proc = subprocess.Popen(list(argv), env=dict(env) if env is not None else None, start_new_session=True)
     try:
         return proc.wait()
