@@ -64,3 +64,14 @@ def test_a_second_ctrl_c_stops_the_wait(tmp_path):
     parent.send_signal(signal.SIGINT)
     parent.wait(timeout=20)
     assert parent.returncode == 130 and not out.exists(), "the child was not stopped by the second Ctrl-C"
+
+
+def test_the_child_is_interrupted_if_its_wrapper_is_killed_outright(tmp_path):
+    parent, out = _start(tmp_path, 0.3)
+    parent.kill()  # kill -9: no KeyboardInterrupt, no wait; Linux tells the child with SIGINT
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while not out.exists():
+        assert time.monotonic() < deadline, "the child went on alone after its wrapper was killed"
+        time.sleep(0.05)
+    assert out.read_text() == "1 SIGINT, finished"
