@@ -27,9 +27,12 @@ PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def _interrupted_when_parent_dies() -> None:
-    """In the child, before exec: SIGINT when the thread that started it dies (Linux; elsewhere nothing).
+    """In the child, before exec: Ctrl-C honoured even if we were started with it ignored (nohup, a
+    background job: the child would inherit SIG_IGN and never hear the SIGINT we pass on), and SIGINT
+    when the thread that started it dies (Linux; elsewhere nothing).
 
     run_child is called from the main thread (the gate, the lab's nightly), so that is the wrapper's death."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python in the child then installs its own handler
     try:
         import ctypes
 

@@ -75,3 +75,34 @@ def test_the_child_is_interrupted_if_its_wrapper_is_killed_outright(tmp_path):
         assert time.monotonic() < deadline, "the child went on alone after its wrapper was killed"
         time.sleep(0.05)
     assert out.read_text() == "1 SIGINT, finished"
+
+
+CHILD_WITH_PYTHONS_OWN_HANDLER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    out = Path(sys.argv[1])
+    out.with_suffix(".ready").write_text("ready")
+    try:
+        time.sleep(20)
+        out.write_text("never interrupted")
+    except KeyboardInterrupt:  # what pytest relies on: Python's own handler, installed only if not ignored
+        out.write_text("1 SIGINT, finished")
+""")
+
+
+def test_the_child_hears_the_ctrl_c_passed_on_even_when_the_wrapper_was_started_with_it_ignored(tmp_path):
+    out = tmp_path / "child.txt"
+    with open(tmp_path / "parent.err", "w") as err:
+        parent = subprocess.Popen([sys.executable, "-c", PARENT, CHILD_WITH_PYTHONS_OWN_HANDLER, str(out), "0"],
+                                  stderr=err, text=True,
+                                  preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # like nohup
+    deadline = time.monotonic() + 15
+    while not out.with_suffix(".ready").exists():
+        assert time.monotonic() < deadline and parent.poll() is None, "the child never started"
+        time.sleep(0.02)
+    parent.kill()  # the wrapper itself ignores Ctrl-C here; killed, it passes SIGINT on through the kernel
+    parent.wait(timeout=10)
+    while not out.exists():
+        assert time.monotonic() < deadline + 15, "the child inherited SIG_IGN and went on alone"
+        time.sleep(0.05)
+    assert out.read_text() == "1 SIGINT, finished"
