@@ -24,6 +24,8 @@ TIERS = ("hypervisor", "cloudstack", "cassandra")
 PLANES = ("data", "control")
 SEVERITIES = ("critical", "major", "minor")
 CHECK_ID = re.compile(r"^CG-[A-Z]+-\d{3}$")
+# what the reports record of each selected check (junit properties, selected.json), in this order
+DECLARED = ("check_id", "severity", "tier", "plane", "kind")
 
 
 @dataclass(frozen=True)

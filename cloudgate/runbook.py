@@ -19,7 +19,6 @@ each failing check (cloudgate.report.runbookview), and in docs/runbook.md (`mark
 
 from __future__ import annotations
 
-import ast
 import difflib
 import functools
 import re
@@ -39,6 +38,7 @@ from pydantic import (
     field_validator,
 )
 
+from cloudgate.checkdecl import CheckDeclaration, declared_in
 from cloudgate.escalation import ESCALATION_ROLES
 from cloudgate.target import TargetError, located, read_config, validation_line, yaml_mapping
 from cloudgate.waivers import CHECK_ID
@@ -171,17 +171,6 @@ class CheckRef:
         return f"{self.module}::{self.function}"
 
 
-def _marker_fields(decorator: ast.expr) -> dict[str, str] | None:
-    """The constant keywords of a `pytest.mark.check(...)` decorator (id also given positionally), else None."""
-    if not (isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.check"):
-        return None
-    fields = {kw.arg: str(kw.value.value) for kw in decorator.keywords
-              if kw.arg and isinstance(kw.value, ast.Constant)}
-    if "id" not in fields and decorator.args and isinstance(decorator.args[0], ast.Constant):
-        fields["id"] = str(decorator.args[0].value)
-    return fields if "id" in fields else None
-
-
 def check_refs(suite_dir: Path) -> dict[str, CheckRef]:
     """Every check of the suite, parsed (not imported: no fixture, no plugin) from tests/infra.
 
@@ -193,13 +182,10 @@ def check_refs(suite_dir: Path) -> dict[str, CheckRef]:
     root = suite_dir.parent.parent
     found: dict[str, CheckRef] = {}
     for path in sorted(suite_dir.glob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                for decorator in node.decorator_list:
-                    if (fields := _marker_fields(decorator)) is not None:
-                        found[fields["id"]] = CheckRef(fields["id"], path.relative_to(root).as_posix(), node.name,
-                                                       fields.get("severity", ""), fields.get("tier", ""),
-                                                       fields.get("plane", ""))
+        for function, decl in declared_in(path.read_text(encoding="utf-8")):
+            if isinstance(decl, CheckDeclaration):  # an undeclared check is checkdecl's guard's to report
+                found[decl.check_id] = CheckRef(decl.check_id, path.relative_to(root).as_posix(), function,
+                                                decl.severity, decl.tier, decl.plane)
     return found
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from cloudgate.checkdecl import DECLARED  # noqa: F401 - what the parts record, from its one definition
 from cloudgate.errors import TargetError
 from cloudgate.report.skips import NOT_APPLICABLE, NOT_RUN  # noqa: F401 - the skip words, shared with the page
 
@@ -29,7 +30,6 @@ OUTCOMES = ("passed", "failed", "error", "waived", "not_applicable", "not_run")
 # every selected check and its declaration (id, severity, tier, plane, kind), written at collection by
 # the process that collects (the controller, or an xdist worker for it): read by the page too
 SELECTED_FILE = "selected.json"
-DECLARED = ("check_id", "severity", "tier", "plane", "kind")
 ESTATE_FILE = "estate.json"  # cloudgate.estate.ESTATE_FILE, named here so reports need not import the models
 
 TARGET_KEY = pytest.StashKey["LoadedTarget | None"]()

@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 import jinja2
 
+from cloudgate.checkdecl import DECLARED
 from cloudgate.report.history import HISTORY_FILE, SCHEMA_VERSION, RunRecord, get_run, metric_series
 from cloudgate.report.runbookview import RunbookSource, RunbookView, read_runbook_source, views_for
 from cloudgate.report.skips import skip_kind
@@ -425,7 +426,6 @@ def _read_junit(inputs: RunInputs) -> None:
             inputs.junit_stamp[name.removeprefix("cloudgate.")] = prop.get("value", "")
 
 
-DECLARED = ("check_id", "severity", "tier", "plane", "kind")  # cloudgate.plugin.state.DECLARED, in this order
 
 
 def _read_declared(inputs: RunInputs) -> None:
