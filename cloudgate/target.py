@@ -753,25 +753,29 @@ def expand_path(value: str) -> str:
 _LABEL = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")  # _ is not RFC 1123, but resolvers take it
 
 
-def address_problem(value: str) -> str | None:
+def address_problem(value: str, port_hint: str | None = "cassandra.port is the port") -> str | None:
     """Why `value` is not a node address (an IP address or a host name), by its syntax; None if it is one.
+
+    `port_hint` says where the port goes instead (None: nowhere in the file), since a pasted URL or
+    `host:port` is the usual mistake and the fix depends on which address it was.
 
     Never resolved: `cloudgate target check` stays offline and deterministic, and a name that does not
     resolve is the run's finding (the suite checks it against the live DNS), not the file's.
     """
+    hint = f" ({port_hint})" if port_hint else ""
     if not value.strip():
         return "is empty"
     if any(c.isspace() for c in value):
         return "has a blank in it"
     if "/" in value:
-        return "is a URL or a path: write the node's address alone (cassandra.port is the port)"
+        return f"is a URL or a path: write the node's address alone{hint}"
     try:
         ipaddress.ip_address(value)
         return None
     except ValueError:
         pass
     if re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):\d+", value):
-        return "has a port glued on: write the address alone (cassandra.port is the port)"
+        return f"has a port glued on: write the address alone{hint}"
     if ":" in value:
         return "is not a valid IPv6 address"
     if re.fullmatch(r"[0-9.]+", value):
