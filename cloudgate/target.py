@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import string
 import types
 import typing
 from dataclasses import dataclass, field
@@ -525,6 +526,379 @@ class HistorySection(_Strict):
         return {pattern: parse_tolerance(value) for pattern, value in merged.items()}
 
 
+def _placeholder_problem(value: str, allowed: tuple[str, ...]) -> str | None:
+    """Why `value` is not a template of only the `allowed` placeholders ({name}, str.format's syntax); None if
+    it is one. The suite fills it with str.format: an unknown name or a lone brace would otherwise stop a
+    check in the middle of a run (a KeyError, a ValueError), not `target check`."""
+    names = ", ".join(f"{{{name}}}" for name in allowed)
+    doubled = "a literal brace is written twice, {{ or }}"
+    try:
+        fields = [(name, conversion, spec) for _text, name, spec, conversion in string.Formatter().parse(value)
+                  if name is not None]
+    except ValueError as exc:
+        return f"{value!r} has a malformed brace ({exc}): the placeholders are {names}; {doubled}"
+    for name, conversion, spec in fields:
+        written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if name not in allowed:
+            return f"{value!r}: unknown placeholder {written} (the placeholders are {names}; {doubled})"
+        if conversion or spec:
+            return f"{value!r}: placeholder {written} is written plain, {{{name}}}"
+    return None
+
+
+def _has_placeholder(value: str, name: str) -> bool:
+    """Whether a template `_placeholder_problem` accepted names `name` (a doubled brace is no placeholder)."""
+    return any(field == name for _text, field, _spec, _conversion in string.Formatter().parse(value))
+
+
+def _url_path_problem(value: str) -> str | None:
+    """Why `value` is not the path of an HTTP request; None if it is one. It is sent as the request line's
+    path: a URL pasted whole (`http://vm/health`) would ask the server for a wrong resource."""
+    if not value.startswith("/"):
+        return f"{value!r} must start with '/' (a path on the server, not a URL)"
+    if any(c.isspace() for c in value):
+        return f"{value!r} has a blank in it (an HTTP path has none: write %20)"
+    return None
+
+
+def _shell_path_problem(value: str) -> str | None:
+    """Why `value` is not an absolute path that can be pasted into a command run over SSH; None if it is one."""
+    if not value.startswith("/"):
+        return f"{value!r} is not an absolute path"
+    if any(c.isspace() for c in value):
+        return f"{value!r} has a blank in it (it is pasted into a command run over SSH)"
+    return None
+
+
+class FrontRuntime(StrEnum):
+    """What answers behind Apache on a front VM: it names which status page applies (PHP-FPM's or none)."""
+
+    php = "php"  # PHP-FPM, through Apache's proxy_fcgi
+    cpp = "cpp"  # the C++ FastCGI responder, through Apache's proxy_fcgi
+
+
+class FrontVmSelector(_Strict):
+    """How a service's front VMs are found in CloudStack: exactly one way, never guessed.
+
+    CloudStack has no notion of a "front VM"; the operators name theirs by a host anti-affinity group
+    (one per datacenter, `{dc}` standing for its name), by a VM name pattern, or by a resource tag. Two
+    ways at once could disagree on which VMs are the service's, so the file gives one.
+    """
+
+    affinity_group: NonBlank | None = Field(
+        None, description="host anti-affinity group name; {dc} is replaced by the datacenter's name")
+    name_pattern: NonBlank | None = Field(
+        None, description="Python regex matched with re.fullmatch against the VM name; the VM's zone gives its datacenter")
+    tag: NonBlank | None = Field(None, description="CloudStack resource tag key=value")
+
+    @field_validator("affinity_group")
+    @classmethod
+    def _only_dc_placeholder(cls, value: str | None) -> str | None:
+        problem = None if value is None else _placeholder_problem(value, ("dc",))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a valid regex: {exc}") from None
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _key_equals_value(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        key, sep, tag_value = value.partition("=")
+        if not sep or not key.strip() or not tag_value.strip():
+            raise ValueError(f"{value!r} is not key=value (a CloudStack resource tag, e.g. role=web)")
+        if key != key.strip() or tag_value != tag_value.strip():  # CloudStack compares tags as given
+            raise ValueError(f"{value!r} has blanks around its key or value (a tag 'role' is not 'role ')")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> FrontVmSelector:
+        given = [name for name in ("affinity_group", "name_pattern", "tag") if getattr(self, name) is not None]
+        if not given:
+            raise ValueError("needs exactly one of affinity_group, name_pattern, tag (how the service's VMs are "
+                             "found in CloudStack)")
+        if len(given) > 1:
+            raise FieldProblem((given[1],), f"{given[1]} with {given[0]}: give exactly one way to find the VMs "
+                                            "(two could disagree)")
+        return self
+
+    def group_for(self, dc: str) -> str | None:
+        """The affinity group holding the service's VMs in datacenter `dc`; None when found otherwise."""
+        return None if self.affinity_group is None else self.affinity_group.format(dc=dc)
+
+    @property
+    def tag_pair(self) -> tuple[str, str] | None:
+        """(key, value) of the resource tag; None when found otherwise."""
+        if self.tag is None:
+            return None
+        key, _sep, value = self.tag.partition("=")
+        return key, value
+
+
+class FrontService(_Strict):
+    """One service of the front tier: an haproxy backend whose servers are Apache on the front VMs."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,30}$", description="the service's name in reports and commands")
+    runtime: FrontRuntime = Field(description="what answers behind Apache: php (PHP-FPM) or cpp (C++ FastCGI)")
+    backend: str = Field("", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                         description="haproxy backend name; default: the service's name")
+    port: int = Field(80, ge=1, le=65535, description="the port Apache serves on each front VM")
+    health_path: str = Field(description="what each VM answers directly when healthy (the per-VM check)")
+    health_body: NonBlank | None = Field(None, description="a substring the health answer must contain")
+    probe_path: str = Field("", description="what the front-door probe requests through the VIP; default: health_path")
+    vms: FrontVmSelector
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_siblings(cls, data: Any) -> Any:
+        """backend defaults to the name and probe_path to health_path: the usual case needs neither written."""
+        if isinstance(data, dict):
+            data = dict(data)
+            if data.get("backend") is None and isinstance(data.get("name"), str):
+                data["backend"] = data["name"]
+            if data.get("probe_path") is None and isinstance(data.get("health_path"), str):
+                data["probe_path"] = data["health_path"]
+        return data
+
+    @field_validator("health_path", "probe_path")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        problem = _url_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class FrontDatacenter(_Strict):
+    """A datacenter's front door: the VIP keepalived moves between its haproxy nodes."""
+
+    vip: str = Field(description="the front door's address (the VIP the probe goes through)")
+    haproxy: list[str] = Field(min_length=1, max_length=8, description="SSH addresses of the datacenter's haproxy nodes")
+
+    @field_validator("vip")
+    @classmethod
+    def _vip_address(cls, value: str) -> str:
+        problem = address_problem(value, port_hint=None)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
+    @field_validator("haproxy")
+    @classmethod
+    def _node_addresses(cls, value: list[str]) -> list[str]:
+        first_seen: dict[str, int] = {}
+        for i, address in enumerate(value):
+            problem = address_problem(address, port_hint="ssh.port is the port")
+            if problem:
+                raise FieldProblem((i,), f"{address!r} {problem}")
+            key = address.lower().rstrip(".")
+            if key in first_seen:
+                raise FieldProblem((i,), f"{address!r} is listed twice (haproxy[{first_seen[key]}])")
+            first_seen[key] = i
+        return value
+
+    @model_validator(mode="after")
+    def _vip_is_no_node(self) -> FrontDatacenter:
+        for i, address in enumerate(self.haproxy):
+            if address.lower().rstrip(".") == self.vip.lower().rstrip("."):
+                # the checks would SSH to whichever node holds the VIP, and take it for one fixed node
+                raise FieldProblem(("haproxy", i), f"{address!r} is the vip: the VIP moves between the haproxy "
+                                                   "nodes, list each node's own address")
+        return self
+
+
+class HaproxySettings(_Strict):
+    """Where haproxy keeps its configuration and runtime sockets on the haproxy nodes, and how to reach them."""
+
+    config: str = Field("/etc/haproxy/haproxy.cfg", description="haproxy's configuration file, read over SSH")
+    stats_socket: str = Field("/run/haproxy/stats.sock",
+                              description="an operator-level runtime socket: what the read-only checks read")
+    admin_socket: str | None = Field("/run/haproxy/admin.sock",
+                                     description="an admin-level runtime socket, used by drills only; null: drills "
+                                                 "not applicable")
+    socket_command: NonBlank = Field("socat -t 5 - UNIX-CONNECT:{socket}",
+                                     description="how a runtime command reaches a socket over SSH (stdin -> socket)")
+
+    @field_validator("config", "stats_socket", "admin_socket")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        problem = None if value is None else _shell_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("socket_command")
+    @classmethod
+    def _names_the_socket(cls, value: str) -> str:
+        problem = _placeholder_problem(value, ("socket",))
+        if problem:
+            raise ValueError(problem)
+        if not _has_placeholder(value, "socket"):  # the command would talk to whatever socket it names itself
+            raise ValueError(f"{value!r} must contain {{socket}} (where the socket's path goes)")
+        return value
+
+
+class FrontStatusPaths(_Strict):
+    """Status pages on each front VM's Apache; each optional, since operators expose them or not."""
+
+    apache: str | None = Field("/server-status", description="mod_status (the checks append ?auto); null: not applicable")
+    fpm: str | None = Field("/fpm-status", description="PHP-FPM's pm.status_path, through Apache; null: not applicable")
+    fpm_ping: str | None = Field("/fpm-ping", description="PHP-FPM's ping.path, through Apache; null: not applicable")
+
+    @field_validator("apache", "fpm", "fpm_ping")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        problem = None if value is None else _url_path_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("apache")
+    @classmethod
+    def _no_query(cls, value: str | None) -> str | None:
+        if value is not None and "?" in value:  # `/server-status?auto` would be asked as `...?auto?auto`
+            raise ValueError(f"{value!r}: write the path alone (the checks append ?auto)")
+        return value
+
+
+class FrontTls(_Strict):
+    """TLS at the front door: the certificate the VIP presents (its expiry is checked)."""
+
+    port: int = Field(443, ge=1, le=65535)
+    server_name: NonBlank | None = Field(None, description="the SNI name the probe sends; default: the VIP")
+
+    @field_validator("server_name")
+    @classmethod
+    def _a_host_name(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        problem = address_problem(value, port_hint="tls.port is the port")
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return value
+        raise ValueError(f"{value!r} is an IP address: SNI carries a host name only (leave it null for the VIP)")
+
+
+class FrontProbe(_Strict):
+    """The open-loop client the front-door checks run through each VIP (a request every 1/rate s, late or not)."""
+
+    rate_per_second: int = Field(50, ge=1, le=500)
+    seconds: float = Field(20.0, gt=0, le=600)
+    timeout_seconds: float = Field(2.0, gt=0, le=60, description="per request")
+    max_in_flight: int = Field(50, ge=1, le=1000, description="beyond it a request fails at once")
+
+
+class FrontPromises(_Strict):
+    """The operators' promises for the front tier, as numbers."""
+
+    error_ratio: float = Field(0.001, ge=0, lt=1, description="failed requests (5xx, connection errors, timeouts) "
+                                                               "allowed at the front door")
+    p99_ms: float = Field(250.0, gt=0, description="front-door p99 through the VIP")
+    mark_down_seconds: float = Field(10.0, gt=0, description="worst case for haproxy to mark a silently dead server "
+                                                             "DOWN")
+    scale_out_seconds: float = Field(360.0, gt=0, description="from the scale-out command to the new server taking "
+                                                              "its share")
+    balance_tolerance: float = Field(0.25, gt=0, lt=1, description="each UP server's share within ±this of 1/N")
+    min_servers_per_dc: int = Field(2, ge=1, description="front servers a datacenter keeps after losing any one host")
+    busy_workers_ratio: float = Field(0.8, gt=0, le=1, description="Apache BusyWorkers/(Busy+Idle) ceiling")
+    cert_warn_days: int = Field(30, ge=0, description="a certificate expiring sooner warns")
+    cert_fail_days: int = Field(14, ge=0, description="a certificate expiring sooner fails")
+
+    @model_validator(mode="after")
+    def _fail_after_warn(self) -> FrontPromises:
+        if self.cert_fail_days > self.cert_warn_days:  # the warning would never be seen before the failure
+            raise FieldProblem(("cert_fail_days",), f"{self.cert_fail_days} is more than cert_warn_days "
+                                                    f"{self.cert_warn_days}: a certificate must warn before it fails")
+        return self
+
+
+class FrontScale(_Strict):
+    """The operators' own scale-out and scale-in commands, run on the runner through bash: never guessed.
+
+    Without this block the elasticity checks are not applicable. The suite fills the placeholders; the
+    commands are whatever the operators run by hand (a wrapper around CloudStack's API, a playbook...).
+    """
+
+    out_command: NonBlank = Field(description="adds one front VM to a service in a datacenter: {service}, {dc}")
+    in_command: NonBlank = Field(description="removes the VM the suite chose: {service}, {dc}, {vm}")
+    timeout_seconds: float = Field(600.0, gt=0, le=3600, description="for each command")
+
+    @field_validator("out_command")
+    @classmethod
+    def _out_placeholders(cls, value: str) -> str:
+        problem = _placeholder_problem(value, ("service", "dc"))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("in_command")
+    @classmethod
+    def _in_placeholders(cls, value: str) -> str:
+        problem = _placeholder_problem(value, ("service", "dc", "vm"))
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class FrontendsSection(_Strict):
+    """The front tier: haproxy pairs holding a VIP per datacenter (keepalived VRRP) in front of web VMs
+    running Apache, PHP-FPM and a C++ FastCGI responder.
+
+    Optional: a cloud without it has no front tier to check, and every front-tier check is not
+    applicable. The datacenters' keys are the target's datacenters that have a front door (the others
+    are compute or Cassandra only).
+    """
+
+    services: list[FrontService] = Field(min_length=1)
+    datacenters: dict[str, FrontDatacenter] = Field(min_length=1, description="datacenter name -> its front door")
+    haproxy: HaproxySettings = HaproxySettings()
+    keepalived: bool = Field(True, description="keepalived VRRP holds the VIP on the haproxy nodes (false: the "
+                                               "one-holder check is not applicable)")
+    status: FrontStatusPaths = FrontStatusPaths()
+    tls: FrontTls | None = Field(None, description="TLS at the front door; null: none")
+    probe: FrontProbe = FrontProbe()
+    promises: FrontPromises = FrontPromises()
+    scale: FrontScale | None = Field(None, description="the operators' scale commands; null: elasticity checks not "
+                                                       "applicable")
+
+    @field_validator("services")
+    @classmethod
+    def _names_unique(cls, value: list[FrontService]) -> list[FrontService]:
+        seen: dict[str, int] = {}
+        for i, service in enumerate(value):
+            if service.name in seen:
+                raise FieldProblem((i, "name"), f"service name {service.name!r} is used twice (services[{seen[service.name]}])")
+            seen[service.name] = i
+        return value
+
+    @field_validator("datacenters")
+    @classmethod
+    def _addresses_in_one_datacenter(cls, value: dict[str, FrontDatacenter]) -> dict[str, FrontDatacenter]:
+        """A VIP or an haproxy node is one datacenter's: listed under two, a check would count it twice."""
+        first_seen: dict[str, str] = {}
+        for dc, front in value.items():
+            for loc, address in ((("vip",), front.vip), *((("haproxy", i), a) for i, a in enumerate(front.haproxy))):
+                key = address.lower().rstrip(".")
+                if key in first_seen:
+                    raise FieldProblem((dc, *loc), f"{address!r} is also {first_seen[key]} (an address is in one "
+                                                   "datacenter)")
+                first_seen[key] = f"{dc}'s {'vip' if loc == ('vip',) else 'haproxy node'}"
+        return value
+
+
 class LabSection(_Strict):
     """Shape of the embedded lab; only meaningful when environment is lab."""
 
@@ -570,6 +944,7 @@ class Target(_Strict):
     datacenters: list[Datacenter] = Field(min_length=1)
     racks: RackRule = RackRule()
     cassandra: CassandraSection | None = None
+    frontends: FrontendsSection | None = None
     thresholds: Thresholds = Thresholds()
     deploy: DeploySection = DeploySection()
     drills: DrillsSection = DrillsSection()
@@ -633,6 +1008,8 @@ class Target(_Strict):
             raise FieldProblem(("deploy", "zone"), f"{self.deploy.zone!r} is no datacenter's zone (the target has {zones})")
         if self.cassandra is not None:
             self._cassandra_consistent(self.cassandra, names)
+        if self.frontends is not None:
+            self._frontends_consistent(self.frontends, names)
         if self.environment is Environment.lab:
             self._lab_consistent()
         return self
@@ -659,6 +1036,31 @@ class Target(_Strict):
             if client.name in seen:
                 raise FieldProblem(("cassandra", "clients", i, "name"), f"client name {client.name!r} is used twice")
             seen[client.name] = i
+
+    def _frontends_consistent(self, front: FrontendsSection, names: list[str]) -> None:
+        """The front doors against the datacenters, and each service's affinity group against the front doors.
+
+        A group written for one datacenter (`front-web-dc1`, copied from the CloudStack UI) while the front
+        tier has several would look for every datacenter's VMs in that one's group: the others would show
+        no front server at all, a finding about the file, not the cloud.
+        """
+        for dc in front.datacenters:
+            if dc not in names:
+                raise FieldProblem(("frontends", "datacenters", dc), f"unknown datacenter {dc!r} (the target has {names})")
+        if len(front.datacenters) < 2:
+            return
+        for i, service in enumerate(front.services):
+            group = service.vms.affinity_group
+            if group is None or _has_placeholder(group, "dc"):
+                continue
+            for dc in front.datacenters:
+                whole_word = rf"(?<![A-Za-z0-9]){re.escape(dc)}(?![A-Za-z0-9])"
+                if re.search(whole_word, group):
+                    others = [other for other in front.datacenters if other != dc]
+                    meant = re.sub(whole_word, "{dc}", group)
+                    raise FieldProblem(("frontends", "services", i, "vms", "affinity_group"),
+                                       f"{group!r} is {dc}'s group, but the front tier also has {', '.join(others)}: "
+                                       f"write {{dc}} where the datacenter's name goes ({meant!r})")
 
     def _lab_consistent(self) -> None:
         """What the embedded lab builds must be what the file says it reaches."""
