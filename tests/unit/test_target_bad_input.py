@@ -4,7 +4,8 @@ One table: each row is a small mutation of a valid target (the documented exampl
 fixtures/targets/example-preprod.yaml, or the lab's) and the field and value its single error line
 must name, as `file:line: field: problem`. The line number is checked against the file: the line
 it points at holds the field. Then the waiver file's table, and rows proving the documented
-targets, and the inputs that must stay accepted (a name that merely does not resolve), still load.
+targets, and the inputs that must stay accepted (a name that merely does not resolve), still load;
+and what an optional section gives when it is left short (the front tier's defaults).
 Nothing here resolves a name, opens a socket or needs the lab.
 """
 
@@ -14,6 +15,7 @@ import copy
 import re
 import subprocess
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,8 +24,19 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
-from cloudgate.target import TargetError, load_target
+from cloudgate.target import (
+    FrontendsSection,
+    FrontProbe,
+    FrontPromises,
+    FrontStatusPaths,
+    FrontTls,
+    FrontVmSelector,
+    HaproxySettings,
+    TargetError,
+    load_target,
+)
 from cloudgate.waivers import load_waivers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -290,6 +303,200 @@ BAD: list[Bad] = [
         "must not be empty", line_has="''"),
     Bad("flash-reserve-negative", put("placement.flash_reserve_gib", -1), "placement.flash_reserve_gib", "(got -1)"),
     Bad("ssh-workers-zero", put("placement.ssh_workers", 0), "placement.ssh_workers", "(got 0)"),
+    # -- frontends: services --------------------------------------------------------------------------------
+    Bad("front-unknown-key", put("frontends.haproxies", {}), "frontends.haproxies", "unknown key"),
+    Bad("front-services-empty", put("frontends.services", []), "frontends.services", "at least 1 item"),
+    Bad("front-service-unknown-key", put("frontends.services[0].health", "/health.php"), "frontends.services[0].health",
+        "unknown key"),
+    Bad("front-service-name-capitals", put("frontends.services[0].name", "WWW"), "frontends.services[0].name", "'WWW'"),
+    Bad("front-service-name-twice", put("frontends.services[1].name", "www"), "frontends.services[1].name",
+        "service name 'www' is used twice (services[0])"),
+    Bad("front-runtime-unknown", put("frontends.services[0].runtime", "java"), "frontends.services[0].runtime",
+        "'php' or 'cpp' (got 'java')"),
+    Bad("front-runtime-missing", drop("frontends.services[1].runtime"), "frontends.services[1].runtime",
+        "Field required", line_has="name: api"),
+    Bad("front-backend-blank-inside", put("frontends.services[0].backend", "www backend"),
+        "frontends.services[0].backend", "'www backend'"),
+    Bad("front-backend-empty", put("frontends.services[0].backend", ""), "frontends.services[0].backend", "''"),
+    Bad("front-port-zero", put("frontends.services[0].port", 0), "frontends.services[0].port", "(got 0)"),
+    Bad("front-port-too-big", put("frontends.services[1].port", 65536), "frontends.services[1].port", "(got 65536)"),
+    Bad("front-health-path-relative", put("frontends.services[0].health_path", "health.php"),
+        "frontends.services[0].health_path", "'health.php' must start with '/'"),
+    Bad("front-health-path-a-url", put("frontends.services[0].health_path", "http://web1/health.php"),
+        "frontends.services[0].health_path", "'http://web1/health.php' must start with '/' (a path on the server"),
+    Bad("front-health-path-blank-inside", put("frontends.services[1].health_path", "/api/health check"),
+        "frontends.services[1].health_path", "'/api/health check' has a blank in it"),
+    Bad("front-health-path-missing", drop("frontends.services[0].health_path"), "frontends.services[0].health_path",
+        "Field required", line_has="name: www"),
+    Bad("front-health-body-blank", put("frontends.services[0].health_body", "  "), "frontends.services[0].health_body",
+        "must not be empty (got '  ')"),
+    Bad("front-probe-path-relative", put("frontends.services[1].probe_path", "api/health"),
+        "frontends.services[1].probe_path", "'api/health' must start with '/'"),
+    # -- frontends: how a service's VMs are found ----------------------------------------------------------------
+    Bad("front-vms-missing", drop("frontends.services[0].vms"), "frontends.services[0].vms", "Field required",
+        line_has="name: www"),
+    Bad("front-vms-no-selector", put("frontends.services[0].vms", {}), "frontends.services[0].vms",
+        "needs exactly one of affinity_group, name_pattern, tag"),
+    Bad("front-vms-two-selectors", put("frontends.services[0].vms.tag", "role=web"), "frontends.services[0].vms.tag",
+        "tag with affinity_group: give exactly one way"),
+    Bad("front-vms-unknown-selector", put("frontends.services[0].vms", {"group": "front-web-{dc}"}),
+        "frontends.services[0].vms.group", "unknown key"),
+    Bad("front-name-pattern-not-a-regex", put("frontends.services[1].vms.name_pattern", "^api-(dc[12]-\\d+$"),
+        "frontends.services[1].vms.name_pattern", "is not a valid regex: missing ), unterminated subpattern"),
+    Bad("front-group-unknown-placeholder", put("frontends.services[0].vms.affinity_group", "front-web-{zone}"),
+        "frontends.services[0].vms.affinity_group",
+        "'front-web-{zone}': unknown placeholder {zone} (the placeholders are {dc};"),
+    Bad("front-group-positional-placeholder", put("frontends.services[0].vms.affinity_group", "front-web-{}"),
+        "frontends.services[0].vms.affinity_group", "unknown placeholder {} (the placeholders are {dc};"),
+    Bad("front-group-malformed-brace", put("frontends.services[0].vms.affinity_group", "front-web-{dc"),
+        "frontends.services[0].vms.affinity_group", "'front-web-{dc' has a malformed brace (expected '}' before end"),
+    Bad("front-group-format-spec", put("frontends.services[0].vms.affinity_group", "front-web-{dc!r}"),
+        "frontends.services[0].vms.affinity_group", "placeholder {dc!r} is written plain, {dc}"),
+    Bad("front-group-one-datacenters-of-two", put("frontends.services[0].vms.affinity_group", "front-web-dc1"),
+        "frontends.services[0].vms.affinity_group", "'front-web-dc1' is dc1's group, but the front tier also has dc2: "
+                                                    "write {dc} where the datacenter's name goes ('front-web-{dc}')"),
+    Bad("front-group-empty", put("frontends.services[0].vms.affinity_group", ""),
+        "frontends.services[0].vms.affinity_group", "must not be empty"),
+    Bad("front-tag-not-key-value", put("frontends.services[0].vms", {"tag": "web"}), "frontends.services[0].vms.tag",
+        "'web' is not key=value"),
+    Bad("front-tag-value-empty", put("frontends.services[0].vms", {"tag": "role="}), "frontends.services[0].vms.tag",
+        "'role=' is not key=value"),
+    Bad("front-tag-key-blank", put("frontends.services[0].vms", {"tag": " =web"}), "frontends.services[0].vms.tag",
+        "' =web' is not key=value"),
+    Bad("front-tag-blanks-around", put("frontends.services[0].vms", {"tag": "role = web"}),
+        "frontends.services[0].vms.tag", "'role = web' has blanks around its key or value"),
+    # -- frontends: datacenters ----------------------------------------------------------------------------------
+    Bad("front-datacenters-empty", put("frontends.datacenters", {}), "frontends.datacenters", "at least 1 item"),
+    Bad("front-datacenter-unknown", put("frontends.datacenters.dc3", {"vip": "192.0.2.130", "haproxy": ["192.0.2.131"]}),
+        "frontends.datacenters.dc3", "unknown datacenter 'dc3' (the target has ['dc1', 'dc2'])"),
+    Bad("front-datacenter-by-zone", put("frontends.datacenters", {"PAR-ZONE-1": {"vip": "192.0.2.130",
+                                                                                  "haproxy": ["192.0.2.131"]}}),
+        "frontends.datacenters.PAR-ZONE-1", "unknown datacenter 'PAR-ZONE-1' (the target has ['dc1', 'dc2'])"),
+    Bad("front-vip-missing", drop("frontends.datacenters.dc2.vip"), "frontends.datacenters.dc2.vip", "Field required",
+        line_has="dc2:"),
+    Bad("front-vip-port-glued-on", put("frontends.datacenters.dc1.vip", "198.51.100.10:80"),
+        "frontends.datacenters.dc1.vip", "'198.51.100.10:80' has a port glued on: write the address alone"),
+    Bad("front-vip-a-url", put("frontends.datacenters.dc1.vip", "https://www.preprod.example.com/"),
+        "frontends.datacenters.dc1.vip", "is a URL or a path"),
+    Bad("front-vip-bad-ipv4", put("frontends.datacenters.dc2.vip", "203.0.113.300"), "frontends.datacenters.dc2.vip",
+        "'203.0.113.300' is not a valid IPv4 address"),
+    Bad("front-vip-is-a-node", put("frontends.datacenters.dc1.haproxy[1]", "198.51.100.10"),
+        "frontends.datacenters.dc1.haproxy[1]", "'198.51.100.10' is the vip: the VIP moves between the haproxy nodes",
+        line_has="- 198.51.100.10"),
+    Bad("front-vip-is-a-node-by-name", both(put("frontends.datacenters.dc1.vip", "www.preprod.example.com"),
+                                            put("frontends.datacenters.dc1.haproxy[0]", "WWW.preprod.example.com.")),
+        "frontends.datacenters.dc1.haproxy[0]", "is the vip", line_has="WWW.preprod"),
+    Bad("front-haproxy-twice", put("frontends.datacenters.dc2.haproxy[1]", "203.0.113.11"),
+        "frontends.datacenters.dc2.haproxy[1]", "'203.0.113.11' is listed twice (haproxy[0])", line_has="203.0.113.11"),
+    Bad("front-haproxy-in-two-datacenters", put("frontends.datacenters.dc2.haproxy[0]", "198.51.100.11"),
+        "frontends.datacenters.dc2.haproxy[0]", "'198.51.100.11' is also dc1's haproxy node", line_has="198.51.100.11"),
+    Bad("front-vip-in-two-datacenters", put("frontends.datacenters.dc2.vip", "198.51.100.10"),
+        "frontends.datacenters.dc2.vip", "'198.51.100.10' is also dc1's vip"),
+    Bad("front-haproxy-empty", put("frontends.datacenters.dc1.haproxy", []), "frontends.datacenters.dc1.haproxy",
+        "at least 1 item"),
+    Bad("front-haproxy-nine", put("frontends.datacenters.dc1.haproxy", [f"198.51.100.{i}" for i in range(11, 20)]),
+        "frontends.datacenters.dc1.haproxy", "at most 8 items"),
+    Bad("front-haproxy-port-glued-on", put("frontends.datacenters.dc1.haproxy[0]", "198.51.100.11:22"),
+        "frontends.datacenters.dc1.haproxy[0]", "has a port glued on: write the address alone (ssh.port is the port)",
+        line_has="198.51.100.11:22"),
+    Bad("front-haproxy-not-a-list", put("frontends.datacenters.dc1.haproxy", "198.51.100.11"),
+        "frontends.datacenters.dc1.haproxy", "valid list"),
+    # -- frontends: haproxy, keepalived, status, tls -------------------------------------------------------------
+    Bad("front-config-relative", put("frontends.haproxy.config", "etc/haproxy/haproxy.cfg"), "frontends.haproxy.config",
+        "'etc/haproxy/haproxy.cfg' is not an absolute path"),
+    Bad("front-stats-socket-relative", put("frontends.haproxy.stats_socket", "stats.sock"),
+        "frontends.haproxy.stats_socket", "'stats.sock' is not an absolute path"),
+    Bad("front-stats-socket-blank-inside", put("frontends.haproxy.stats_socket", "/run/haproxy/stats sock"),
+        "frontends.haproxy.stats_socket", "has a blank in it (it is pasted into a command run over SSH)"),
+    Bad("front-admin-socket-relative", put("frontends.haproxy.admin_socket", "run/haproxy/admin.sock"),
+        "frontends.haproxy.admin_socket", "'run/haproxy/admin.sock' is not an absolute path"),
+    Bad("front-socket-command-without-socket", put("frontends.haproxy.socket_command",
+                                                   "socat - UNIX-CONNECT:/run/haproxy/stats.sock"),
+        "frontends.haproxy.socket_command", "must contain {socket}"),
+    Bad("front-socket-command-literal-socket-only", put("frontends.haproxy.socket_command",
+                                                        "socat - UNIX-CONNECT:{{socket}}"),
+        "frontends.haproxy.socket_command", "must contain {socket}"),
+    Bad("front-socket-command-unknown-placeholder", put("frontends.haproxy.socket_command",
+                                                        "socat -t {timeout} - UNIX-CONNECT:{socket}"),
+        "frontends.haproxy.socket_command", "unknown placeholder {timeout} (the placeholders are {socket};"),
+    Bad("front-socket-command-lone-brace", put("frontends.haproxy.socket_command", "socat - UNIX-CONNECT:{socket}}"),
+        "frontends.haproxy.socket_command", "has a malformed brace (Single '}' encountered"),
+    Bad("front-keepalived-not-a-bool", put("frontends.keepalived", "maybe"), "frontends.keepalived", "'maybe'"),
+    Bad("front-status-apache-with-query", put("frontends.status.apache", "/server-status?auto"),
+        "frontends.status.apache", "'/server-status?auto': write the path alone (the checks append ?auto)"),
+    Bad("front-status-fpm-relative", put("frontends.status.fpm", "fpm-status"), "frontends.status.fpm",
+        "'fpm-status' must start with '/'"),
+    Bad("front-status-ping-empty", put("frontends.status.fpm_ping", ""), "frontends.status.fpm_ping",
+        "'' must start with '/'"),
+    Bad("front-tls-port-zero", put("frontends.tls.port", 0), "frontends.tls.port", "(got 0)"),
+    Bad("front-tls-server-name-an-ip", put("frontends.tls.server_name", "198.51.100.10"), "frontends.tls.server_name",
+        "'198.51.100.10' is an IP address: SNI carries a host name only"),
+    Bad("front-tls-server-name-with-port", put("frontends.tls.server_name", "www.preprod.example.com:443"),
+        "frontends.tls.server_name", "has a port glued on: write the address alone (tls.port is the port)"),
+    # -- frontends: probe, promises ------------------------------------------------------------------------------
+    Bad("front-probe-rate-zero", put("frontends.probe.rate_per_second", 0), "frontends.probe.rate_per_second",
+        "(got 0)"),
+    Bad("front-probe-rate-above-500", put("frontends.probe.rate_per_second", 501), "frontends.probe.rate_per_second",
+        "(got 501)"),
+    Bad("front-probe-rate-boolean", put("frontends.probe.rate_per_second", True), "frontends.probe.rate_per_second",
+        "not a yes/no value (got true)"),
+    Bad("front-probe-seconds-zero", put("frontends.probe.seconds", 0), "frontends.probe.seconds", "(got 0)"),
+    Bad("front-probe-seconds-above-600", put("frontends.probe.seconds", 601), "frontends.probe.seconds", "(got 601)"),
+    Bad("front-probe-timeout-above-60", put("frontends.probe.timeout_seconds", 61), "frontends.probe.timeout_seconds",
+        "(got 61)"),
+    Bad("front-probe-in-flight-zero", put("frontends.probe.max_in_flight", 0), "frontends.probe.max_in_flight",
+        "(got 0)"),
+    Bad("front-probe-in-flight-above-1000", put("frontends.probe.max_in_flight", 1001), "frontends.probe.max_in_flight",
+        "(got 1001)"),
+    Bad("front-error-ratio-one", put("frontends.promises.error_ratio", 1), "frontends.promises.error_ratio", "(got 1)"),
+    Bad("front-error-ratio-negative", put("frontends.promises.error_ratio", -0.01), "frontends.promises.error_ratio",
+        "(got -0.01)"),
+    Bad("front-error-ratio-a-percentage", put("frontends.promises.error_ratio", "0.1%"),
+        "frontends.promises.error_ratio", "'0.1%'"),
+    Bad("front-p99-zero", put("frontends.promises.p99_ms", 0), "frontends.promises.p99_ms", "(got 0)"),
+    Bad("front-p99-infinite", put("frontends.promises.p99_ms", float("inf")), "frontends.promises.p99_ms", "inf"),
+    Bad("front-mark-down-zero", put("frontends.promises.mark_down_seconds", 0), "frontends.promises.mark_down_seconds",
+        "(got 0)"),
+    Bad("front-scale-out-negative", put("frontends.promises.scale_out_seconds", -1),
+        "frontends.promises.scale_out_seconds", "(got -1)"),
+    Bad("front-balance-tolerance-one", put("frontends.promises.balance_tolerance", 1),
+        "frontends.promises.balance_tolerance", "(got 1)"),
+    Bad("front-balance-tolerance-zero", put("frontends.promises.balance_tolerance", 0),
+        "frontends.promises.balance_tolerance", "(got 0)"),
+    Bad("front-min-servers-zero", put("frontends.promises.min_servers_per_dc", 0),
+        "frontends.promises.min_servers_per_dc", "(got 0)"),
+    Bad("front-busy-workers-zero", put("frontends.promises.busy_workers_ratio", 0),
+        "frontends.promises.busy_workers_ratio", "(got 0)"),
+    Bad("front-busy-workers-a-percentage", put("frontends.promises.busy_workers_ratio", 80),
+        "frontends.promises.busy_workers_ratio", "(got 80)"),
+    Bad("front-cert-warn-negative", put("frontends.promises.cert_warn_days", -1), "frontends.promises.cert_warn_days",
+        "(got -1)"),
+    Bad("front-cert-fail-after-warn", put("frontends.promises.cert_fail_days", 31), "frontends.promises.cert_fail_days",
+        "31 is more than cert_warn_days 30: a certificate must warn before it fails"),
+    # -- frontends: scale ----------------------------------------------------------------------------------------
+    Bad("front-scale-out-unknown-placeholder", put("frontends.scale.out_command", "front-scale out {service} {vm}"),
+        "frontends.scale.out_command", "unknown placeholder {vm} (the placeholders are {service}, {dc};"),
+    Bad("front-scale-out-shell-variable", put("frontends.scale.out_command", "${HOME}/bin/front-scale out {service}"),
+        "frontends.scale.out_command", "unknown placeholder {HOME} (the placeholders are {service}, {dc}; a literal "
+                                       "brace is written twice"),
+    Bad("front-scale-in-unknown-placeholder", put("frontends.scale.in_command", "front-scale in {service} {host}"),
+        "frontends.scale.in_command", "unknown placeholder {host} (the placeholders are {service}, {dc}, {vm};"),
+    Bad("front-scale-in-malformed-brace", put("frontends.scale.in_command", "front-scale in {service {dc} {vm}"),
+        "frontends.scale.in_command", "has a malformed brace"),
+    Bad("front-scale-out-blank", put("frontends.scale.out_command", " "), "frontends.scale.out_command",
+        "must not be empty"),
+    Bad("front-scale-in-missing", drop("frontends.scale.in_command"), "frontends.scale.in_command", "Field required",
+        line_has="scale:"),
+    Bad("front-scale-timeout-zero", put("frontends.scale.timeout_seconds", 0), "frontends.scale.timeout_seconds",
+        "(got 0)"),
+    Bad("front-scale-timeout-above-an-hour", put("frontends.scale.timeout_seconds", 3601),
+        "frontends.scale.timeout_seconds", "(got 3601)"),
+    # -- frontends: the lab's ------------------------------------------------------------------------------------
+    Bad("lab-front-vip-is-a-node", put("frontends.datacenters.dc2.vip", "198.18.2.212"),
+        "frontends.datacenters.dc2.haproxy[1]", "'198.18.2.212' is the vip", base="lab", line_has="198.18.2.212"),
+    Bad("lab-front-group-of-dc2-only", put("frontends.services[1].vms.affinity_group", "front-web-dc2"),
+        "frontends.services[1].vms.affinity_group", "'front-web-dc2' is dc2's group, but the front tier also has dc1",
+        base="lab"),
     # -- lab ----------------------------------------------------------------------------------------------------
     Bad("lab-section-outside-the-lab", put("lab", {"racks_per_dc": 3}), "lab", "only allowed with environment: lab"),
     Bad("lab-racks-zero", put("lab.racks_per_dc", 0), "lab.racks_per_dc", "(got 0)", base="lab"),
@@ -391,6 +598,23 @@ GOOD: list[tuple[str, Edit, str]] = [
     ("a-role-without-a-contact", drop("escalation.network"), "example"),
     ("lab-as-the-self-tests-derive-it", both(put("cloudstack.endpoint", "http://127.0.0.1:9/client/api"),
                                             put("cassandra.clients", [])), "lab"),
+    ("no-front-tier", drop("frontends"), "example"),
+    ("front-vms-by-tag", put("frontends.services[0].vms", {"tag": "role=web"}), "example"),
+    ("front-one-group-for-every-datacenter", put("frontends.services[0].vms.affinity_group", "front-web"), "example"),
+    ("front-group-of-the-only-front-datacenter", both(drop("frontends.datacenters.dc2"),
+                                                      put("frontends.services[0].vms.affinity_group", "front-web-dc1")),
+     "example"),
+    ("front-literal-braces-in-a-command", put("frontends.scale.out_command", "${{HOME}}/bin/front-scale {service} {dc}"),
+     "example"),
+    ("front-no-admin-socket-nor-status-page", both(put("frontends.haproxy.admin_socket", None),
+                                                   put("frontends.status", {"apache": None, "fpm": None,
+                                                                            "fpm_ping": None})), "example"),
+    ("front-no-tls-nor-scale", both(put("frontends.tls", None), drop("frontends.scale")), "example"),
+    ("front-without-keepalived", put("frontends.keepalived", False), "example"),
+    ("front-host-names-and-ipv6", put("frontends.datacenters.dc1", {"vip": "2001:db8::10", "haproxy": [
+        "lb1-dc1.preprod.example.internal", "lb2-dc1.preprod.example.internal"]}), "example"),
+    ("front-cert-fails-the-day-it-warns", put("frontends.promises.cert_fail_days", 30), "example"),
+    ("front-backend-null-is-the-name", put("frontends.services[0].backend", None), "example"),
 ]
 
 
@@ -415,6 +639,80 @@ def test_yaml_anchors_and_merge_keys_are_not_taken_for_duplicate_keys(tmp_path: 
 def test_the_documented_targets_still_validate(documented: Path) -> None:
     target = load_target(documented).target
     assert target.datacenters and target.cassandra is not None
+
+
+def test_the_documented_front_tiers() -> None:
+    lab = load_target(LAB).target.frontends
+    assert lab is not None
+    assert [(s.name, s.runtime.value, s.backend, s.health_path, s.health_body, s.probe_path) for s in lab.services] == [
+        ("www", "php", "www", "/health.php", "ok php", "/"), ("api", "cpp", "api", "/api/health", "ok cpp", "/api/hello")]
+    assert [s.vms.group_for("dc2") for s in lab.services] == ["front-web-dc2", "front-web-dc2"]
+    assert {dc: (f.vip, f.haproxy) for dc, f in lab.datacenters.items()} == {
+        "dc1": ("198.18.1.210", ["198.18.1.211", "198.18.1.212"]),
+        "dc2": ("198.18.2.210", ["198.18.2.211", "198.18.2.212"])}
+    assert lab.tls == FrontTls() and lab.promises == FrontPromises(mark_down_seconds=3)
+    assert lab.scale is not None and lab.scale.timeout_seconds == 120
+    assert lab.scale.in_command.format(service="api", dc="dc2", vm="web-dc2-3") == \
+        "cloudgate lab front scale-in --service api --dc dc2 --vm web-dc2-3"
+    example = load_target(EXAMPLE).target.frontends
+    assert example is not None and sorted(example.datacenters) == ["dc1", "dc2"]
+    assert [(s.name, s.runtime.value, s.probe_path) for s in example.services] == [("www", "php", "/"),
+                                                                                  ("api", "cpp", "/api/health")]
+    assert example.scale is not None and example.scale.out_command.format(service="www", dc="dc1") == \
+        "/opt/ops/bin/front-scale out www dc1"
+
+
+def test_without_a_frontends_section_there_is_no_front_tier(tmp_path: Path) -> None:
+    assert load_target(write(tmp_path, drop("frontends"))).target.frontends is None
+
+
+def test_a_front_selector_names_each_datacenters_group() -> None:
+    by_group = FrontVmSelector(affinity_group="front-web-{dc}")
+    assert [by_group.group_for(dc) for dc in ("dc1", "dc2")] == ["front-web-dc1", "front-web-dc2"]
+    assert FrontVmSelector(affinity_group="front-web").group_for("dc2") == "front-web"  # one group for all
+    assert FrontVmSelector(affinity_group="front-{{blue}}-{dc}").group_for("dc1") == "front-{blue}-dc1"
+    assert FrontVmSelector(name_pattern=r"^web-dc\d-\d+$").group_for("dc1") is None
+    assert FrontVmSelector(tag="role=web").group_for("dc1") is None
+    assert FrontVmSelector(tag="role=web=blue").tag_pair == ("role", "web=blue")
+    assert by_group.tag_pair is None
+
+
+def test_a_minimal_front_tier_takes_the_defaults(tmp_path: Path) -> None:
+    minimal = {"services": [{"name": "www", "runtime": "php", "health_path": "/health.php",
+                             "vms": {"affinity_group": "front-web-{dc}"}}],
+               "datacenters": {"dc1": {"vip": "198.51.100.10", "haproxy": ["198.51.100.11"]}}}
+    front = load_target(write(tmp_path, put("frontends", minimal))).target.frontends
+    assert front is not None
+    service = front.services[0]
+    assert (service.backend, service.port, service.health_body, service.probe_path) == ("www", 80, None, "/health.php")
+    assert front.haproxy == HaproxySettings(config="/etc/haproxy/haproxy.cfg", stats_socket="/run/haproxy/stats.sock",
+                                            admin_socket="/run/haproxy/admin.sock",
+                                            socket_command="socat -t 5 - UNIX-CONNECT:{socket}")
+    assert front.keepalived is True and front.tls is None and front.scale is None
+    assert front.status == FrontStatusPaths(apache="/server-status", fpm="/fpm-status", fpm_ping="/fpm-ping")
+    assert front.probe == FrontProbe(rate_per_second=50, seconds=20, timeout_seconds=2, max_in_flight=50)
+    assert front.promises == FrontPromises(error_ratio=0.001, p99_ms=250, mark_down_seconds=10, scale_out_seconds=360,
+                                           balance_tolerance=0.25, min_servers_per_dc=2, busy_workers_ratio=0.8,
+                                           cert_warn_days=30, cert_fail_days=14)
+    assert FrontTls() == FrontTls(port=443, server_name=None)
+
+
+def _front_fields(model: type[BaseModel]) -> set[str]:
+    """The field names of a front-tier model and of the models below it."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        for inner in (info.annotation, *typing.get_args(info.annotation)):
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                names |= _front_fields(inner)
+    return names
+
+
+def test_every_front_field_is_documented_in_the_example() -> None:
+    text = EXAMPLE.read_text()
+    section = text[text.index("\nfrontends:\n"):text.index("\nthresholds:\n")]
+    missing = sorted(name for name in _front_fields(FrontendsSection) if not re.search(rf"\b{name}:", section))
+    assert not missing, f"fixtures/targets/example-preprod.yaml does not document frontends' {missing}"
 
 
 def test_a_target_file_that_is_not_utf8_is_one_line_with_its_line(tmp_path: Path) -> None:
