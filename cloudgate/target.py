@@ -548,7 +548,7 @@ def _placeholder_problem(value: str, allowed: tuple[str, ...]) -> str | None:
 
 def _has_placeholder(value: str, name: str) -> bool:
     """Whether a template `_placeholder_problem` accepted names `name` (a doubled brace is no placeholder)."""
-    return any(field == name for _text, field, _spec, _conversion in string.Formatter().parse(value))
+    return any(found == name for _text, found, _spec, _conversion in string.Formatter().parse(value))
 
 
 def _url_path_problem(value: str) -> str | None:
@@ -573,8 +573,8 @@ def _shell_path_problem(value: str) -> str | None:
 class FrontRuntime(StrEnum):
     """What answers behind Apache on a front VM: it names which status page applies (PHP-FPM's or none)."""
 
-    php = "php"  # PHP-FPM, through Apache's proxy_fcgi
-    cpp = "cpp"  # the C++ FastCGI responder, through Apache's proxy_fcgi
+    php = "php"  # PHP-FPM behind Apache: its status and ping pages apply
+    cpp = "cpp"  # the C++ FastCGI responder behind Apache: no PHP-FPM page applies
 
 
 class FrontVmSelector(_Strict):
@@ -588,7 +588,8 @@ class FrontVmSelector(_Strict):
     affinity_group: NonBlank | None = Field(
         None, description="host anti-affinity group name; {dc} is replaced by the datacenter's name")
     name_pattern: NonBlank | None = Field(
-        None, description="Python regex matched with re.fullmatch against the VM name; the VM's zone gives its datacenter")
+        None, description="Python regex matched with re.fullmatch against the VM name; the VM's zone gives its "
+                          "datacenter")
     tag: NonBlank | None = Field(None, description="CloudStack resource tag key=value")
 
     @field_validator("affinity_group")
@@ -683,7 +684,8 @@ class FrontDatacenter(_Strict):
     """A datacenter's front door: the VIP keepalived moves between its haproxy nodes."""
 
     vip: str = Field(description="the front door's address (the VIP the probe goes through)")
-    haproxy: list[str] = Field(min_length=1, max_length=8, description="SSH addresses of the datacenter's haproxy nodes")
+    haproxy: list[str] = Field(min_length=1, max_length=8,
+                               description="SSH addresses of the datacenter's haproxy nodes")
 
     @field_validator("vip")
     @classmethod
@@ -751,7 +753,8 @@ class HaproxySettings(_Strict):
 class FrontStatusPaths(_Strict):
     """Status pages on each front VM's Apache; each optional, since operators expose them or not."""
 
-    apache: str | None = Field("/server-status", description="mod_status (the checks append ?auto); null: not applicable")
+    apache: str | None = Field("/server-status",
+                               description="mod_status (the checks append ?auto); null: not applicable")
     fpm: str | None = Field("/fpm-status", description="PHP-FPM's pm.status_path, through Apache; null: not applicable")
     fpm_ping: str | None = Field("/fpm-ping", description="PHP-FPM's ping.path, through Apache; null: not applicable")
 
@@ -880,7 +883,8 @@ class FrontendsSection(_Strict):
         seen: dict[str, int] = {}
         for i, service in enumerate(value):
             if service.name in seen:
-                raise FieldProblem((i, "name"), f"service name {service.name!r} is used twice (services[{seen[service.name]}])")
+                raise FieldProblem((i, "name"), f"service name {service.name!r} is used twice "
+                                                f"(services[{seen[service.name]}])")
             seen[service.name] = i
         return value
 
@@ -1046,7 +1050,8 @@ class Target(_Strict):
         """
         for dc in front.datacenters:
             if dc not in names:
-                raise FieldProblem(("frontends", "datacenters", dc), f"unknown datacenter {dc!r} (the target has {names})")
+                raise FieldProblem(("frontends", "datacenters", dc),
+                                   f"unknown datacenter {dc!r} (the target has {names})")
         if len(front.datacenters) < 2:
             return
         for i, service in enumerate(front.services):
