@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -231,14 +232,16 @@ def parse_show_stat(text: str) -> list[StatRow]:
     command", "Permission denied"), an empty read, a header without pxname/svname, a garbled number.
     """
     command = "show stat"
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines or not lines[0].startswith("#"):
+    first, _, body = text.lstrip("\r\n").partition("\n")
+    if not first.startswith("#"):
         raise RuntimeAnswerError(command, text, "no `# pxname,svname,…` header")
-    header = [name.strip() for name in lines[0].lstrip("#").strip().split(",")]
+    header = [name.strip() for name in first.lstrip("#").strip().split(",")]
     if "pxname" not in header or "svname" not in header:
         raise RuntimeAnswerError(command, text, "the header names no pxname/svname")
     rows: list[StatRow] = []
-    for values in csv.reader(lines[1:]):
+    for values in csv.reader(io.StringIO(body, newline="")):
+        if not any(value.strip() for value in values):
+            continue  # the answer ends with an empty line
         fields = {name: value for name, value in zip(header, values, strict=False) if name and name != "-"}
         if not fields.get("pxname") or "svname" not in fields:
             raise RuntimeAnswerError(command, text, f"a line without pxname/svname: {','.join(values)[:80]!r}")
