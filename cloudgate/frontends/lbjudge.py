@@ -83,8 +83,8 @@ def servers_not_up(rows: list[StatRow], node: str, declared: Collection[str] = f
                 problems.append(f"{label} is {row.status}, going down: {failed} check(s) in a row failed "
                                 f"({_last_check(row)}); {n} more mark it DOWN")
             elif row.check_layer in (4, 6):
-                problems.append(f"{label} is UP on a {L4_ONLY if row.check_layer == 4 else L4_ONLY.replace('layer-4', 'layer-6 (TLS)')}; "
-                                f"add `option httpchk` with a URI that runs PHP and C++")
+                shallow = L4_ONLY if row.check_layer == 4 else L4_ONLY.replace("layer-4", "layer-6 (TLS)")
+                problems.append(f"{label} is UP on a {shallow}; add `option httpchk` with a URI that runs PHP and C++")
             elif row.check_status not in ("L7OK",):
                 problems.append(f"{label} is UP without an L7 check result ({_last_check(row)})")
         else:

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudgate.frontends.detection import (
@@ -130,6 +130,7 @@ _TIMING = st.builds(
     layer=st.sampled_from(["tcp", "ssl", "http"]), spread_checks=st.integers(0, 50))
 
 
+@settings(deadline=None)
 @given(_TIMING)
 def test_the_window_is_ordered_and_a_refused_connection_is_never_slower_than_a_silent_one(timing):
     refused, silent, hung = (time_to_down(timing, kind) for kind in FAILURE_KINDS)

@@ -298,11 +298,13 @@ def test_time_values_haproxy_refuses_are_refused(text):
         parse_time(text)
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=MAX_TIME_MS))
 def test_a_time_written_back_reads_the_same(ms):
     assert parse_time(format_time(ms)) == ms
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["ms", "s", "m", "h", "d", ""]))
 def test_each_unit_multiplies_as_documented(value, unit):
     ms = value * {"": 1, "ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}[unit]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cloudgate.frontends.haproxycfg import parse_haproxy_cfg
@@ -204,6 +204,7 @@ def test_weights_set_the_expected_shares():
     ]
 
 
+@settings(deadline=None)
 @given(st.integers(1, 12), st.integers(100, 10_000))
 def test_an_exactly_even_spread_always_passes_and_one_starved_server_never_does(n, each):
     assert balance_problems({f"web{i}": each for i in range(n)}, tolerance=0.0) == []
