@@ -17,10 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cloudgate.placement import place
-from cloudgate.placement.model import GroupRequest, Request, Size
 from cloudgate.target import Target
-from cloudgate_lab import guests, paths
+from cloudgate_lab import guests, paths, placing
 from cloudgate_lab.clusterfile import cluster_file, node_command_for
 from cloudgate_lab.topology import LabTopology
 
@@ -50,28 +48,6 @@ def _one(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
     return items[0]
 
 
-def plan_hosts(client: Any, target: Target, names: dict[str, list[str]], offering: dict[str, Any]) -> dict[str, str]:
-    """VM name -> host id from the placement engine, over the estate CloudStack reports."""
-    from cloudgate.estate import EstateSnapshot, Source
-    from cloudgate.snapshot import read_cloudstack
-
-    parts = read_cloudstack(client, target)
-    estate = EstateSnapshot(target=target.name, taken_at="", cloudstack=Source(live=True, taken_at=""),
-                            hosts=parts["hosts"], vms=parts["vms"]).placement_estate()
-    request = Request(groups=[GroupRequest(
-        group=GROUP,
-        size=Size(cpu=int(offering["cpunumber"]) * int(offering["cpuspeed"]), memory_mib=int(offering["memory"])),
-        per_dc={dc: len(vms) for dc, vms in names.items()},
-    )])
-    result = place(estate, request)
-    if not result.feasible:
-        raise CassandraDeployError(f"placement engine found no placement for the lab's Cassandra: {result.reason}")
-    by_dc: dict[str, list[str]] = {}
-    for vm in result.vms:
-        by_dc.setdefault(vm.datacenter, []).append(result.assignments[vm.name])
-    return {name: by_dc[dc][i] for dc, vms in names.items() for i, name in enumerate(vms)}
-
-
 def deploy(client: Any, lab_client: Any, topology: LabTopology, target: Target, placement: str) -> list[dict[str, Any]]:
     """Deploy the Cassandra VMs; returns their listVirtualMachines records."""
     names = node_names(target)
@@ -83,7 +59,10 @@ def deploy(client: Any, lab_client: Any, topology: LabTopology, target: Target, 
     hostids: dict[str, str] = {}
     extra: dict[str, Any] = {}
     if placement == "cloudgate":
-        hostids = plan_hosts(client, target, names, offering)
+        try:
+            hostids = placing.plan_hosts(client, target, {GROUP: names}, offering)
+        except placing.PlacementError as exc:
+            raise CassandraDeployError(f"the lab's Cassandra: {exc}") from None
         lab_client.createAffinityGroup(name=GROUP, type="host anti-affinity", fetch_result=True)
         extra["affinitygroupnames"] = GROUP
     jobs = []

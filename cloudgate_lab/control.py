@@ -334,6 +334,8 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
         t_hosts_ready = time.monotonic()
         memory = footprint.per_host_figures([h.netns for h in topology.hosts], available_before)
         cassandra_nodes = _deploy_cassandra(loaded, topology, placement)
+        t_cassandra = time.monotonic()
+        front = _deploy_front(loaded, topology, placement)
         t_ready = time.monotonic()
     except BaseException:
         down(quiet=True)
@@ -344,8 +346,10 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
         "network_seconds": round(t_net - t0, 3),
         "hosts_seconds": round(t_hosts - t_net, 3),
         "infrastructure_seconds": round(t_hosts_ready - t0, 3),
-        "cassandra_seconds": round(t_ready - t_hosts_ready, 3),
+        "cassandra_seconds": round(t_cassandra - t_hosts_ready, 3),
         "cassandra_nodes": cassandra_nodes,
+        "front_seconds": round(t_ready - t_cassandra, 3),
+        **front,
         "lab_up_seconds": round(t_ready - t0, 3),
         "placement": placement,
         **memory,
@@ -355,7 +359,7 @@ def up(target_path: str, placement: str = "cloudgate", quiet: bool = False) -> d
         print(
             f"lab up: {len(topology.hosts)} hosts in {len(topology.datacenters)} datacenters, CloudStack API at "
             f"http://127.0.0.1:{topology.api_port}/client/api, {timings['cassandra_nodes']} Cassandra nodes "
-            f"({placement} placement), in {timings['lab_up_seconds']:.1f} s"
+            f"({placement} placement), {timings['front_vms']} front VMs, in {timings['lab_up_seconds']:.1f} s"
         )
     return timings
 
@@ -386,6 +390,31 @@ def _deploy_cassandra(loaded: Any, topology: LabTopology, placement: str) -> int
     except cassandra.CassandraDeployError as exc:
         raise LabControlError(str(exc)) from None
     return len(vms)
+
+
+def _deploy_front(loaded: Any, topology: LabTopology, placement: str) -> dict[str, Any]:
+    """Deploy the lab's front tier (real haproxy, keepalived, Apache, PHP-FPM, C++); its VM count and memory."""
+    target = loaded.target
+    if placement == "none" or target.frontends is None:
+        return {"front_vms": 0}
+    from cloudgate_lab import guests
+    from cloudgate_lab.front import deploy as front_deploy
+
+    try:
+        plan = front_deploy.deploy(suite_client(loaded), lab_client(topology), topology, target)
+    except front_deploy.FrontDeployError as exc:
+        raise LabControlError(str(exc)) from None
+    figures: dict[str, Any] = {"front_vms": 0, "front_memory_mib": {}}
+    total = 0
+    for dc in plan.dcs:
+        for vm in dc.lbs + dc.webs:
+            node = guests.guest_node_by_name(vm.name)
+            pss, _ = footprint.pss_in_netns_kib([node.netns] if node else [])
+            figures["front_memory_mib"][vm.name] = round(pss / 1024, 1)
+            figures["front_vms"] += 1
+            total += pss
+    figures["front_memory_total_mib"] = round(total / 1024, 1)
+    return figures
 
 
 def down(quiet: bool = False) -> None:

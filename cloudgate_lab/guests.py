@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cloudgate_lab import hosts, net, paths
+from cloudgate_lab import frontboot, hosts, net, paths
 from cloudgate_lab.clusterfile import node_command_for
 from cloudgate_lab.hosts import Node
 from cloudgate_lab.net import LabError
@@ -234,12 +234,26 @@ def start_service(node: Node, unit: str, argv: list[str]) -> None:
     Its process runs detached in the guest's namespaces and is killed with the guest. The lab's
     CLOUDGATE_CQL_* tuning variables go with the unit, so a restart over SSH runs the same node."""
     env = {k: v for k, v in os.environ.items() if k.startswith("CLOUDGATE_CQL_")}
+    description = UNIT_DESCRIPTIONS.get(unit) or frontboot.UNIT_DESCRIPTIONS.get(unit, unit)
 
     def record(state: dict[str, Any]) -> None:
-        state.setdefault("services", {})[unit] = {"argv": list(argv), "env": env, "description": UNIT_DESCRIPTIONS.get(unit, unit)}
+        entry: dict[str, Any] = {"argv": list(argv), "env": env, "description": description}
+        if unit in frontboot.UNIT_PIDFILES:
+            entry["pidfile"] = frontboot.UNIT_PIDFILES[unit]
+        state.setdefault("services", {})[unit] = entry
 
     hosts.update_state(node, record)
     hosts.node_spawn_detached(node, argv, what=f"start {unit}")
+
+
+def _boot_front(spec: GuestSpec, node: Node) -> None:
+    """A front VM's daemons (haproxy + keepalived, or Apache + PHP-FPM + the C++ responder), from the plan."""
+    boot = frontboot.boot_for(spec.name, spec.template, node.dir)
+    if boot is None:
+        return
+    hosts.node_exec(node, ["sh", "-c", boot.shell_script()], what="front tier: run dirs and configuration binds")
+    for unit, argv in boot.units:
+        start_service(node, unit, list(argv))
 
 
 # -- driver API --------------------------------------------------------------------------------------
@@ -266,6 +280,7 @@ def start_guest(spec: GuestSpec) -> None:
         hosts.wait_nodes([node], timeout=BOOT_TIMEOUT)
         for unit, argv in services_for_template(spec).items():
             start_service(node, unit, argv)
+        _boot_front(spec, node)
     except BaseException:
         stop_guest(spec.vm_id, forced=True)
         raise

@@ -27,11 +27,14 @@ SERVICE_OFFERINGS = [
     ("Small Instance", "Small Instance, 1 core, 1 GiB", 1, 2000, 1024),
     ("Medium Instance", "Medium Instance, 2 cores, 4 GiB", 2, 2000, 4096),
     ("Cassandra", "Cassandra node, 8 cores, 16 GiB", 8, 2000, 16384),
+    ("Front", "Front end (haproxy or web), 2 cores, 2 GiB", 2, 2000, 2048),
 ]
 # (name, displaytext, template tag, os type)
 TEMPLATES = [
     ("Ubuntu 22.04 cloudgate guest", "Ubuntu 22.04 guest for cloudgate checks", "guest", "Ubuntu 22.04 LTS"),
     ("Cassandra 4.1 node", "Ubuntu 22.04 with Apache Cassandra 4.1", "cassandra", "Ubuntu 22.04 LTS"),
+    ("Front haproxy node", "Ubuntu 22.04 with haproxy 2.6 and keepalived 2.2", "front-lb", "Ubuntu 22.04 LTS"),
+    ("Front web node", "Ubuntu 22.04 with Apache 2.4, PHP-FPM 8.2 and the C++ api", "front-web", "Ubuntu 22.04 LTS"),
 ]
 
 

@@ -58,15 +58,34 @@ def unit_pids(argv: list[str]) -> list[int]:
     return found
 
 
+def _pidfile_pid(path: str) -> list[int]:
+    """The main PID a unit's pid file names, if that process lives in this network namespace."""
+    try:
+        with open(path) as fh:
+            pid = int(fh.read().split()[0])
+        st = os.stat(f"/proc/{pid}/ns/net")
+    except (OSError, ValueError, IndexError):
+        return []
+    return [pid] if (st.st_dev, st.st_ino) == _own_netns() else []
+
+
+def pids_of(unit: dict) -> list[int]:
+    """A unit's processes: by its pid file when it has one (a daemon that renames itself, as php-fpm's
+    "php-fpm: master process (...)" does, is found like systemd's PIDFile= finds it), else by argv."""
+    if unit.get("pidfile"):
+        return _pidfile_pid(unit["pidfile"])
+    return unit_pids(unit["argv"])
+
+
 def _signal(pids: list[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
 
 
-def _wait_gone(argv: list[str], timeout: float) -> bool:
+def _wait_gone(unit: dict, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while unit_pids(argv):
+    while pids_of(unit):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
@@ -74,17 +93,16 @@ def _wait_gone(argv: list[str], timeout: float) -> bool:
 
 
 def _stop(unit: dict, _node_dir: str) -> int:
-    argv = unit["argv"]
-    _signal(unit_pids(argv), signal.SIGTERM)
-    if not _wait_gone(argv, STOP_TIMEOUT_SECONDS):
-        _signal(unit_pids(argv), signal.SIGKILL)
-        _wait_gone(argv, 5.0)
+    _signal(pids_of(unit), signal.SIGTERM)
+    if not _wait_gone(unit, STOP_TIMEOUT_SECONDS):
+        _signal(pids_of(unit), signal.SIGKILL)
+        _wait_gone(unit, 5.0)
     return 0
 
 
 def _start(unit: dict, node_dir: str) -> int:
     argv = unit["argv"]
-    if unit_pids(argv):
+    if pids_of(unit):
         return 0
     env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C", **unit.get("env", {})}
     with open(os.path.join(node_dir, "processes.log"), "ab") as log:
@@ -139,7 +157,7 @@ def systemctl(state: dict, node_dir: str, argv: list[str]) -> int:
                     continue
                 sys.stderr.write(f"Failed to {verb} {name}.service: Unit {name}.service not found.\n")
                 return UNIT_NOT_FOUND
-            pids = unit_pids(unit["argv"])
+            pids = pids_of(unit)
             if verb == "is-active":
                 sys.stdout.write("active\n" if pids else "inactive\n")
                 rc = rc or (0 if pids else INACTIVE)
