@@ -9,7 +9,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 CG := $(BIN)/cloudgate
 STAMP := $(VENV)/.installed
-APT_PACKAGES := openssh-server iptables iproute2 procps chromium
+# the front tier's real software (run only inside the lab's guests), and socat, which the checks use
+# over SSH to reach haproxy's stats socket as operators do
+FRONT_PACKAGES := haproxy keepalived apache2-bin php8.2-fpm libfcgi-dev g++ socat
+APT_PACKAGES := openssh-server iptables iproute2 procps chromium $(FRONT_PACKAGES)
 LAB_TARGET := fixtures/targets/lab.yaml
 TEST_JUNIT := build/test-junit.xml
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -24,14 +27,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,lab]'
 	@touch $(STAMP)
 
-# Debian packages the lab needs (sshd for the hosts, iptables for partitions, ip for namespaces), and
-# headless Chromium, in which the self-tests open the operators' page.
+# Debian packages the lab needs (sshd for the hosts, iptables for partitions, ip for namespaces, the
+# front tier's daemons), and headless Chromium, in which the self-tests open the operators' page.
+# tools/install-debian-packages.sh installs them with a policy-rc.d forbidding every service start, so
+# nothing of them starts or listens in the machine's own namespace.
 system-deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
+	  $(SUDO) bash tools/install-debian-packages.sh $$missing; \
 	fi
 
 # Style, then layering: import-linter's contracts (pyproject.toml [tool.importlinter]; run from the
