@@ -128,6 +128,7 @@ class VmRecord(_Record):
     host_name: str | None = None
     ips: tuple[str, ...] = ()
     affinity_groups: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()  # CloudStack resource tags, "key=value" (how a front tier may find its VMs)
     cpu_mhz: int = 0
     memory_mib: int = 0
     offering: str = ""

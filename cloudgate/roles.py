@@ -12,7 +12,7 @@ import shlex
 
 from cloudgate.hypervisor.baselines import HypervisorBaseline
 from cloudgate.ssh.gather import Probe
-from cloudgate.target import CassandraNodeSettings
+from cloudgate.target import CassandraNodeSettings, HaproxySettings
 
 
 def hypervisor_probe(baseline: HypervisorBaseline) -> Probe:
@@ -42,4 +42,19 @@ def cassandra_node_probe(settings: CassandraNodeSettings) -> Probe:
         "thp": "cat /sys/kernel/mm/transparent_hugepage/enabled",
         "data_dir_source": f"findmnt -n -o SOURCE --target {shlex.quote(settings.data_directory)}",
         "nodetool_status": "nodetool status",  # the node's own gossip view of its peers
+    })
+
+
+def haproxy_node_probe(settings: HaproxySettings) -> Probe:
+    """A haproxy node of the front tier (tests/infra/test_front_tier.py): its runtime view through the
+    operator-level stats socket, its configuration, its addresses (who holds the VIP) and keepalived."""
+    def runtime(command: str) -> str:
+        return f"echo {shlex.quote(command)} | " + settings.socket_command.format(socket=shlex.quote(settings.stats_socket))
+
+    return Probe("haproxy-node", {
+        "show_stat": runtime("show stat"),
+        "show_info": runtime("show info"),
+        "config": f"cat {shlex.quote(settings.config)}",
+        "addresses": "ip -o -4 addr show",
+        "keepalived": "systemctl is-active keepalived",
     })

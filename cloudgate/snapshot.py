@@ -91,6 +91,7 @@ def vm_record(vm: dict[str, Any]) -> VmRecord:
         zone=str(vm.get("zonename", "")), host_id=vm.get("hostid"), host_name=vm.get("hostname"),
         ips=tuple(str(n["ipaddress"]) for n in vm.get("nic") or [] if n.get("ipaddress")),
         affinity_groups=groups,
+        tags=tuple(f"{t.get('key')}={t.get('value')}" for t in vm.get("tags") or [] if t.get("key")),
         cpu_mhz=int(vm.get("cpunumber", 0)) * int(vm.get("cpuspeed", 0)),
         memory_mib=int(vm.get("memory", 0)), offering=str(vm.get("serviceofferingname") or ""),
         created=vm.get("created"),

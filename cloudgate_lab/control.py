@@ -735,12 +735,26 @@ def list_faults() -> str:
     lines += [f"  {name:<{width}} {desc}" for name, desc in FAULTS.items()]
     lines.append("cloud faults (cloudgate lab fault cloud FAULT --param k=v):")
     lines += [f"  {name:<{width}} {desc}" for name, desc in CLOUD_FAULTS.items()]
+    from cloudgate_lab.front.faults import FAULTS as FRONT_FAULTS
+
+    lines.append("front-tier faults (cloudgate lab fault front FAULT --param k=v):")
+    lines += [f"  {name:<{width}} {desc}" for name, desc in FRONT_FAULTS.items()]
     return "\n".join(lines)
 
 
 def fault(host: str | None, name: str | None, params: dict[str, str], clear: bool) -> None:
     if host is None:
         raise LabControlError("which host? `cloudgate lab fault HOST FAULT` (or `cloud FAULT`), `--list` lists faults")
+    if host == "front":
+        if not name:
+            raise LabControlError("which front-tier fault? `cloudgate lab fault --list`")
+        from cloudgate_lab.front import faults as front_faults
+
+        try:
+            front_faults.apply(name, params, clear)
+        except front_faults.FrontFaultError as exc:
+            raise LabControlError(str(exc)) from None
+        return
     if host == "cloud":
         if not name:
             raise LabControlError("which cloud fault? `cloudgate lab fault --list`")

@@ -258,7 +258,8 @@ def render_apache(plan: FrontPlan, web: str, log_dir: str) -> str:
 def render_fpm(plan: FrontPlan, web: str, log_dir: str) -> str:
     """php-fpm.conf: one dynamic pool (max children reached is counted only for dynamic/ondemand)."""
     over = plan.override(web)
-    children = int(over.get("fpm_max_children", 4))
+    children = int(over.get("fpm_max_children", 8))
+    delay = int(over.get("delay_ms", 0))
     return "\n".join([
         "; rendered by cloudgate_lab.frontconf: the lab's PHP-FPM, in its guest's namespaces",
         "[global]",
@@ -279,5 +280,6 @@ def render_fpm(plan: FrontPlan, web: str, log_dir: str) -> str:
         "request_slowlog_timeout = 5s",
         f"slowlog = {log_dir}/fpm-slow.log",
         "catch_workers_output = yes",
+        f"env[CG_DELAY_MS] = {delay}",
         "",
     ])
