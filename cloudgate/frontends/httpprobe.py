@@ -21,6 +21,10 @@ or accepted and then silent), `reset` (closed or reset without a whole answer), 
 not resolve), `tls` (the handshake failed), `other`. HTTP answers are counted by class of status
 (2xx/3xx ok, 4xx apart, 5xx) and by the `X-Served-By` header, which names the server that answered.
 
+A server that trickles its answer (each byte within the timeout, the whole never) holds its request
+past the timeout; the probe's end cuts it, and it is recorded then as a timeout (so is a resolver that
+hangs: name resolution has its own timeouts, outside the request's).
+
 Threads: one daemon thread per request in flight. On Ctrl-C the KeyboardInterrupt propagates at
 once; the requests still in flight are abandoned (their threads are daemons, each bounded by its
 socket timeout, and write nothing more) and the history file is closed.
@@ -29,7 +33,6 @@ socket timeout, and write nothing more) and the history file is closed.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import os
 import re
@@ -190,7 +193,7 @@ class _Target:
     port: int
     path: str
     host_header: str
-    server_name: str | None  # SNI
+    server_name: str  # the TLS name (SNI, unless an address)
 
 
 class _Failure(Exception):
@@ -210,13 +213,10 @@ def _target(url: str, host_header: str | None) -> _Target:
         raise ValueError(f"bad port in {url!r}") from None
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     header = host_header or parts.netloc.rpartition("@")[2]
-    name = host_header.rsplit(":", 1)[0].strip("[]") if host_header else parts.hostname
-    try:
-        ipaddress.ip_address(name)
-        server_name = None  # no SNI for an address
-    except ValueError:
-        server_name = name
-    return _Target(parts.scheme, parts.hostname, port, path, header, server_name)
+    # the TLS name: the Host header's host when one is given (the site), else the URL's; Python sends
+    # no SNI for an address, but still checks it against the certificate's IP SANs when verifying
+    name = urlsplit(f"//{host_header}").hostname if host_header else parts.hostname
+    return _Target(parts.scheme, parts.hostname, port, path, header, name or parts.hostname)
 
 
 def _tls_context(verify: bool) -> ssl.SSLContext:

@@ -75,6 +75,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/stall":
             self.server.gate.wait(10)
             self._answer(200, b"after the stall\n", "web-dc1-1")
+        elif path == "/trickle":  # a status line, then one byte of a header every 0.1 s, never done
+            try:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not self.server.release.wait(0.1):
+                    self.wfile.write(b"z")
+            except OSError:
+                pass
+            self.close_connection = True
         elif path == "/close":
             self.close_connection = True  # read the request, then close without a word
         else:
@@ -182,6 +190,15 @@ def test_a_server_that_answers_after_the_timeout_counts_timeouts_and_the_probe_s
     assert result.p99_ms is None and "no success" in result.summary()
     assert result.latency_all.get_total_count() == 5
     assert result.latency_all.get_min_value() >= 300_000  # each timed out after 0.3 s, from its due time
+
+
+def test_a_server_trickling_its_answer_past_the_timeout_is_cut_at_the_probes_end_as_a_timeout(web):
+    started = time.monotonic()
+    result = run_probe(_url(web, "/trickle"), rate_per_second=10, seconds=0.3, timeout_seconds=0.5, max_in_flight=10)
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.3 + 0.5 + GRACE_SECONDS + 2  # each byte came within the timeout, the whole never did
+    assert result.errors == {"timeout": 3} and result.overloaded == 0
+    assert all("abandoned at the probe's end" in f.detail for f in result.failures)
 
 
 def test_a_refused_port_and_a_server_closing_without_answering_are_told_apart(web):
