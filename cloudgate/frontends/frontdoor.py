@@ -21,11 +21,15 @@ MIN_SUCCESSES_FOR_P99 = 100
 
 
 def error_problems(result: ProbeResult, max_ratio: float, dc: str) -> list[str]:
-    """(5xx + errors + timeouts) / sent above `max_ratio`, a probe too short to resolve it, an overloaded probe."""
-    if not 0 < max_ratio < 1:
-        raise ValueError(f"max_ratio is a fraction between 0 and 1, not {max_ratio!r} (for 0: steady_state_problems)")
-    needed = math.ceil(1 / max_ratio - 1e-9)
+    """(5xx + errors + timeouts) / sent above `max_ratio`, a probe too short to resolve it, an overloaded probe.
+
+    A promise of 0 (the target file allows it) is refuted by one failure and resolved by no count, so
+    it asks for no minimum; steady_state_problems says more (4xx, which request first failed).
+    """
+    if not 0 <= max_ratio < 1:
+        raise ValueError(f"max_ratio is a fraction in [0, 1), not {max_ratio!r}")
     problems = []
+    needed = math.ceil(1 / max_ratio - 1e-9) if max_ratio else 0
     if result.sent < needed:
         problems.append(f"{dc} front door: only {result.sent} requests sent, fewer than the {needed} needed to "
                         f"resolve an error budget of {max_ratio:.2%} (one failure in {needed}): run the probe longer")

@@ -43,8 +43,14 @@ def test_a_probe_too_short_to_resolve_the_budget_is_a_problem_not_a_pass():
     assert error_problems(_result(ok=200), 0.001, "dc2") == [
         "dc2 front door: only 200 requests sent, fewer than the 1000 needed to resolve an error budget of 0.10% "
         "(one failure in 1000): run the probe longer"]
-    with pytest.raises(ValueError, match="steady_state_problems"):
-        error_problems(_result(), 0.0, "dc1")
+    with pytest.raises(ValueError, match=r"a fraction in \[0, 1\)"):
+        error_problems(_result(), 1.5, "dc1")
+
+
+def test_a_promise_of_zero_errors_asks_for_no_minimum_and_fails_on_one_error():
+    assert error_problems(_result(ok=10), 0.0, "dc1") == []
+    assert error_problems(_result(ok=9, errors={"reset": 1}), 0.0, "dc1") == [
+        "dc1 front door: 1 of 10 requests failed (10.00% > 0.00%): reset 1"]
 
 
 def test_an_overloaded_probe_is_named_apart_and_left_out_of_the_ratio():
