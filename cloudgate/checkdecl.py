@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-TIERS = ("hypervisor", "cloudstack", "cassandra")
+TIERS = ("hypervisor", "cloudstack", "cassandra", "frontends")
 PLANES = ("data", "control")
 SEVERITIES = ("critical", "major", "minor")
 CHECK_ID = re.compile(r"^CG-[A-Z]+-\d{3}$")

@@ -18,6 +18,8 @@ ESCALATION_ROLES: dict[str, str] = {
                         "capacity, the allocator, upgrades",
     "cassandra-dba": "the Cassandra DBAs: the ring, the nodes and their settings, repairs, replica placement, "
                      "the applications' driver settings",
+    "web-ops": "the front-end team: haproxy and keepalived, Apache, PHP-FPM and the C++ services, their "
+               "deployments, certificates and scaling",
     "network": "the network team: the link between the datacenters, DNS, the NTP servers, firewalls",
     "on-call-manager": "the incident manager on call: declares the incident, decides what production may lose, "
                        "brings in the other teams",

@@ -6,6 +6,7 @@ part a plugin of its own that pytest registers from the list below:
 - outcomes: one-line errors, waivers, passed / failed / error / waived / not applicable / not run;
 - reports:  reports/<run-id>/ (junit, HTML, metrics, summary, estate provenance), reports/latest;
 - fixtures: the estate snapshot, the CloudStack client, SSH handles, figures;
+- front:    the front tier's datacenters and haproxy nodes as parameters, their facts, the front-door load;
 - cleanup:  the run ledger's safety net (undo at session end what this process left pending);
 - shards:   under xdist, each host's checks on one worker; a lost worker's checks not run;
 - shutdown: a Ctrl-C while the reports are written is deferred: they are finished, then exit 2.
@@ -18,6 +19,7 @@ pytest_plugins = [
     "cloudgate.plugin.outcomes",
     "cloudgate.plugin.reports",
     "cloudgate.plugin.fixtures",
+    "cloudgate.plugin.front",
     "cloudgate.plugin.cleanup",
     "cloudgate.plugin.shards",
     "cloudgate.plugin.shutdown",

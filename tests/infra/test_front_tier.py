@@ -14,7 +14,16 @@ import datetime as dt
 
 import pytest
 
-from cloudgate.frontends import dispersion, frontdoor, haproxycfg, haproxystat, lbjudge, members, tlscert, webstatus
+from cloudgate.frontends import (
+    dispersion,
+    frontdoor,
+    haproxycfg,
+    haproxystat,
+    lbjudge,
+    members,
+    tlscert,
+    webstatus,
+)
 from cloudgate.frontends.httpprobe import HttpProbeError, get_once
 from cloudgate.plugin.front import front_door_load, node_facts
 
@@ -167,9 +176,9 @@ def test_every_front_vm_answers_each_services_health_page_directly(front_dc, fro
                 except HttpProbeError as exc:
                     problems.append(f"{member.name} {path}: {exc}")
                     continue
-                if answer.status != 200 or (body and body not in answer.body):
+                if answer.status != 200 or (body and body not in answer.text):
                     problems.append(f"{member.name} {path}: answered {answer.status} "
-                                    f"{answer.body.strip().splitlines()[0][:80] if answer.body.strip() else '(empty)'}"
+                                    f"{answer.text.strip().splitlines()[0][:80] if answer.text.strip() else '(empty)'}"
                                     + (f" (a {service.runtime.value} health page says {body!r})" if body else ""))
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
@@ -184,14 +193,14 @@ def test_every_front_vm_has_idle_apache_workers_and_no_php_fpm_listen_queue(fron
     for ip, name in sorted(_web_ips(frontends, target, estate, front_dc.name).items(), key=lambda kv: kv[1]):
         if frontends.status.apache:
             try:
-                text = get_once(f"http://{ip}:{port}{frontends.status.apache}?auto", timeout=5.0).body
+                text = get_once(f"http://{ip}:{port}{frontends.status.apache}?auto", timeout=5.0).text
                 problems += webstatus.apache_saturation(webstatus.parse_apache_status(text),
                                                         frontends.promises.busy_workers_ratio, name)
             except (HttpProbeError, webstatus.StatusPageError) as exc:
                 problems.append(f"{name}: Apache status unreadable: {exc}")
         if frontends.status.fpm and any(s.runtime.value == "php" for s in frontends.services):
             try:
-                fpm = webstatus.parse_fpm_status(get_once(f"http://{ip}:{port}{frontends.status.fpm}", timeout=5.0).body)
+                fpm = webstatus.parse_fpm_status(get_once(f"http://{ip}:{port}{frontends.status.fpm}", timeout=5.0).text)
                 if fpm.listen_queue:
                     problems.append(f"{name}: {fpm.listen_queue} request(s) waiting in PHP-FPM's listen queue "
                                     f"(pool {fpm.pool}, {fpm.active_processes} of {fpm.total_processes} children busy)")
@@ -236,10 +245,10 @@ def test_every_haproxy_node_of_a_datacenter_serves_the_same_certificate(front_dc
 
 # --------------------------------------------------------------------------- under the front-door load (nightly)
 def _load(request, front_dc, frontends, target, estate):  # noqa: ANN001, ANN202
-    return front_door_load(request.config, front_dc, frontends, sorted(_web_ips(frontends, target, estate, front_dc.name)))
+    ips = {dc: sorted(_web_ips(frontends, target, estate, dc)) for dc in frontends.datacenters}
+    return front_door_load(request.config, front_dc.name, frontends, ips)
 
 
-@pytest.mark.nightly
 @pytest.mark.check(id="CG-FRONT-007", severity="critical", tier=TIER, plane="data")
 def test_the_front_door_fails_no_request_in_steady_state(request, front_dc, frontends, target, estate):
     load = _load(request, front_dc, frontends, target, estate)
@@ -250,7 +259,6 @@ def test_the_front_door_fails_no_request_in_steady_state(request, front_dc, fron
     assert not problems, f"{front_dc}: {'; '.join(dict.fromkeys(problems))}"
 
 
-@pytest.mark.nightly
 @pytest.mark.check(id="CG-FRONT-008", severity="major", tier=TIER, plane="data")
 def test_the_front_doors_p99_is_within_the_promise(request, front_dc, frontends, target, estate, metric):
     load = _load(request, front_dc, frontends, target, estate)
@@ -262,7 +270,6 @@ def test_the_front_doors_p99_is_within_the_promise(request, front_dc, frontends,
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
 
-@pytest.mark.nightly
 @pytest.mark.check(id="CG-FRONT-009", severity="major", tier=TIER, plane="data")
 def test_the_front_door_shares_requests_fairly_among_up_servers(request, front_dc, frontends, target, estate):
     load = _load(request, front_dc, frontends, target, estate)
@@ -280,7 +287,6 @@ def test_the_front_door_shares_requests_fairly_among_up_servers(request, front_d
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
 
-@pytest.mark.nightly
 @pytest.mark.check(id="CG-FRONT-013", severity="major", tier=TIER, plane="data")
 def test_no_php_fpm_pool_reached_its_limit_under_the_front_door_load(request, front_dc, frontends, target, estate):
     if not frontends.status.fpm or not any(s.runtime.value == "php" for s in frontends.services):
