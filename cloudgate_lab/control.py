@@ -498,9 +498,9 @@ CLOUD_FAULTS = {
     "anti-affinity-race": "parallel deploys of one host anti-affinity group race (CloudStack #9110): each is "
                           "planned on a stale view and reserved SECONDS later without the group's check, so "
                           "they share a host (param seconds=2; one-at-a-time deploys stay correct)",
-    "rebalance-onto-sibling": "a DRS that ignores affinity: Cassandra VM NAME is live-migrated onto a host of "
-                              "its DC running another member of its group (param vm=cass-dc1-2); "
-                              "--clear migrates it back",
+    "rebalance-onto-sibling": "a DRS that ignores affinity: VM NAME is live-migrated onto a host of its DC "
+                              "running another member of its group (param vm=cass-dc1-2, or a comma-separated "
+                              "list: vm=web-dc1-2,web-dc1-3 stacks a group on one host); --clear migrates back",
 }
 # The parameters each cloud fault takes, and what each must be: checked before the lab is touched
 # (cloud_fault reads them with defaults, so a misspelt one would silently run the default).
@@ -616,10 +616,13 @@ def cloud_fault(fault: str, params: dict[str, str], clear: bool = False) -> None
         seconds = "0" if clear else params.get("seconds", "2")
         client.updateConfiguration(name="lab.antiaffinity.race.seconds", value=seconds)
     elif fault == "rebalance-onto-sibling":
+        names = [n.strip() for n in params.get("vm", "" if clear else REBALANCE_DEFAULT_VM).split(",") if n.strip()]
         if clear:
-            _rebalance_back(client, params.get("vm"))
+            for name in names or [None]:
+                _rebalance_back(client, name)
         else:
-            _rebalance_onto_sibling(client, params.get("vm", REBALANCE_DEFAULT_VM))
+            for name in names:  # one after the other: the next one may join the host the last one moved to
+                _rebalance_onto_sibling(client, name)
     else:
         raise LabControlError(f"unknown fault {fault!r}; `cloudgate lab fault --list` lists them")
 

@@ -199,9 +199,13 @@ def apply(name: str, params: dict[str, str], clear: bool = False) -> None:
         for lb in _lbs_of(plan, p["dc"]):
             _exec(lb, f"iptables {action} INPUT -p vrrp -j DROP" + (" 2>/dev/null || true" if clear else ""),
                   "VRRP firewall rule")
+        if not clear:  # the backup declares itself master after 3 missed adverts (~3.6 s)
+            _wait_holders(plan, p["dc"], lambda n: n == 2, "both haproxy nodes to hold the VIP")
     elif name == "haproxy-stopped":
         for lb in _lbs_of(plan, p["dc"]):
             _exec(lb, f"systemctl {'start' if clear else 'stop'} haproxy", "haproxy")
+        if not clear:  # keepalived's track script fails twice, then the VIP is released
+            _wait_holders(plan, p["dc"], lambda n: n == 0, "the VIP to be released")
     elif name == "certificate-expiring":
         dc = plan.dc_of(_lbs_of(plan, p["dc"])[0])
         assert dc is not None
@@ -251,6 +255,17 @@ def _holds_vip(lb: str, vip: str) -> bool:
     except (LabError, FrontFaultError):
         return False
     return f" {vip}/" in out
+
+
+def _wait_holders(plan: FrontPlan, dc_name: str, wanted: Callable[[int], bool], what: str,
+                  timeout: float = 15.0) -> None:
+    dc = next(d for d in plan.dcs if d.name == dc_name)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if wanted(sum(_holds_vip(v.name, dc.vip) for v in dc.lbs)):
+            return
+        time.sleep(0.25)
+    raise FrontFaultError(f"{dc_name}: waited {timeout:g} s for {what}")
 
 
 def wait_healthy(plan: FrontPlan, timeout: float = HEALTHY_TIMEOUT) -> None:

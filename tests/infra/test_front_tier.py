@@ -11,6 +11,7 @@ one is not applicable.
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -27,7 +28,20 @@ from cloudgate.frontends import (
 from cloudgate.frontends.httpprobe import HttpProbeError, get_once
 from cloudgate.plugin.front import front_door_load, node_facts
 
-TIER = "frontends"
+
+
+def _get_all(urls: list[tuple[str, str | None]], timeout: float) -> dict[str, object]:
+    """GET each URL at once (one thread each, at most 16): a dead front door costs one timeout, not one per URL.
+    Returns url -> HttpAnswer or the HttpProbeError it raised."""
+    def one(url: str, host: str | None) -> object:
+        try:
+            return get_once(url, timeout=timeout, host_header=host)
+        except HttpProbeError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(urls)))) as pool:
+        futures = {url: pool.submit(one, url, host) for url, host in urls}
+        return {url: f.result() for url, f in futures.items()}
 
 
 def _stat(facts, node) -> list[haproxystat.StatRow]:  # noqa: ANN001 - HostFacts, HaproxyNode
@@ -44,14 +58,14 @@ def _service_members(frontends, target, estate, dc_name: str):  # noqa: ANN001, 
 
 # --------------------------------------------------------------------------- each haproxy node
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-001", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-001", severity="critical", tier="frontends", plane="data")
 def test_every_haproxy_server_is_up_with_a_layer_7_check(haproxy_node, haproxy_facts):
     problems = lbjudge.servers_not_up(_stat(haproxy_facts, haproxy_node), haproxy_node.address)
     assert not problems, f"{haproxy_node}: {'; '.join(problems)}"
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-002", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-002", severity="major", tier="frontends", plane="data")
 def test_haproxy_checks_each_service_at_layer_7_and_marks_a_silent_server_down_within_the_promise(
         haproxy_node, haproxy_facts, frontends):
     config = haproxycfg.parse_haproxy_cfg(haproxy_facts.output("config"))
@@ -68,7 +82,7 @@ def test_haproxy_checks_each_service_at_layer_7_and_marks_a_silent_server_down_w
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-003", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-003", severity="major", tier="frontends", plane="data")
 def test_haproxy_balances_to_exactly_the_vms_cloudstack_lists_for_each_service(
         haproxy_node, haproxy_facts, frontends, target, estate):
     rows = _stat(haproxy_facts, haproxy_node)
@@ -85,7 +99,7 @@ def test_haproxy_balances_to_exactly_the_vms_cloudstack_lists_for_each_service(
 
 # --------------------------------------------------------------------------- each datacenter's front door
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-004", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-004", severity="critical", tier="frontends", plane="data")
 def test_the_haproxy_nodes_of_a_datacenter_agree_with_each_other(front_dc, frontends, host_pool):
     rows = {}
     for address in front_dc.door.haproxy:
@@ -98,7 +112,7 @@ def test_the_haproxy_nodes_of_a_datacenter_agree_with_each_other(front_dc, front
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-005", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-005", severity="critical", tier="frontends", plane="data")
 def test_exactly_one_haproxy_node_holds_the_vip_and_keepalived_runs_on_each(front_dc, frontends, host_pool):
     if not frontends.keepalived:
         pytest.skip(f"not applicable: {front_dc.name}'s VIP is not held by keepalived (frontends.keepalived false)")
@@ -115,26 +129,23 @@ def test_exactly_one_haproxy_node_holds_the_vip_and_keepalived_runs_on_each(fron
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-006", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-006", severity="critical", tier="frontends", plane="data")
 def test_every_service_answers_through_the_vip(front_dc, frontends):
-    urls = [f"http://{front_dc.door.vip}{s.probe_path}" for s in frontends.services]
+    urls: list[tuple[str, str | None]] = [(f"http://{front_dc.door.vip}{s.probe_path}", None) for s in frontends.services]
     if frontends.tls is not None:
-        urls += [f"https://{front_dc.door.vip}:{frontends.tls.port}{s.probe_path}" for s in frontends.services]
+        urls += [(f"https://{front_dc.door.vip}:{frontends.tls.port}{s.probe_path}", frontends.tls.server_name)
+                 for s in frontends.services]
     problems = []
-    for url in urls:
-        try:
-            answer = get_once(url, timeout=frontends.probe.timeout_seconds + 3,
-                              host_header=frontends.tls.server_name if frontends.tls and url.startswith("https") else None)
-        except HttpProbeError as exc:
-            problems.append(f"{url}: {exc}")
-            continue
-        if not 200 <= answer.status < 400:
-            problems.append(f"{url}: answered {answer.status}")
+    for url, answer in _get_all(urls, frontends.probe.timeout_seconds).items():
+        if isinstance(answer, HttpProbeError):
+            problems.append(str(answer))
+        elif not 200 <= answer.status < 400:  # type: ignore[attr-defined]
+            problems.append(f"{url}: answered {answer.status}")  # type: ignore[attr-defined]
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-010", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-010", severity="critical", tier="frontends", plane="data")
 def test_a_datacenters_front_vms_are_spread_so_losing_one_host_keeps_the_promised_capacity(
         front_dc, frontends, target, estate):
     dc_hosts = [h for h in estate.hosts if h.datacenter == front_dc.name]
@@ -158,10 +169,10 @@ def _web_ips(frontends, target, estate, dc: str) -> dict[str, str]:  # noqa: ANN
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-011", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-011", severity="critical", tier="frontends", plane="data")
 def test_every_front_vm_answers_each_services_health_page_directly(front_dc, frontends, target, estate):
-    problems = []
     by_service = _service_members(frontends, target, estate, front_dc.name)
+    wanted: list[tuple[str, str, str, str | None, str]] = []  # vm, path, url, expected body, runtime
     for service in frontends.services:
         for member in by_service[service.name]:
             if member.state != "Running":
@@ -169,22 +180,23 @@ def test_every_front_vm_answers_each_services_health_page_directly(front_dc, fro
             pages = [(service.health_path, service.health_body)]
             if service.runtime.value == "php" and frontends.status.fpm_ping:
                 pages.append((frontends.status.fpm_ping, "pong"))
-            for path, body in pages:
-                url = f"http://{member.ip}:{service.port}{path}"
-                try:
-                    answer = get_once(url, timeout=5.0)
-                except HttpProbeError as exc:
-                    problems.append(f"{member.name} {path}: {exc}")
-                    continue
-                if answer.status != 200 or (body and body not in answer.text):
-                    problems.append(f"{member.name} {path}: answered {answer.status} "
-                                    f"{answer.text.strip().splitlines()[0][:80] if answer.text.strip() else '(empty)'}"
-                                    + (f" (a {service.runtime.value} health page says {body!r})" if body else ""))
+            wanted += [(member.name, path, f"http://{member.ip}:{service.port}{path}", body, service.runtime.value)
+                       for path, body in pages]
+    answers = _get_all([(url, None) for _, _, url, _, _ in wanted], 5.0)
+    problems = []
+    for vm, path, url, body, runtime in wanted:
+        answer = answers[url]
+        if isinstance(answer, HttpProbeError):
+            problems.append(f"{vm} {path}: {answer}")
+        elif answer.status != 200 or (body and body not in answer.text):  # type: ignore[attr-defined]
+            first = answer.text.strip().splitlines()[0][:80] if answer.text.strip() else "(empty)"  # type: ignore[attr-defined]
+            problems.append(f"{vm} {path}: answered {answer.status} {first}"  # type: ignore[attr-defined]
+                            + (f" (a {runtime} health page says {body!r})" if body else ""))
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-012", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-012", severity="major", tier="frontends", plane="data")
 def test_every_front_vm_has_idle_apache_workers_and_no_php_fpm_listen_queue(front_dc, frontends, target, estate):
     if not frontends.status.apache and not frontends.status.fpm:
         pytest.skip("not applicable: frontends.status names no Apache or PHP-FPM status page")
@@ -210,7 +222,7 @@ def test_every_front_vm_has_idle_apache_workers_and_no_php_fpm_listen_queue(fron
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-014", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-014", severity="major", tier="frontends", plane="data")
 def test_the_front_doors_certificate_is_not_about_to_expire(front_dc, frontends):
     if frontends.tls is None:
         pytest.skip("not applicable: no TLS at the front door (frontends.tls)")
@@ -229,7 +241,7 @@ def test_the_front_doors_certificate_is_not_about_to_expire(front_dc, frontends)
 
 
 @pytest.mark.smoke
-@pytest.mark.check(id="CG-FRONT-015", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-015", severity="major", tier="frontends", plane="data")
 def test_every_haproxy_node_of_a_datacenter_serves_the_same_certificate(front_dc, frontends):
     if frontends.tls is None:
         pytest.skip("not applicable: no TLS at the front door (frontends.tls)")
@@ -249,7 +261,7 @@ def _load(request, front_dc, frontends, target, estate):  # noqa: ANN001, ANN202
     return front_door_load(request.config, front_dc.name, frontends, ips)
 
 
-@pytest.mark.check(id="CG-FRONT-007", severity="critical", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-007", severity="critical", tier="frontends", plane="data")
 def test_the_front_door_fails_no_request_in_steady_state(request, front_dc, frontends, target, estate):
     load = _load(request, front_dc, frontends, target, estate)
     problems = [f"{s}: probe could not run: {p}" for s, p in load.problems.items()]
@@ -259,7 +271,7 @@ def test_the_front_door_fails_no_request_in_steady_state(request, front_dc, fron
     assert not problems, f"{front_dc}: {'; '.join(dict.fromkeys(problems))}"
 
 
-@pytest.mark.check(id="CG-FRONT-008", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-008", severity="major", tier="frontends", plane="data")
 def test_the_front_doors_p99_is_within_the_promise(request, front_dc, frontends, target, estate, metric):
     load = _load(request, front_dc, frontends, target, estate)
     problems = [f"{s}: probe could not run: {p}" for s, p in load.problems.items()]
@@ -270,7 +282,7 @@ def test_the_front_doors_p99_is_within_the_promise(request, front_dc, frontends,
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
 
-@pytest.mark.check(id="CG-FRONT-009", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-009", severity="major", tier="frontends", plane="data")
 def test_the_front_door_shares_requests_fairly_among_up_servers(request, front_dc, frontends, target, estate):
     load = _load(request, front_dc, frontends, target, estate)
     names = _web_ips(frontends, target, estate, front_dc.name)
@@ -287,7 +299,7 @@ def test_the_front_door_shares_requests_fairly_among_up_servers(request, front_d
     assert not problems, f"{front_dc}: {'; '.join(problems)}"
 
 
-@pytest.mark.check(id="CG-FRONT-013", severity="major", tier=TIER, plane="data")
+@pytest.mark.check(id="CG-FRONT-013", severity="major", tier="frontends", plane="data")
 def test_no_php_fpm_pool_reached_its_limit_under_the_front_door_load(request, front_dc, frontends, target, estate):
     if not frontends.status.fpm or not any(s.runtime.value == "php" for s in frontends.services):
         pytest.skip("not applicable: no PHP service, or no PHP-FPM status page (frontends.status.fpm)")

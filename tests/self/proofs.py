@@ -28,6 +28,7 @@ UNRESOLVABLE = "cass1.does-not-exist.invalid"  # RFC 6761: a name that never res
 # The lab's own write-latency promise (fixtures/targets/lab.yaml) is a few ms; the injected delay
 # is well above it, so the latency check fails because of the fault, not because of a slow machine.
 WRITE_DELAY_MS = "60"
+LB_A = "198.18.1.211"  # the victim of haproxy-node faults: dc1's first haproxy node (fixtures/targets/lab.yaml)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,27 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-DRILL-004", "cloud:hints-off", "acknowledged writes lost in"),  # a partition without hints loses writes
     Proof("CG-DRILL-006", "probe-rf-dc2-1", "dc2: availability"),  # the stopped node was some ranges' only dc2 replica
     Proof("CG-DRILL-005", "data-plane-timeouts", "operations did not succeed, all were expected to"),
+    # the front tier (tests/infra/test_front_tier.py): real haproxy, keepalived, Apache, PHP-FPM and C++ in
+    # the lab's guests (cloudgate_lab/front/faults.py); haproxy nodes are named by address, the rest by DC
+    Proof("CG-FRONT-001", "front:fpm-stopped", "server www/web-dc1-2 is DOWN", LB_A, alone=False),
+    Proof("CG-FRONT-011", "front:fpm-stopped", "web-dc1-2 /health.php", "dc1", alone=False),
+    Proof("CG-FRONT-002", "front:layer4-checks", "backend www has no L7 check", LB_A, alone=False),
+    Proof("CG-FRONT-003", "front:server-absent", "CloudStack lists web-dc1-3 (198.18.1.223) for the service, "
+                                                 "but backend www has no server", LB_A, alone=False),
+    Proof("CG-FRONT-004", "front:weight-drift", "weight differs: 198.18.1.211 100, 198.18.1.212 50", "dc1"),
+    Proof("CG-FRONT-005", "front:vrrp-blocked", "is held by 198.18.1.211 and 198.18.1.212 at once (split-brain)",
+          "dc1"),
+    Proof("CG-FRONT-006", "front:haproxy-stopped", "GET http://198.18.1.210/: no TCP answer", "dc1"),
+    Proof("CG-FRONT-010", "front-stacked", "all 3 front VMs on one host", "dc1"),
+    Proof("CG-FRONT-012", "front:apache-workers-exhausted", "Apache on web-dc1-1: 4 of 4 workers busy", "dc1"),
+    Proof("CG-FRONT-014", "front:certificate-expiring", "(fewer than 14: renew it now)", "dc1"),
+    Proof("CG-FRONT-015", "front:certificate-drift", "198.18.1.212 serves another certificate than 198.18.1.211",
+          "dc1"),
+    # under the front-door load (a short probe: 6 s at 50 requests/s per service and datacenter)
+    Proof("CG-FRONT-007", "front-load:fpm-children-exhausted", "in steady state", "dc1"),
+    Proof("CG-FRONT-008", "front-load:fpm-children-exhausted", "ms promised", "dc1"),
+    Proof("CG-FRONT-013", "front-load:fpm-children-exhausted", "web-dc1-1: max children reached", "dc1"),
+    Proof("CG-FRONT-009", "front-load:wrong-weight", "www: web-dc1-1 got", "dc1"),
 )
 
 
@@ -268,7 +290,46 @@ def _contact_point_unresolvable(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
                           'mount --bind "$0" /etc/resolv.conf && exec "$@"', str(resolv)))
 
 
+@contextlib.contextmanager
+def _front_fault(name: str, **params: str) -> Iterator[RunSpec]:
+    from cloudgate_lab.front import faults as front_faults
+
+    front_faults.apply(name, params)
+    try:
+        yield RunSpec()
+    finally:
+        front_faults.apply(name, params, clear=True)  # waits until every server is UP again, one VIP holder
+
+
+# The load checks' proofs use a short probe: 300 requests per service and datacenter resolve a 1 % promise
+# (the lab's 0.1 % needs 1,000, 20 s); every fault below fails far more requests than that, or none of
+# the checks' other rules would hold.
+SHORT_PROBE = {"probe": {"rate_per_second": 50, "seconds": 6, "timeout_seconds": 2, "max_in_flight": 50}}
+
+
+@contextlib.contextmanager
+def _front_load_fault(tmp_path: Path, name: str) -> Iterator[RunSpec]:
+    frontends = _lab_section("frontends")
+    promises = {**frontends.get("promises", {}), "error_ratio": 0.01}
+    with _front_fault(name):
+        yield RunSpec(target=derived_target(tmp_path, frontends={**frontends, **SHORT_PROBE, "promises": promises}))
+
+
+@contextlib.contextmanager
+def _front_stacked(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    """A rebalancer ignoring affinity stacks dc1's web VMs on web-dc1-1's host; moved back after."""
+    from cloudgate_lab.front import faults as front_faults
+    from cloudgate_lab.frontboot import read_plan
+
+    with _cloud_fault("rebalance-onto-sibling", vm="web-dc1-2,web-dc1-3") as spec:
+        yield spec
+    plan = read_plan()
+    assert plan is not None
+    front_faults.wait_healthy(plan)  # the migrated guests' daemons start again; haproxy sees them UP
+
+
 FAULTS: dict[str, Fault] = {
+    "front-stacked": _front_stacked,
     "baseline-os-drift": _baseline_os_drift,
     "api-secret-wrong": _api_secret_wrong,
     "capacity-threshold-1": _capacity_threshold,
@@ -293,8 +354,12 @@ FAULTS: dict[str, Fault] = {
     "contact-point-unresolvable": _contact_point_unresolvable,
     **{f"cloud:{name}": (lambda tmp_path, lab, name=name: _cloud_fault(name)) for name in ("mgmt-down", "systemvm-stopped")},
 }
-for _proof in PROOFS:  # host and node faults are the lab's own, applied to the row's victim
+for _proof in PROOFS:  # host, node and front-tier faults are the lab's own, applied to the row's victim
     kind, _, name = _proof.fault.partition(":")
+    if kind == "front" and _proof.fault not in FAULTS:
+        FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _front_fault(n)
+    if kind == "front-load" and _proof.fault not in FAULTS:
+        FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _front_load_fault(tmp_path, n)
     if kind in ("host", "node") and _proof.fault not in FAULTS:
         FAULTS[_proof.fault] = lambda tmp_path, lab, v=_proof.victim, n=name: _host_fault(v, n)
 
