@@ -391,6 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--clear", action="store_true")
     fault.add_argument("--list", action="store_true")
     fault.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    lfront = lab_sub.add_parser("front", help="the lab's own front-tier elasticity: front scale-out|scale-in "
+                                               "--service S --dc D [--vm NAME] (the target's frontends.scale commands)")
+    lfront.add_argument("front_action", choices=("scale-out", "scale-in"), metavar="scale-out|scale-in")
+    lfront.add_argument("--service", required=True, help="the front service (the lab's web VMs serve www and api)")
+    lfront.add_argument("--dc", required=True, help="the datacenter (dc1, dc2)")
+    lfront.add_argument("--vm", default=None, help="scale-in: the web VM to drain and remove")
     mgmt = lab_sub.add_parser("cloudstack", help="stop or start the lab's management server (the outage drill's commands)")
     mgmt.add_argument("cloudstack_action", choices=("stop", "start"), metavar="stop|start")
     upg = lab_sub.add_parser("upgrade", help="upgrade the lab's CloudStack, clean or with regressions: "

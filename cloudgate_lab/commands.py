@@ -107,6 +107,22 @@ def bench_hosts(out: str, sizes: str | None, *, quick: bool, rounds: int) -> int
         return 2
 
 
+def front(args: argparse.Namespace) -> int:
+    """`cloudgate lab front scale-out|scale-in`: the lab's own elasticity commands (the target's frontends.scale)."""
+    from cloudgate_lab.front import scale
+
+    try:
+        if args.front_action == "scale-out":
+            print(scale.scale_out(control.lab_client(), args.service, args.dc))
+        else:
+            if not args.vm:
+                raise control.LabControlError("scale-in needs --vm NAME (the VM the suite chose to remove)")
+            print(scale.scale_in(control.lab_client(), args.service, args.dc, args.vm))
+    except scale.ScaleError as exc:
+        raise control.LabControlError(str(exc)) from None
+    return 0
+
+
 def fault_params(given: list[str]) -> dict[str, str]:
     """--param KEY=VALUE, each key once: a malformed or repeated one is refused, never dropped or overwritten."""
     params: dict[str, str] = {}
@@ -142,6 +158,8 @@ def main(args: argparse.Namespace) -> int:
             return upgrade(args)
         elif args.lab_command == "env":
             sys.stdout.write(control.env_exports(str(LAB_TARGET)))
+        elif args.lab_command == "front":
+            return front(args)
         elif args.lab_command == "fault":
             if args.list:
                 print(control.list_faults())

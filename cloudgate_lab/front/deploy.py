@@ -90,7 +90,7 @@ def _one(items: list[dict[str, Any]], what: str) -> dict[str, Any]:
     return items[0]
 
 
-def _wait_job(client: Any, jobid: str, timeout: float = 60.0) -> None:
+def wait_job(client: Any, jobid: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.queryAsyncJobResult(jobid=jobid)
@@ -131,10 +131,10 @@ def deploy_vms(suite_client: Any, lab_client: Any, target: Target, plan: FrontPl
                 )
                 jobs.append(started["jobid"])
     for jobid in jobs:
-        _wait_job(lab_client, jobid)
+        wait_job(lab_client, jobid)
 
 
-def _answers(url: str, expect: str) -> bool:
+def answers(url: str, expect: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1.0) as answer:  # noqa: S310 - the lab's own 198.18/15
             return answer.status == 200 and expect in answer.read(4096).decode(errors="replace")
@@ -151,7 +151,7 @@ def wait_ready(plan: FrontPlan, timeout: float = READY_TIMEOUT) -> None:
         pending += [(f"http://{dc.vip}/", "hello from PHP"), (f"http://{dc.vip}/api/hello", "hello from C++")]
     deadline = time.monotonic() + timeout
     while pending and time.monotonic() < deadline:
-        pending = [(u, e) for u, e in pending if not _answers(u, e)]
+        pending = [(u, e) for u, e in pending if not answers(u, e)]
         if pending:
             time.sleep(0.2)
     if pending:

@@ -29,7 +29,6 @@ from cloudgate.frontends.httpprobe import HttpProbeError, get_once
 from cloudgate.plugin.front import front_door_load, node_facts
 
 
-
 def _get_all(urls: list[tuple[str, str | None]], timeout: float) -> dict[str, object]:
     """GET each URL at once (one thread each, at most 16): a dead front door costs one timeout, not one per URL.
     Returns url -> HttpAnswer or the HttpProbeError it raised."""
