@@ -26,6 +26,7 @@ from cloudgate.frontends import (
     webstatus,
 )
 from cloudgate.frontends.httpprobe import HttpProbeError, get_once
+from cloudgate.frontends.matrix import write_server_matrix
 from cloudgate.plugin.front import front_door_load, node_facts
 
 
@@ -99,11 +100,12 @@ def test_haproxy_balances_to_exactly_the_vms_cloudstack_lists_for_each_service(
 # --------------------------------------------------------------------------- each datacenter's front door
 @pytest.mark.smoke
 @pytest.mark.check(id="CG-FRONT-004", severity="critical", tier="frontends", plane="data")
-def test_the_haproxy_nodes_of_a_datacenter_agree_with_each_other(front_dc, frontends, host_pool):
+def test_the_haproxy_nodes_of_a_datacenter_agree_with_each_other(front_dc, frontends, host_pool, run_dir):
     rows = {}
     for address in front_dc.door.haproxy:
         label = f"haproxy node {address} ({front_dc.name})"
         rows[address] = _stat(node_facts(host_pool, frontends, address, label), label)
+    write_server_matrix(run_dir, front_dc.name, front_dc.door.vip, rows)  # the operators' page shows it
     if len(rows) < 2:
         pytest.skip(f"not applicable: {front_dc.name} has one haproxy node")
     problems = lbjudge.pair_drift(rows)
