@@ -131,7 +131,8 @@ class Undoer:
                   "stopped_vm": self._stopped_vm, "host_power_off": self._host_power_off,
                   "host_maintenance": self._host_maintenance, "iptables_rule": self._iptables_rule,
                   "service_stopped": self._service_stopped,
-                  "management_server_stopped": self._management_server_stopped}.get(entry.kind)
+                  "management_server_stopped": self._management_server_stopped,
+                  "front_scale_out": self._front_scale_out}.get(entry.kind)
         if action is None:
             raise UndoError(f"{entry.describe()}: no undo for kind {entry.kind!r} in this cloudgate")
         try:
@@ -145,7 +146,8 @@ class Undoer:
                 "host_power_off": "power on", "host_maintenance": "cancel the maintenance of",
                 "iptables_rule": "remove the drill's iptables rules on",
                 "service_stopped": "start the Cassandra service of",
-                "management_server_stopped": "start the management server of"}.get(entry.kind, "undo")
+                "management_server_stopped": "start the management server of",
+                "front_scale_out": "scale in what the run's scale-out added to"}.get(entry.kind, "undo")
         return f"{verb} {entry.describe()}"
 
     # -- vm ----------------------------------------------------------------------------------
@@ -340,6 +342,31 @@ class Undoer:
                 raise UndoError(f"`{command}` ran, but {address}:{port} does not answer CQL after {timeout:g} s")
             time.sleep(max(self.poll, 0.5))
         return f"started (CQL answers on {address}:{port})"
+
+    def _front_scale_out(self, entry: Entry) -> str:
+        """The operators' scale-in command for every VM of the service that the run's scale-out added
+        (the service's VMs now, by the target's selector, minus those listed before it ran)."""
+        from cloudgate.cloudstack.opcommand import OperatorCommandError, run_operator_command
+        from cloudgate.frontends.elasticity import new_members
+        from cloudgate.frontends.members import members
+        from cloudgate.snapshot import vm_record
+
+        section = self.target.frontends if self.target is not None else None
+        if section is None or section.scale is None:
+            raise UndoError("the target has no frontends.scale section any more: scale in by hand")
+        service = next((s for s in section.services if s.name == entry.attrs.get("service")), None)
+        dc = next((d for d in self.target.datacenters if d.name == entry.attrs.get("dc")), None)  # type: ignore[union-attr]
+        if service is None or dc is None:
+            raise UndoError(f"service {entry.attrs.get('service')} / {entry.attrs.get('dc')} no longer in the target")
+        listed = [vm_record(v) for v in self._listed("listVirtualMachines", listall=True)]
+        added = new_members(entry.attrs.get("before", []), [m.name for m in members(service, dc, listed)])
+        for vm in added:
+            command = section.scale.in_command.format(service=service.name, dc=dc.name, vm=vm)
+            try:
+                run_operator_command(command, section.scale.timeout_seconds, f"scale in {vm}")
+            except OperatorCommandError as exc:
+                raise UndoError(str(exc)) from None
+        return f"scaled in {', '.join(added)}" if added else "nothing left to scale in"
 
     def _management_server_stopped(self, entry: Entry) -> str:
         from cloudgate.cloudstack.opcommand import OperatorCommandError, run_operator_command

@@ -117,7 +117,7 @@ def front(args: argparse.Namespace) -> int:
         else:
             if not args.vm:
                 raise control.LabControlError("scale-in needs --vm NAME (the VM the suite chose to remove)")
-            print(scale.scale_in(control.lab_client(), args.service, args.dc, args.vm))
+            print(scale.scale_in(control.lab_client(), args.service, args.dc, args.vm, abrupt=args.abrupt))
     except scale.ScaleError as exc:
         raise control.LabControlError(str(exc)) from None
     return 0

@@ -144,7 +144,23 @@ def scale_out(lab_client: Any, service: str, dc_name: str) -> str:
     return vm.name
 
 
-def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str) -> str:
+ABRUPT_SECONDS = 3.0  # what a careless orchestrator's stop-then-remove leaves exposed (haproxy's checks: 2.25-3.25 s)
+
+
+def _stop_apps(vm_name: str) -> None:
+    node = guests.guest_node_by_name(vm_name)
+    if node is None:
+        raise ScaleError(f"{vm_name} is not running")
+    try:
+        hosts.node_exec(node, ["systemctl", "stop", frontboot.FPM_UNIT, frontboot.APP_UNIT], what="stop its apps",
+                        timeout=30)
+    except LabError as exc:
+        raise ScaleError(str(exc)) from None
+
+
+def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str, abrupt: bool = False) -> str:
+    """Drain, remove and destroy `vm_name`. abrupt=True is the careless orchestrator the elasticity check
+    must catch: it stops the VM's applications first and removes the server afterwards, without draining."""
     _service(service)
     plan = frontboot.read_plan()
     if plan is None:
@@ -154,9 +170,12 @@ def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str) -> str:
         raise ScaleError(f"{vm_name} is not a web VM of {dc.name} ({', '.join(v.name for v in dc.webs)})")
     if len(dc.webs) <= 1:
         raise ScaleError(f"{vm_name} is {dc.name}'s last web VM: scaling in would leave no server")
+    if abrupt:
+        _stop_apps(vm_name)
+        time.sleep(ABRUPT_SECONDS)
     for lb in dc.lbs:
         for backend, _ in SERVICES:
-            _runtime(lb.name, f"set server {backend}/{vm_name} state drain")
+            _runtime(lb.name, f"set server {backend}/{vm_name} state {'maint' if abrupt else 'drain'}")
     for lb in dc.lbs:
         _wait(f"{vm_name} drained on {lb.name}", lambda lb=lb: all(
             r.get("scur") in ("0", "") for r in _stat_rows(lb.name) if r.get("svname") == vm_name))

@@ -130,6 +130,8 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-FRONT-008", "front-load:fpm-children-exhausted", "ms promised", "dc1"),
     Proof("CG-FRONT-013", "front-load:fpm-children-exhausted", "web-dc1-1: max children reached", "dc1"),
     Proof("CG-FRONT-009", "front-load:wrong-weight", "www: web-dc1-1 got", "dc1"),
+    # elasticity: an orchestrator that stops the VM's apps before taking it out of haproxy (lab: --abrupt)
+    Proof("CG-FRONT-016", "front-careless-scale-in", "requests failed while scaling out and in"),
 )
 
 
@@ -328,8 +330,16 @@ def _front_stacked(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
     front_faults.wait_healthy(plan)  # the migrated guests' daemons start again; haproxy sees them UP
 
 
+@contextlib.contextmanager
+def _front_careless_scale_in(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    frontends = _lab_section("frontends")
+    scale = {**frontends["scale"], "in_command": frontends["scale"]["in_command"] + " --abrupt"}
+    yield RunSpec(args=("--allow-destructive",), target=derived_target(tmp_path, frontends={**frontends, "scale": scale}))
+
+
 FAULTS: dict[str, Fault] = {
     "front-stacked": _front_stacked,
+    "front-careless-scale-in": _front_careless_scale_in,
     "baseline-os-drift": _baseline_os_drift,
     "api-secret-wrong": _api_secret_wrong,
     "capacity-threshold-1": _capacity_threshold,
