@@ -54,6 +54,7 @@ GROUPS: tuple[tuple[str, str], ...] = (
     ("CG-FIO-", "Fusion-IO flash (data plane)"),
     ("CG-CASS-", "Cassandra ring (data plane)"),
     ("CG-NODE-", "Cassandra nodes (data plane)"),
+    ("CG-FRONT-", "Front tier: haproxy, Apache, PHP-FPM (data plane)"),
     ("CG-CS-", "CloudStack (control plane)"),
     ("CG-DEPLOY-", "Deploying VMs (control plane)"),
     ("CG-DRILL-", "Failover drills (preproduction only)"),
