@@ -36,6 +36,8 @@ FAULTS: dict[str, str] = {
                                 "seconds=300)",
     "fpm-children-exhausted": "PHP-FPM of VM limited to 1 child, its PHP answers 100 ms slower (param vm=web-dc1-1)",
     "slow-app": "every PHP answer of VM takes MS ms more (params vm=web-dc1-1 ms=400)",
+    "slow-checks": "both haproxy nodes of DC check every 4 s, fall 3: a silent server stays UP 10-16 s (param dc=dc1)",
+    "keepalived-stopped": "keepalived stopped on haproxy node LB: it can no longer take the VIP over (param lb=lb-dc1-b)",
 }
 PARAMS: dict[str, dict[str, str]] = {
     "fpm-stopped": {"vm": "web-dc1-2"}, "layer4-checks": {"dc": "dc1"}, "server-absent": {"vm": "web-dc1-3"},
@@ -44,6 +46,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "haproxy-stopped": {"dc": "dc1"}, "certificate-expiring": {"dc": "dc1", "days": "1"},
     "certificate-drift": {"lb": "lb-dc1-b"}, "apache-workers-exhausted": {"vm": "web-dc1-1", "seconds": "300"},
     "fpm-children-exhausted": {"vm": "web-dc1-1"}, "slow-app": {"vm": "web-dc1-1", "ms": "400"},
+    "slow-checks": {"dc": "dc1"}, "keepalived-stopped": {"lb": "lb-dc1-b"},
 }
 HEALTHY_TIMEOUT = 30.0
 APACHE_WORKERS = 4  # the Apache fault's MaxRequestWorkers: 3 held by slow requests, 1 left for the checks' read
@@ -233,6 +236,12 @@ def apply(name: str, params: dict[str, str], clear: bool = False) -> None:
         _overrides(plan, [p["vm"]], "fpm_max_children", 1, clear)
     elif name == "slow-app":
         _overrides(plan, [p["vm"]], "delay_ms", int(p["ms"]), clear)
+    elif name == "slow-checks":
+        _overrides(plan, _lbs_of(plan, p["dc"]), "slow_checks", True, clear)
+    elif name == "keepalived-stopped":
+        if plan.role_of(p["lb"]) != "lb":
+            raise FrontFaultError(f"{p['lb']} is not a haproxy node of the lab")
+        _exec(p["lb"], f"systemctl {'start' if clear else 'stop'} keepalived", "keepalived")
     if clear:
         wait_healthy(plan)
 

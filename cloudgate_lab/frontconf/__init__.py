@@ -126,6 +126,9 @@ def render_haproxy(plan: FrontPlan, lb: str) -> str:
     assert dc is not None, lb
     h = plan.health
     over = plan.override(lb)
+    if over.get("slow_checks"):  # the default's pace: a silent server takes 10-16 s to be marked DOWN
+        h = HealthSettings(inter_ms=4000, fastinter_ms=4000, downinter_ms=4000, rise=2, fall=3,
+                           timeout_check_ms=h.timeout_check_ms, timeout_connect_ms=h.timeout_connect_ms)
     check = "" if over.get("layer4_checks") else "    option httpchk\n    http-check send meth GET uri {uri} ver HTTP/1.1 hdr Host lab\n    http-check expect status 200\n"
     out = [
         "# rendered by cloudgate_lab.frontconf: the lab's haproxy, in its guest's namespaces",

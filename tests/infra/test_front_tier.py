@@ -263,10 +263,13 @@ def _load(request, front_dc, frontends, target, estate):  # noqa: ANN001, ANN202
 
 
 @pytest.mark.check(id="CG-FRONT-007", severity="critical", tier="frontends", plane="data")
-def test_the_front_door_fails_no_request_in_steady_state(request, front_dc, frontends, target, estate):
+def test_the_front_door_fails_no_request_in_steady_state(request, front_dc, frontends, target, estate, metric):
     load = _load(request, front_dc, frontends, target, estate)
     problems = [f"{s}: probe could not run: {p}" for s, p in load.problems.items()]
     for service, result in load.results.items():
+        metric(f"front.{front_dc.name}.{service}.error_ratio", result.error_ratio, "ratio",
+               threshold=frontends.promises.error_ratio)
+        metric(f"front.{front_dc.name}.{service}.requests", float(result.sent), "requests", better="higher")
         problems += [f"{service}: {p}" for p in frontdoor.error_problems(result, frontends.promises.error_ratio, front_dc.name)]
         problems += [f"{service}: {p}" for p in frontdoor.steady_state_problems(result, front_dc.name)]
     assert not problems, f"{front_dc}: {'; '.join(dict.fromkeys(problems))}"

@@ -132,6 +132,9 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-FRONT-009", "front-load:wrong-weight", "www: web-dc1-1 got", "dc1"),
     # elasticity: an orchestrator that stops the VM's apps before taking it out of haproxy (lab: --abrupt)
     Proof("CG-FRONT-016", "front-careless-scale-in", "requests failed while scaling out and in"),
+    # front drills: haproxy checking at the default's slow pace; a VIP holder whose peer runs no keepalived
+    Proof("CG-FRONT-017", "front-drill:slow-checks", "front-vm-loss:"),
+    Proof("CG-FRONT-018", "front-drill:keepalived-stopped", "vip-holder-loss:"),
 )
 
 
@@ -368,6 +371,8 @@ for _proof in PROOFS:  # host, node and front-tier faults are the lab's own, app
     kind, _, name = _proof.fault.partition(":")
     if kind == "front" and _proof.fault not in FAULTS:
         FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _front_fault(n)
+    if kind == "front-drill" and _proof.fault not in FAULTS:
+        FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _destructive(_front_fault(n), tmp_path)
     if kind == "front-load" and _proof.fault not in FAULTS:
         FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _front_load_fault(tmp_path, n)
     if kind in ("host", "node") and _proof.fault not in FAULTS:
