@@ -1195,7 +1195,7 @@ def plots(inputs: RunInputs) -> tuple[list[Plot], list[str]]:
 
 CORE_FILES = ("junit.xml", "report.html", "metrics.json", "summary.json", "estate.json")
 HISTORY_PATTERNS = (r".*\.history\.jsonl$", r".*\.hlog$", r"^ledger\.jsonl$", r"^gate-verdict\.(json|txt)$",
-                    r"^placement-bench\.(json|md)$", r"^lab-bench\.json$")
+                    r"^placement-bench\.(json|md)$", r"^lab-bench\.json$", r"^front-.+\.json$")
 
 
 def links(files: list[str]) -> tuple[list[Link], list[str]]:

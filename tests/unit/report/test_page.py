@@ -664,6 +664,8 @@ def test_each_datacenter_has_its_matrix_in_order_backups_after_the_active_server
     assert html.index('id="front-dc1"') < html.index('id="front-dc2"')
     assert html.index("<h2>Hosts</h2>") < html.index('<h2 id="front">Front tier</h2>') < html.index("<h2>Metrics</h2>")
     assert html.count('<span class="tag">backup</span>') == 12
+    assert 'href="front-dc1.json"' in html and 'href="front-dc2.json"' in html  # the raw matrix, a click away
+    assert "disagree" not in html.split('id="front-dc1"')[1].split("</h3>")[0]
 
 
 def test_a_server_the_nodes_see_differently_is_highlighted_with_what_differs(tmp_path):
@@ -681,11 +683,12 @@ def test_a_server_the_nodes_see_differently_is_highlighted_with_what_differs(tmp
     assert [(c.state, c.words) for c in maint.cells] == [("warn", "MAINT"), ("ok", "UP · L7OK")]
     down = front.row("www", "web-dc1-1")
     assert (down.drift, [c.state for c in down.cells]) == ([], ["ok", "fail"])
-    assert front.drifting == 2
+    assert (front.drifting, front.bad) == (2, 2)
     html = render_page(model_of(tmp_path / RUN_ID))
     assert html.count('<tr class="drift">') == 2
     assert f'<div class="flag">weight differs: {NODE_A} 100, {NODE_B} 50</div>' in html
     assert "the haproxy nodes disagree on 2 of 12 server(s)" in html
+    assert "2 of 12 server(s) not UP at layer 7 on every node" in html
 
 
 def test_a_server_one_node_lacks_reads_absent_in_red_and_a_layer_4_check_or_no_check_amber(tmp_path):
