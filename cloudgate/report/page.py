@@ -38,6 +38,9 @@ from urllib.parse import quote
 import jinja2
 
 from cloudgate.checkdecl import DECLARED
+from cloudgate.frontends.haproxystat import StatRow
+from cloudgate.frontends.lbjudge import servers_not_up
+from cloudgate.frontends.matrix import MATRIX_GLOB
 from cloudgate.report.history import HISTORY_FILE, SCHEMA_VERSION, RunRecord, get_run, metric_series
 from cloudgate.report.runbookview import RunbookSource, RunbookView, read_runbook_source, views_for
 from cloudgate.report.skips import skip_kind
@@ -154,6 +157,9 @@ class RunInputs:
     # known for every selected check, also one that never started
     declared: dict[str, dict[str, str]] = field(default_factory=dict)
     runbooks: RunbookSource = field(default_factory=RunbookSource)  # the catalogue, the target's contacts
+    # front-<dc>.json (CG-FRONT-004's server x haproxy-node matrix), sorted by datacenter: (file name,
+    # its JSON object, None when unreadable: the notes say why)
+    fronts: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- the model
@@ -263,6 +269,69 @@ class CassandraRing:
 
 
 @dataclass(frozen=True)
+class FrontCell:
+    """One server as one haproxy node sees it."""
+
+    node: str
+    state: str  # ok | warn | fail (green, amber, red)
+    words: str  # "UP · L7OK", "MAINT · weight 0", "absent"
+    why: str = ""  # what the colour means, for the cell's title
+
+
+@dataclass
+class FrontRow:
+    backend: str
+    server: str
+    addr: str
+    backup: bool
+    cells: list[FrontCell]
+    drift: list[str] = field(default_factory=list)  # where the nodes disagree (admin state, weight, presence)
+
+    @property
+    def bad(self) -> bool:
+        return any(c.state != "ok" for c in self.cells)
+
+
+@dataclass
+class FrontBackend:
+    name: str
+    rows: list[FrontRow]  # the active servers, then the backups
+
+    @property
+    def backups(self) -> int:
+        return sum(1 for r in self.rows if r.backup)
+
+
+@dataclass
+class FrontMatrix:
+    """A datacenter's front door: each haproxy server as each haproxy node sees it, and its figures."""
+
+    dc: str
+    source: str  # front-<dc>.json
+    vip: str
+    taken_at: str
+    nodes: list[str]
+    backends: list[FrontBackend]
+    metrics: list[MetricRow] = field(default_factory=list)  # front.<dc>.*, the p99s first
+    problem: str = ""  # the file could not be read: no matrix, the figures still shown
+
+    @property
+    def rows(self) -> list[FrontRow]:
+        return [r for b in self.backends for r in b.rows]
+
+    def row(self, backend: str, server: str) -> FrontRow | None:
+        return next((r for r in self.rows if (r.backend, r.server) == (backend, server)), None)
+
+    @property
+    def drifting(self) -> int:
+        return sum(1 for r in self.rows if r.drift)
+
+    @property
+    def bad(self) -> int:
+        return sum(1 for r in self.rows if r.bad)
+
+
+@dataclass(frozen=True)
 class Sparkline:
     points: str  # SVG polyline points, numbers only
     last_x: float
@@ -326,6 +395,7 @@ class PageModel:
     notes: list[str]
     scope: str = ""  # a narrowed run (--hosts-filter, --sample): what it covered; "" for the whole fleet
     runbooks: dict[str, RunbookView] = field(default_factory=dict)  # check id -> its runbook, for `attention`
+    front: list[FrontMatrix] = field(default_factory=list)  # one per front-<dc>.json; [] hides the section
 
     def area(self, key: str) -> AreaVerdict | None:
         return next((a for a in self.areas if a.key == key), None)
@@ -458,6 +528,26 @@ def _read_image(path: Path) -> ImageFile:
     return ImageFile(path.name, data)
 
 
+def _natural(text: str) -> list[Any]:
+    """Sort key reading digits as numbers: dc2 before dc10."""
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", text)]
+
+
+def _front_dc(name: str) -> str:
+    return name.removeprefix("front-").removesuffix(".json")
+
+
+def _read_fronts(inputs: RunInputs) -> None:
+    """Each front-<dc>.json CG-FRONT-004 wrote, by datacenter; one that cannot be read is a note."""
+    for path in sorted(inputs.run_dir.glob(MATRIX_GLOB), key=lambda p: _natural(p.name)):
+        why = f"the front tier matrix of {_front_dc(path.name)} is not shown"
+        doc = _json_file(inputs.run_dir, path.name, inputs.notes, why)
+        if doc is not None and not isinstance(doc, dict):
+            inputs.notes.append(f"{path.name} is not a JSON object: {why}")
+            doc = None
+        inputs.fronts.append((path.name, doc))
+
+
 def _open_history_read_only(path: Path) -> sqlite3.Connection:
     """Read-only: rendering a page must never create, migrate or move aside the nightly's history."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0)
@@ -547,6 +637,7 @@ def read_run_inputs(run_dir: Path, history_db: Path | None = None) -> RunInputs:
         inputs.gate = _dict_or_none(_json_file(run_dir, "gate-verdict.json", notes, "the gate's verdict is unknown"),
                                     "gate-verdict.json", notes)
     _guard(notes, "plots", lambda: _read_images(inputs), None)
+    _guard(notes, "front tier", lambda: _read_fronts(inputs), None)
     _guard(notes, "history database", lambda: _read_history(inputs, history_db), None)
     inputs.runbooks = _guard(notes, "runbooks", lambda: read_runbook_source((inputs.summary, inputs.metrics_stamp)),
                              RunbookSource())
@@ -988,6 +1079,101 @@ def metric_rows(inputs: RunInputs) -> tuple[list[MetricRow], list[MetricRow]]:
     return main, [r for r in rows if r not in main]
 
 
+# =========================================================================== the front tier
+FRONT_WEIGHT = 100  # haproxy's default weight: a cell names its weight only when it is another, or the nodes differ
+
+
+def _front_row(entry: dict[str, Any], nodes: list[str]) -> FrontRow:
+    """One server across the haproxy nodes, judged per node by the check's own rules (lbjudge): green
+    when UP at layer 7, red when DOWN or absent, amber for the rest (MAINT, DRAIN, NOLB, no check, a
+    layer-4 or layer-6 check only, going down). The nodes disagree on presence, admin state or weight
+    (as CG-FRONT-004 compares them; UP/DOWN is each node's own check, not a disagreement)."""
+    backend, server, backup = entry["backend"], entry["server"], bool(entry.get("backup"))
+    states = entry.get("states")
+    if not (isinstance(backend, str) and backend and isinstance(server, str) and server):
+        raise ValueError("a server record without its backend and server names")
+    if not isinstance(states, dict) or not all(isinstance(v, dict) for v in states.values()):
+        raise ValueError(f"{backend}/{server}: states is not an object of objects")
+    rows = {n: StatRow(backend, server, type=2, status=str(st.get("status") or ""),
+                       check_status=str(st.get("check") or "") or None, weight=_int_or_none(st.get("weight")),
+                       scur=_int_or_none(st.get("scur")), bck=int(backup))
+            for n, st in states.items() if n in nodes}
+    weights = {n: r.weight for n, r in rows.items()}
+    weights_differ = len(set(weights.values())) > 1
+    cells = []
+    for node in nodes:
+        row = rows.get(node)
+        if row is None:
+            cells.append(FrontCell(node, "fail", "absent", f"{node} does not list {backend}/{server}"))
+            continue
+        words = [row.status or "no status"] + ([row.check_status] if row.check_status else [])
+        if row.weight is not None and (row.weight != FRONT_WEIGHT or weights_differ):
+            words.append(f"weight {row.weight}")
+        if row.scur:
+            words.append(f"scur {row.scur}")
+        problems = servers_not_up([row], node)
+        state = "fail" if row.status_word == "DOWN" else "warn" if problems else "ok"
+        cells.append(FrontCell(node, state, " · ".join(words), "; ".join(problems)))
+    drift = []
+    lacking = [n for n in nodes if n not in rows]
+    if lacking:
+        drift.append(f"absent on {', '.join(lacking)}")
+    admin = {n: r.status_word if r.status_word in ("MAINT", "DRAIN") else "ready" for n, r in rows.items()}
+    for what, values in (("admin state", admin), ("weight", weights)):
+        if len(set(values.values())) > 1:
+            drift.append(f"{what} differs: " + ", ".join(f"{n} {v if v is not None else '?'}"
+                                                         for n, v in values.items()))
+    return FrontRow(backend, server, str(entry.get("addr") or ""), backup, cells, drift)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if _is_number(value) else None
+
+
+def front_matrix(name: str, doc: dict[str, Any] | None, metrics: list[MetricRow]) -> tuple[FrontMatrix, list[str]]:
+    """(a datacenter's front-door matrix, lines for what in its file is malformed): one row per
+    (backend, server), the active servers then the backups of each backend; one column per haproxy
+    node; the datacenter's front.<dc>.* figures under it, the p99s first."""
+    dc = str((doc or {}).get("dc") or _front_dc(name))
+    prefix = f"front.{dc}."
+    mine = sorted((m for m in metrics if m.name.startswith(prefix)),
+                  key=lambda m: (not m.name.endswith(".p99"), _natural(m.name)))
+    vip, taken_at = str((doc or {}).get("vip") or "?"), str((doc or {}).get("taken_at") or "not recorded")
+    if doc is None:
+        return FrontMatrix(dc, name, vip, taken_at, [], [], mine, f"{name} could not be read: see the notes above"), []
+    servers, nodes = doc.get("servers"), doc.get("nodes")
+    if not isinstance(servers, list) or not isinstance(nodes, list):
+        problem = f"{name} is malformed (no list of {'servers' if not isinstance(servers, list) else 'nodes'})"
+        return FrontMatrix(dc, name, vip, taken_at, [], [], mine, problem), [f"{problem}: its matrix is not shown"]
+    columns = list(dict.fromkeys(str(n) for n in nodes))
+    for entry in servers:  # a node that answered for a server without being listed still gets its column
+        states = entry.get("states") if isinstance(entry, dict) else None
+        columns += [n for n in (states if isinstance(states, dict) else {}) if n not in columns]
+    rows, bad = [], 0
+    for entry in servers:
+        try:
+            rows.append(_front_row(entry, columns))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            bad += 1
+    notes = [f"{name}: {bad} of {len(servers)} server record(s) malformed: left out of the matrix"] if bad else []
+    by_backend: dict[str, list[FrontRow]] = defaultdict(list)
+    for row in rows:
+        by_backend[row.backend].append(row)
+    backends = [FrontBackend(b, sorted(by_backend[b], key=lambda r: (r.backup, _natural(r.server))))
+                for b in sorted(by_backend, key=_natural)]
+    return FrontMatrix(dc, name, vip, taken_at, columns, backends, mine), notes
+
+
+def front_matrices(inputs: RunInputs, metrics: list[MetricRow]) -> tuple[list[FrontMatrix], list[str]]:
+    """One matrix per front-<dc>.json in the run, by datacenter; none when the run has no such file."""
+    out, notes = [], []
+    for name, doc in inputs.fronts:
+        matrix, lines = front_matrix(name, doc, metrics)
+        out.append(matrix)
+        notes += lines
+    return out, notes
+
+
 # =========================================================================== plots and links
 def plots(inputs: RunInputs) -> tuple[list[Plot], list[str]]:
     """Every plot inline, each drill's table beside its plot; (plots, lines for what is missing)."""
@@ -1009,7 +1195,7 @@ def plots(inputs: RunInputs) -> tuple[list[Plot], list[str]]:
 
 CORE_FILES = ("junit.xml", "report.html", "metrics.json", "summary.json", "estate.json")
 HISTORY_PATTERNS = (r".*\.history\.jsonl$", r".*\.hlog$", r"^ledger\.jsonl$", r"^gate-verdict\.(json|txt)$",
-                    r"^placement-bench\.(json|md)$", r"^lab-bench\.json$")
+                    r"^placement-bench\.(json|md)$", r"^lab-bench\.json$", r"^front-.+\.json$")
 
 
 def links(files: list[str]) -> tuple[list[Link], list[str]]:
@@ -1041,10 +1227,11 @@ def build_page_model(inputs: RunInputs) -> PageModel:
     data = next(a.state for a in areas if a.key == "data_plane")
     control = next(a.state for a in areas if a.key == "control_plane")
     metrics, info = metric_rows(inputs)
+    front, front_notes = front_matrices(inputs, metrics + info)
     plot_list, plot_notes = plots(inputs)
     link_list, link_notes = links(inputs.files)
     provenance, estate_warnings = estate_lines(inputs.estate)
-    notes = list(inputs.notes) + link_notes + plot_notes + estate_warnings
+    notes = list(inputs.notes) + front_notes + link_notes + plot_notes + estate_warnings
     if not rows:
         notes.append("no check results: summary.json and junit.xml are missing or empty, and the history has none")
     stamp = _stamp(inputs)
@@ -1066,7 +1253,7 @@ def build_page_model(inputs: RunInputs) -> PageModel:
         headline=title, headline_state=title_state, areas=areas,
         attention=attention, not_run=_not_run_reasons(rows), matrix=host_matrix(rows, inputs.estate, narrowed=bool(_scope(summary))),
         ring=cassandra_ring(inputs.estate), metrics=metrics, info_metrics=info, plots=plot_list, links=link_list,
-        estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary), runbooks=runbooks)
+        estate_lines=provenance, notes=_dedupe(notes), scope=_scope(summary), runbooks=runbooks, front=front)
 
 
 def _scope(summary: dict[str, Any]) -> str:

@@ -614,3 +614,162 @@ def test_a_checks_plane_on_the_page_is_the_one_it_declares_not_its_ids_prefix():
     assert area_of("CG-CS-099", "t", "data") == "data_plane"  # declared: the prefix does not decide
     assert area_of("CG-DRILL-005", "t", "data", "drill") == "drills"
     assert area_of("CG-CS-001", "t") == "control_plane"  # a run recorded before declarations: by prefix
+
+
+# --------------------------------------------------------------------------- the front tier
+FRONT_SAMPLE = Path(__file__).parent / "data" / "front-dc1.json"  # what CG-FRONT-004 wrote in the lab
+NODE_A, NODE_B = "198.18.1.211", "198.18.1.212"
+
+
+def front_doc(dc: str = "dc1") -> dict[str, Any]:
+    """The lab's dc1 matrix (12 servers UP at layer 7 on both haproxy nodes), renamed to `dc`."""
+    return json.loads(FRONT_SAMPLE.read_text().replace('"dc1"', f'"{dc}"'))
+
+
+def with_front(run_dir: Path, *docs: dict[str, Any]) -> Path:
+    for doc in docs:
+        (run_dir / f"front-{doc['dc']}.json").write_text(json.dumps(doc))
+    return run_dir
+
+
+def server(doc: dict[str, Any], backend: str, name: str) -> dict[str, Any]:
+    return next(s for s in doc["servers"] if (s["backend"], s["server"]) == (backend, name))
+
+
+def test_a_run_without_front_files_has_no_front_tier_section_at_all(tmp_path):
+    model = model_of(make_run(tmp_path, metrics=[metric("front.dc1.www.p99", 80, 250, "pass")]))
+
+    assert model.front == []
+    html = render_page(model)
+    assert "Front tier" not in html and 'class="matrix front"' not in html
+    assert "front.dc1.www.p99" in html  # the figure still in the metrics, as any other
+
+
+def test_each_datacenter_has_its_matrix_in_order_backups_after_the_active_servers(tmp_path):
+    model = model_of(with_front(make_run(tmp_path), front_doc("dc2"), front_doc("dc1")))
+
+    assert [(f.dc, f.vip, f.taken_at) for f in model.front] == [
+        ("dc1", "198.18.1.210", "2026-12-07T16:19:34+00:00"), ("dc2", "198.18.1.210", "2026-12-07T16:19:34+00:00")]
+    dc1 = model.front[0]
+    assert dc1.nodes == [NODE_A, NODE_B]
+    assert [(b.name, b.backups) for b in dc1.backends] == [("api", 3), ("www", 3)]
+    assert [(r.server, r.backup) for r in dc1.backends[0].rows] == [
+        ("web-dc1-1", False), ("web-dc1-2", False), ("web-dc1-3", False),
+        ("web-dc2-1", True), ("web-dc2-2", True), ("web-dc2-3", True)]
+    active, backup = dc1.row("api", "web-dc1-1"), dc1.row("api", "web-dc2-1")
+    assert [(c.node, c.state, c.words) for c in active.cells] == [(NODE_A, "ok", "UP · L7OK"), (NODE_B, "ok", "UP · L7OK")]
+    assert [c.words for c in backup.cells] == ["UP · L7OK · weight 1"] * 2  # not haproxy's default 100
+    assert (dc1.drifting, dc1.bad, active.drift) == (0, 0, [])
+    html = render_page(model)
+    assert html.index('id="front-dc1"') < html.index('id="front-dc2"')
+    assert html.index("<h2>Hosts</h2>") < html.index('<h2 id="front">Front tier</h2>') < html.index("<h2>Metrics</h2>")
+    assert html.count('<span class="tag">backup</span>') == 12
+    assert 'href="front-dc1.json"' in html and 'href="front-dc2.json"' in html  # the raw matrix, a click away
+    assert "disagree" not in html.split('id="front-dc1"')[1].split("</h3>")[0]
+
+
+def test_a_server_the_nodes_see_differently_is_highlighted_with_what_differs(tmp_path):
+    doc = front_doc()
+    server(doc, "api", "web-dc1-2")["states"][NODE_B].update(weight=50, scur=3)
+    server(doc, "www", "web-dc1-3")["states"][NODE_A].update(status="MAINT", check="")
+    server(doc, "www", "web-dc1-1")["states"][NODE_B].update(status="DOWN", check="L7STS")  # its own check: no drift
+    front = model_of(with_front(make_run(tmp_path), doc)).front[0]
+
+    weighted = front.row("api", "web-dc1-2")
+    assert weighted.drift == [f"weight differs: {NODE_A} 100, {NODE_B} 50"]
+    assert [c.words for c in weighted.cells] == ["UP · L7OK · weight 100", "UP · L7OK · weight 50 · scur 3"]
+    maint = front.row("www", "web-dc1-3")
+    assert maint.drift == [f"admin state differs: {NODE_A} MAINT, {NODE_B} ready"]
+    assert [(c.state, c.words) for c in maint.cells] == [("warn", "MAINT"), ("ok", "UP · L7OK")]
+    down = front.row("www", "web-dc1-1")
+    assert (down.drift, [c.state for c in down.cells]) == ([], ["ok", "fail"])
+    assert (front.drifting, front.bad) == (2, 2)
+    html = render_page(model_of(tmp_path / RUN_ID))
+    assert html.count('<tr class="drift">') == 2
+    assert f'<div class="flag">weight differs: {NODE_A} 100, {NODE_B} 50</div>' in html
+    assert "the haproxy nodes disagree on 2 of 12 server(s)" in html
+    assert "2 of 12 server(s) not UP at layer 7 on every node" in html
+
+
+def test_a_server_one_node_lacks_reads_absent_in_red_and_a_layer_4_check_or_no_check_amber(tmp_path):
+    doc = front_doc()
+    del server(doc, "api", "web-dc1-3")["states"][NODE_B]
+    server(doc, "www", "web-dc1-2")["states"][NODE_A]["check"] = "L4OK"
+    server(doc, "www", "web-dc1-2")["states"][NODE_B].update(status="no check", check="")
+    front = model_of(with_front(make_run(tmp_path), doc)).front[0]
+
+    gone = front.row("api", "web-dc1-3")
+    assert [(c.state, c.words) for c in gone.cells] == [("ok", "UP · L7OK"), ("fail", "absent")]
+    assert gone.drift == [f"absent on {NODE_B}"]
+    shallow = front.row("www", "web-dc1-2")
+    assert [(c.state, c.words) for c in shallow.cells] == [("warn", "UP · L4OK"), ("warn", "no check")]
+    assert "layer-4 check only" in shallow.cells[0].why and "`no check`" in shallow.cells[1].why
+    assert shallow.drift == []
+    html = render_page(model_of(tmp_path / RUN_ID))
+    assert '<td class="cell o-failed" title="198.18.1.212 does not list api/web-dc1-3">absent</td>' in html
+    assert ">UP · L4OK</td>" in html and 'class="cell o-waived"' in html
+
+
+def test_the_front_doors_figures_are_under_its_matrix_with_their_sparklines(tmp_path):
+    db = tmp_path / "history.sqlite"
+    with open_history(db) as conn:
+        for day, value in enumerate([90.0, 110.0, 95.0], start=1):
+            record_run(conn, RunRecord(
+                f"202612{day:02d}T020000Z-preprod-nightly-1", "preprod", "preproduction", "nightly", "abc",
+                f"2026-12-{day:02d}T02:00:00Z", "x", 0, metrics=[MetricRecord("front.dc1.www.p99", value, "ms", 250)]))
+    metrics = [metric("front.dc1.www.p99", 120, 250, "pass"), metric("front.dc1.api.p99", 300, 250, "fail"),
+               metric("front.dc1.www.error_ratio", 0.0, unit="ratio"), metric("front.dc2.www.p99", 70, 250, "pass"),
+               metric("cassandra.write.server.p99", 0.7, 1.0, "pass")]
+    model = model_of(with_front(make_run(tmp_path, metrics=metrics), front_doc()))
+
+    [dc1] = model.front
+    assert [m.name for m in dc1.metrics] == ["front.dc1.api.p99", "front.dc1.www.p99", "front.dc1.www.error_ratio"]
+    p99 = dc1.metrics[1]
+    assert (p99.value, p99.unit, p99.threshold) == ("120", "ms", "250") and "over 4 runs" in p99.spark.caption
+    html = render_page(model)
+    section = html[html.index('id="front-dc1"'):html.index("<h2>Metrics</h2>")]
+    assert f'points="{p99.spark.points}"' in section and '<td class="v-fail">fail</td>' in section
+    assert "front.dc2.www.p99" not in section and "cassandra.write" not in section
+
+
+@pytest.mark.parametrize(("content", "note"), [
+    ('{"dc": "dc1", "servers": [', "front-dc1.json is unreadable ("),
+    ("[1, 2]", "front-dc1.json is not a JSON object: the front tier matrix of dc1 is not shown"),
+    ('{"dc": "dc1", "vip": "198.18.1.210", "servers": {"api": 1}, "nodes": []}',
+     "front-dc1.json is malformed (no list of servers): its matrix is not shown"),
+])
+def test_a_malformed_front_file_is_one_note_and_the_page_still_renders(tmp_path, content, note):
+    run_dir = with_front(make_run(tmp_path, metrics=[metric("front.dc1.www.p99", 80, 250, "pass")]), front_doc("dc2"))
+    (run_dir / "front-dc1.json").write_text(content)
+    model = model_of(run_dir)
+
+    assert [n for n in model.notes if "front-dc1.json" in n] == [next(n for n in model.notes if n.startswith(note))]
+    assert [(f.dc, bool(f.problem), len(f.rows)) for f in model.front] == [("dc1", True, 0), ("dc2", False, 12)]
+    assert [m.name for m in model.front[0].metrics] == ["front.dc1.www.p99"]  # its figures still shown
+    assert model.area("data_plane").state == "ok"
+    html = render_run_page(run_dir).read_text()
+    assert html.count('class="matrix front"') == 1 and 'class="problem">front-dc1.json' in html
+
+
+def test_a_malformed_server_record_is_left_out_with_a_note_and_the_rest_of_the_matrix_shown(tmp_path):
+    doc = front_doc()
+    doc["servers"][0] = {"backend": "api", "states": "UP"}
+    doc["servers"][1]["states"][NODE_A] = ["UP"]
+    doc["servers"].append("junk")
+    model = model_of(with_front(make_run(tmp_path), doc))
+
+    assert len(model.front[0].rows) == 10
+    assert "front-dc1.json: 3 of 13 server record(s) malformed: left out of the matrix" in model.notes
+    render_page(model)
+
+
+def test_server_and_backend_names_are_escaped_in_the_front_matrix(tmp_path):
+    doc = front_doc()
+    evil = server(doc, "api", "web-dc1-1")
+    evil.update(server='<script>alert("x")</script>', backend="<b>api</b>")
+    evil["states"][NODE_B]["status"] = "<img src=x onerror=alert(1)>"
+    html = render_page(model_of(with_front(make_run(tmp_path), doc)))
+
+    assert "<script" not in html and "<img src=x" not in html and "<b>api</b>" not in html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html and "backend &lt;b&gt;api&lt;/b&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
