@@ -82,7 +82,7 @@ class Area:
 
 
 AREAS: tuple[Area, ...] = (
-    Area("data_plane", "Data plane", "running services: hypervisor hosts, Fusion-IO, Cassandra",
+    Area("data_plane", "Data plane", "running services: hypervisor hosts, Fusion-IO, Cassandra, the front tier",
          ("CG-HOST-", "CG-FIO-", "CG-CASS-", "CG-NODE-"), True),
     Area("control_plane", "Control plane", "CloudStack answers and can deploy a new VM",
          ("CG-CS-", "CG-DEPLOY-"), True),

@@ -116,7 +116,7 @@ def _server_lines(plan: FrontPlan, dc: FrontDc, lb: str, backend: str) -> list[s
         lines.append(f"    server {web.name} {web.ip}:80 check weight {weight}")
     for other in plan.dcs:
         if other.name != dc.name:
-            lines.extend(f"    server {web.name} {web.ip}:80 check backup" for web in other.webs)
+            lines.extend(f"    server {web.name} {web.ip}:80 check weight 100 backup" for web in other.webs)
     return lines
 
 
