@@ -656,7 +656,8 @@ def _judge(r: LabelResult, reqs: Sequence[ProbeRequest], s: _Settings, origin: f
     problems = []
     failed = [x for x in reqs if x.failed]
     w = r.window
-    span = f"failed from {w.first_s:+.1f} s to {w.last_s:+.1f} s" if w else "no failure from the fault on"
+    span = (f"failed from {w.first_s:+.1f} s to {w.last_s:+.1f} s" if w else
+            "no failure from the fault on" if s.fault_at is not None else "no fault_at to time them from")
     met: bool | None = None
     if not r.sent:
         problems.append(f"{label}: no request was sent: nothing shows what the clients saw")
@@ -873,6 +874,8 @@ def _back_up(rows: Sequence[StateSample], s: _Settings) -> list[BackUp]:
         if seconds is None:
             for key in lines:
                 y = latest.get(key)
+                if y is not None and y.readable and y.word == "UP":
+                    continue
                 if y is None:
                     missing.append(f"{names[key]}: no sample after the heal")
                 elif not y.readable:

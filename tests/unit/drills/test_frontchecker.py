@@ -17,11 +17,14 @@ import pytest
 
 from cloudgate.drills.frontchecker import (
     BackUp,
+    Detection,
     FailedWindow,
     FrontDrillError,
     FrontDrillVerdict,
     ProbeRequest,
     StateSample,
+    VipEpisode,
+    VipResult,
     VipSample,
     check,
     read_meta,
@@ -299,3 +302,255 @@ def test_a_probe_that_sent_nothing_or_a_dc_without_a_probe_is_a_problem() -> Non
     assert v.problems == ("dc2 is under load in the meta record but no probe history of dc2 was given",
                           "dc1/www: no request was sent: nothing shows what the clients saw")
     assert check(meta(), {}, healthy_states()).problems[0] == "no probe history: what the clients saw is not known"
+
+
+# --------------------------------------------------------------------------- detection
+def test_detection_is_said_against_haproxys_settings_and_its_promise() -> None:
+    d = Detection(VICTIM, A, "www", "down", seconds=2.9, expected_s=3.25, promise_s=3.5)
+    assert d.describe() == "198.18.1.211: www/web-dc1-2 DOWN after 2.9 s, 0.89 of the 3.25 s haproxy's settings promise"
+    assert not d.beyond_promise
+    assert Detection(VICTIM, A, None, "down", seconds=2.9).describe() == "198.18.1.211: web-dc1-2 DOWN after 2.9 s"
+
+
+def test_a_detection_beyond_the_promise_is_a_problem() -> None:
+    v = drill(samples=states({A: victim_state(2.75), B: victim_state(4.0, up_at=HEAL + 1.75)}))
+    assert v.problems == (
+        "198.18.1.212: www/web-dc1-2 DOWN after 4.0 s, 1.23 of the 3.25 s haproxy's settings promise: "
+        "beyond the 3.5 s promise (mark_down_seconds)",)
+    assert v.per_label["dc1/www"].all_down_s == 4.0
+
+
+def test_a_detection_slower_than_the_settings_but_within_the_promise_is_a_note() -> None:
+    v = drill(samples=states({A: victim_state(2.75), B: victim_state(3.5, up_at=HEAL + 1.75)}))
+    assert v.passed, v.problems
+    assert v.notes == ("198.18.1.212: www/web-dc1-2 DOWN after 3.5 s, 1.08 of the 3.25 s haproxy's settings "
+                       "promise: slower than haproxy's settings predict (within the promise)",)
+
+
+def test_going_down_is_not_down_and_a_server_never_marked_down_is_a_problem_naming_it_and_the_node() -> None:
+    # a TCP-only check on a hung server: failing once (UP 1/2), then passing again, never DOWN
+    stuck = states({A: victim_state(2.75), B: lambda t: "UP 1/2" if 1.0 <= t < 1.5 else "UP"})
+    v = drill(samples=stuck)
+    b = v.detection(VICTIM, B)
+    assert b is not None and b.outcome == "never" and b.seconds is None
+    assert v.problems == (
+        "198.18.1.212: www/web-dc1-2 never marked DOWN (read until +30.0 s, last UP L7OK: a dead server kept "
+        "in rotation)",)
+    assert v.per_label["dc1/www"].errors_after_down is None
+    assert v.notes == ("dc1/www: errors after DOWN not counted: 198.18.1.212: www/web-dc1-2 never marked DOWN",)
+    assert "web-dc1-2 DOWN after 2.8 s at worst on 1 of 2 nodes" in v.summary()
+
+
+def test_a_dead_haproxy_node_leaves_its_detection_unknown_with_the_bound_the_gap_gives() -> None:
+    dead = victim_state(3.0, up_at=HEAL + 1.75)
+    samples = states({A: victim_state(2.75), B: lambda t: "!ssh: connection timed out" if 1.0 <= t < 6.0 else dead(t)})
+    v = drill(samples=samples)
+    b = v.detection(VICTIM, B)
+    assert b is not None and (b.outcome, b.seconds, b.at_most_s) == ("unknown", None, 6.0)
+    assert b.reason == ("no readable sample from +0.8 s to +6.0 s (198.18.1.212 unreachable: ssh: connection "
+                        "timed out), then DOWN: when, between them, is not known")
+    assert v.passed, v.problems  # A timed it; B's is said, not invented
+    assert v.notes == (
+        f"198.18.1.212: www/web-dc1-2: when it was marked DOWN is not known ({b.reason})",
+        "dc1/www: errors after DOWN not counted: 198.18.1.212: www/web-dc1-2 DOWN at an unknown time")
+    assert f"detection_s.www/{VICTIM}@{B}" not in [name for name, _, _ in v.metrics()]
+
+
+def test_a_haproxy_node_dead_to_the_end_is_unknown_and_the_heal_not_seen_on_it() -> None:
+    samples = states({A: victim_state(2.75), B: lambda t: "UP" if t < 1.0 else "!ssh: no route to host"})
+    v = drill(samples=samples)
+    b = v.detection(VICTIM, B)
+    assert b is not None and b.outcome == "unknown" and b.at_most_s is None
+    assert b.reason == ("no readable sample from +0.8 s to the end (+30.0 s) (198.18.1.212 unreachable: ssh: "
+                        "no route to host)")
+    assert v.back_up[0].seconds is None
+    assert v.problems == ("web-dc1-2 not seen UP again on every haproxy node after the heal: 198.18.1.212 "
+                          "unreachable at the end (ssh: no route to host)",)
+
+
+def test_a_stretch_without_samples_forbids_never() -> None:
+    v = drill(samples=states({A: victim_state(2.75), B: lambda t: None if 5.0 <= t < 8.0 else "UP"}))
+    b = v.detection(VICTIM, B)
+    assert b is not None and b.outcome == "unknown"
+    assert b.reason == ("never seen DOWN, but no readable sample from +4.8 s to +8.0 s (no sample at all: the "
+                        "sampler stalled?): it may have been DOWN then")
+
+
+def test_when_no_node_could_time_it_the_victim_is_a_problem() -> None:
+    samples = states({A: lambda t: "UP" if t < 0 else "!ssh: timed out", B: lambda t: "UP" if t < 0 else None})
+    v = drill(samples=samples)
+    assert v.problems[0].startswith("web-dc1-2: when it was marked DOWN could not be measured on any haproxy node "
+                                    "(198.18.1.211: no readable sample from -0.2 s to the end")
+    assert "web-dc1-2 not seen DOWN" in v.summary()
+
+
+def test_a_node_never_read_is_said_not_skipped() -> None:
+    never = {"t": T0 + 1.0, "node": "198.18.1.213", "error": "ssh: connection refused"}
+    v = drill(samples=[*healthy_states(), never], haproxy={"dc1": [A, B, "198.18.1.213"]})
+    d = v.detection(VICTIM, "198.18.1.213")
+    assert d is not None and d.outcome == "unknown" and d.backend is None
+    assert d.reason == "no state of 198.18.1.213 could be read during the drill: ssh: connection refused"
+    assert v.per_label["dc1/www"].errors_after_down is None
+
+
+def test_a_server_already_down_before_the_fault_measures_nothing() -> None:
+    v = drill(samples=states({A: lambda t: "DOWN" if t < HEAL + 1 else "UP", B: victim_state(3.0)}))
+    assert v.problems == ("198.18.1.211: www/web-dc1-2 was already DOWN before the fault (at -0.2 s): the drill "
+                          "measures nothing there",)
+
+
+def test_a_victim_no_sample_lists_is_a_problem() -> None:
+    v = drill(victims=["web-dc1-9"])
+    assert v.problems == ("web-dc1-9: no haproxy sample lists it (is it the server's name in haproxy.cfg?): when "
+                          "it was marked DOWN cannot be measured",)
+
+
+def test_a_server_in_two_backends_is_timed_in_each_and_the_probe_counts_its_own() -> None:
+    cpp = states({A: victim_state(2.5), B: victim_state(2.5)}, backend="cpp")
+    v = drill(samples=[*healthy_states(), *cpp])
+    assert [(d.node, d.backend, d.seconds) for d in v.detections] == [
+        (A, "cpp", 2.5), (A, "www", 2.75), (B, "cpp", 2.5), (B, "www", 3.0)]
+    assert v.per_label["dc1/www"].all_down_s == 3.0  # www's own backend, not cpp's
+    assert check(meta(), {"dc1/cpp": probe(silent_kill)}, [*healthy_states(), *cpp]
+                 ).per_label["dc1/cpp"].all_down_s == 2.5
+
+
+# --------------------------------------------------------------------------- errors after DOWN, back UP
+def test_errors_after_every_node_marked_the_victim_down_break_the_promise_of_zero() -> None:
+    bad = {"status": 503, "served_by": "web-dc1-3", "latency_us": 5000}
+    # the timeout due at +3.0 s, when the last node marked it DOWN, is not after it
+    v = drill(probe(lambda t: bad if t in (5.0, 9.5) else TIMEOUT if t == 3.0 else silent_kill(t)), qos=0.98)
+    r = v.per_label["dc1/www"]
+    assert r.errors_after_down == 2 and r.first_error_after_down is not None
+    assert r.first_error_after_down.seq == (10 + 5) * RATE
+    assert v.problems == (
+        "dc1/www: 2 failed request(s) due after every haproxy node of dc1 had marked web-dc1-2 DOWN (by +3.0 s), "
+        "where the promise is 0: the first due at +5.0 s (seq 120): 503 from web-dc1-3",)
+
+
+def test_errors_after_the_heal_are_in_the_window_not_after_down() -> None:
+    v = drill(probe(lambda t: TIMEOUT if t == 21.0 else silent_kill(t)))
+    r = v.per_label["dc1/www"]
+    assert r.errors_after_down == 0 and r.failed_after_heal == 1 and r.window is not None
+    assert r.window.last_s == 21.0
+    assert v.notes == ("dc1/www: 1 request(s) failed after the heal (the first due at +21.0 s: timeout: no TCP "
+                       "answer on port 80 within 2 s (VM, host or link down?))",)
+
+
+def test_without_the_nodes_of_each_datacenter_every_node_listing_the_victim_counts() -> None:
+    v = drill(haproxy=None)
+    assert v.per_label["dc1/www"].all_down_s == 3.0 and v.per_label["dc1/www"].errors_after_down == 0
+    bad = {"status": 502, "served_by": "web-dc1-1", "latency_us": 5000}
+    v = drill(probe(lambda t: bad if t == 4.0 else silent_kill(t)), haproxy=None, qos=0.98)
+    assert "after every haproxy node listing them had marked web-dc1-2 DOWN" in v.problems[0]
+
+
+def test_a_heal_never_observed_is_a_problem() -> None:
+    v = drill(samples=states({A: victim_state(2.75), B: victim_state(3.0, up_at=99.0)}))
+    assert v.back_up == (BackUp(VICTIM, None, (f"{A}: www/{VICTIM}", f"{B}: www/{VICTIM}"),
+                                (f"{B}: www/{VICTIM} still DOWN 1/2 at +10.0 s after the heal",)),)
+    assert v.problems == ("web-dc1-2 not seen UP again on every haproxy node after the heal: 198.18.1.212: "
+                          "www/web-dc1-2 still DOWN 1/2 at +10.0 s after the heal",)
+    assert "not seen UP again after the heal" in v.summary()
+
+
+def test_a_fault_never_healed_is_a_problem_and_nothing_is_timed_from_a_heal() -> None:
+    v = drill(heal_at=None, samples=states({A: victim_state(2.75, up_at=99), B: victim_state(3.0, up_at=99)}))
+    assert v.problems == ("the fault was never healed: no heal_at in the meta record (the nemesis did not finish "
+                          "healing, or did not say when)",)
+    assert v.back_up == () and v.per_label["dc1/www"].errors_after_down == 0
+
+
+def test_back_up_beyond_its_budget_is_a_problem() -> None:
+    assert drill(expected_up_seconds=1.5).problems == (
+        "web-dc1-2 UP again on every haproxy node 1.8 s after the heal, beyond the 1.5 s budget "
+        "(expected_up_seconds)",)
+
+
+def test_a_drill_without_fault_at_proves_nothing() -> None:
+    v = drill(fault_at=None)
+    assert v.problems == ("no fault_at in the meta record: when the fault was injected is not known, so nothing can "
+                          "be timed from it; the drill proves nothing",)
+    assert v.detections == () and v.per_label["dc1/www"].window is None
+    assert v.origin == T0 - 10  # relative times count from the first record
+
+
+def test_records_may_be_given_as_objects_or_as_dicts() -> None:
+    as_dicts = drill()
+    as_objects = check(meta(), {"dc1/www": [ProbeRequest.of(r, "test") for r in probe(silent_kill)]},
+                       [StateSample.of(x, "test") for x in healthy_states()])
+    assert as_objects == as_dicts
+    with pytest.raises(FrontDrillError, match=r"dc1/www #0: intended None is not epoch seconds"):
+        check(meta(), {"dc1/www": [{"seq": 0}]}, [])
+
+
+# --------------------------------------------------------------------------- the VIP (FT-D4)
+def holders(of: Callable[[float], list[str]], dc: str = "dc1", start: float = -10.0,
+            end: float = 30.0) -> list[dict[str, Any]]:
+    return [{"t": T0 + i * PERIOD, "dc": dc, "holders": of(i * PERIOD)}
+            for i in range(int(start / PERIOD), int(end / PERIOD) + 1)]
+
+
+def master_lost(t: float) -> list[str]:
+    """A holds the VIP until its link goes down; nobody for 3.5 s; then B (3 x advert_int + skew)."""
+    return [A] if t < 0 else [] if t < 3.5 else [B]
+
+
+def vip_drill(vip: list[dict[str, Any]], **changes: Any) -> FrontDrillVerdict:
+    return drill(probe(lambda t: TIMEOUT if t in (0.5, 1.0) else None), samples=[], vip=vip, victims=[],
+                 fault={"description": "link of the MASTER haproxy node of dc1 down"}, **changes)
+
+
+def test_a_vip_takeover_is_timed_and_its_own_gap_is_not_an_outage() -> None:
+    v = vip_drill(holders(master_lost))
+    assert v.passed, v.problems
+    assert v.vip["dc1"] == VipResult(dc="dc1", judged=True, holder_before=A, holder_after=B, takeover_s=3.5,
+                                     no_holder=(VipEpisode((), 0.0, 3.5),), samples=161)
+    assert ("vip_takeover_s.dc1", 3.5, "s") in v.metrics() and ("vip_no_holder_s.dc1", 3.5, "s") in v.metrics()
+    assert v.summary().endswith(f"dc1 VIP to {B} in 3.5 s")
+    assert v.detections == () and v.back_up == ()
+
+
+def test_split_brain_and_a_later_outage_are_problems_with_their_durations() -> None:
+    def flapping(t: float) -> list[str]:
+        return [A, B] if 10 <= t < 12 else [] if 15 <= t < 15.5 else [B, A] if t >= 29 else master_lost(t)
+
+    v = vip_drill(holders(flapping))
+    assert v.problems == (
+        "dc1: the VIP was held by 198.18.1.211 and 198.18.1.212 at once (split-brain) from +10.0 s for 2.0 s: "
+        "VRRP adverts do not get through",
+        "dc1: the VIP was held by 198.18.1.211 and 198.18.1.212 at once (split-brain) from +29.0 s for 1.0 s until "
+        "the end: VRRP adverts do not get through",
+        "dc1: no node held the VIP from +15.0 s for 0.5 s: the datacenter's front door was down")
+    assert [e.seconds for e in v.vip["dc1"].split_brain] == [2.0, 1.0]
+    assert ("vip_split_brain_s.dc1", 3.0, "s") in v.metrics()
+
+
+def test_a_vip_never_taken_over_or_beyond_its_budget_is_a_problem() -> None:
+    v = vip_drill(holders(lambda t: [A] if t < 0 else []))
+    assert v.problems == (
+        "dc1: no node held the VIP from +0.0 s for 30.0 s until the end: the datacenter's front door was down",
+        "dc1: no other node took the VIP over after the fault (held by 198.18.1.211 before it; at the end by "
+        "nobody)")
+    assert vip_drill(holders(master_lost), vip_takeover_seconds=3.0).problems == (
+        "dc1: the VIP moved from 198.18.1.211 to 198.18.1.212 3.5 s after the fault, beyond the 3 s budget "
+        "(vip_takeover_seconds)",)
+    assert vip_drill(holders(lambda t: [] if t < 0 else [B])).problems[-1] == (
+        "dc1: who held the VIP before the fault is not known (no sample with one holder before it): the "
+        "takeover cannot be timed")
+
+
+def test_the_vip_must_move_only_where_the_drill_says_so() -> None:
+    steady = holders(lambda t: [A])
+    v = drill(vip=steady)  # a server drill watching the VIP: not judged, and it never moved
+    assert v.passed and v.vip["dc1"].judged is False and v.vip["dc1"].takeover_s is None
+    v = drill(vip=steady, vip_failover=["dc1"])
+    assert v.problems == ("dc1: no other node took the VIP over after the fault (held by 198.18.1.211 before it; "
+                          "at the end by 198.18.1.211)",)
+
+
+def test_an_unreadable_vip_sample_is_noted_and_skipped() -> None:
+    vip = [*holders(master_lost), {"t": T0 + 1.1, "dc": "dc1", "error": "ssh: timed out"}]
+    v = vip_drill(vip)
+    assert v.passed and v.vip["dc1"].takeover_s == 3.5
+    assert v.notes == ("dc1: 1 VIP sample(s) could not be read (ssh: timed out)",)
