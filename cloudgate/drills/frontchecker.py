@@ -716,7 +716,7 @@ def _judge(r: LabelResult, reqs: Sequence[ProbeRequest], s: _Settings, origin: f
 
 
 # --------------------------------------------------------------------------- what haproxy saw
-def _timelines(rows: Sequence[StateSample], victim: str) -> dict[tuple[str, str | None], list[StateSample]]:
+def victim_timelines(rows: Sequence[StateSample], victim: str) -> dict[tuple[str, str | None], list[StateSample]]:
     """Per (node, backend) listing `victim`: its samples and its node's unreadable ones, in time order."""
     node_errors: dict[str, list[StateSample]] = {}
     out: dict[tuple[str, str | None], list[StateSample]] = {}
@@ -740,7 +740,7 @@ def _detections(rows: Sequence[StateSample], s: _Settings) -> list[Detection]:
     never_read = sorted((set(errors) | {n for nodes in s.haproxy.values() for n in nodes}) - listed)
     out = []
     for victim in s.victims:
-        for (node, backend), line in _timelines(rows, victim).items():
+        for (node, backend), line in victim_timelines(rows, victim).items():
             out.append(_detect(Detection(victim, node, backend, "unknown", expected_s=s.expected_down,
                                          promise_s=s.mark_down), line, s.fault_at, end, s.gap))
         for node in never_read:
@@ -857,7 +857,7 @@ def _back_up(rows: Sequence[StateSample], s: _Settings) -> list[BackUp]:
     assert s.heal_at is not None
     out = []
     for victim in s.victims:
-        lines = _timelines(rows, victim)
+        lines = victim_timelines(rows, victim)
         if not lines:
             continue
         names = {key: f"{key[0]}: {key[1] + '/' if key[1] else ''}{victim}" for key in lines}

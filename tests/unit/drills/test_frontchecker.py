@@ -1,7 +1,8 @@
-"""The front drills' checker on records written by hand: each rule of cloudgate/drills/frontchecker.py.
+"""The front drills' checker on records written by hand: each rule of cloudgate/drills/frontchecker.py,
+then the picture of cloudgate/drills/frontplot.py (a PNG is produced; no pixel is asserted).
 
 The drill in these tests: web-dc1-2 is killed silently at T0 (epoch seconds, exact in binary) and
-healed 20 s later; dc1/www is probed at 10 requests a second (50 in the lab; fewer keeps the counts
+healed 20 s later; dc1/www is probed at 8 requests a second (50 in the lab; fewer keeps the counts
 readable) from 10 s before the fault to 30 s after it; both haproxy nodes of dc1 are sampled every
 0.25 s. haproxy's settings predict 3.25 s at worst; the promise is 3.5 s.
 """
@@ -9,6 +10,8 @@ readable) from 10 s before the fault to 30 s after it; both haproxy nodes of dc1
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ from cloudgate.drills.frontchecker import (
     read_vip_samples,
     status_word,
 )
+from cloudgate.drills.frontplot import Bucket, buckets, plot_front_timeline, state_intervals
 
 T0 = 1_800_000_000.0  # fault_at
 
@@ -554,3 +558,56 @@ def test_an_unreadable_vip_sample_is_noted_and_skipped() -> None:
     v = vip_drill(vip)
     assert v.passed and v.vip["dc1"].takeover_s == 3.5
     assert v.notes == ("dc1: 1 VIP sample(s) could not be read (ssh: timed out)",)
+
+
+# --------------------------------------------------------------------------- the picture (frontplot)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_requests_are_counted_per_half_second_by_outcome_overloaded_left_out() -> None:
+    def r(seq: int, t: float, status: int | None, error: str | None = None) -> ProbeRequest:
+        return ProbeRequest(seq=seq, intended=T0 + t, status=status, error=error, latency_us=1000)
+
+    got = buckets([r(0, -0.5, 200), r(1, -0.25, 404), r(2, 0.0, None, "timeout"), r(3, 0.25, 200),
+                   r(4, 1.5, None, "overloaded"), r(5, 1.75, 503)], origin=T0)
+    assert got == [Bucket(-0.5, ok=1, http_4xx=1), Bucket(0.0, ok=1, failed=1), Bucket(0.5), Bucket(1.0),
+                   Bucket(1.5, failed=1)]
+    assert buckets([], origin=T0) == []
+
+
+def test_a_server_state_is_drawn_as_runs_each_sample_holding_until_the_next() -> None:
+    line = [StateSample(T0 + t, A, "www", "web-dc1-2", status) for t, status in
+            ((0.0, "UP"), (0.25, "UP"), (0.5, "UP 1/2"), (1.0, "DOWN"), (1.25, "DOWN 1/2"))]
+    line.insert(4, StateSample(T0 + 1.125, A, error="ssh: timed out"))
+    assert state_intervals(line, T0) == [
+        (0.0, 0.5, "UP"), (0.5, 0.5, "going down"), (1.0, 0.125, "DOWN"), (1.125, 0.125, "unreadable"),
+        (1.25, 0.25, "coming up")]
+
+
+def test_plot_front_timeline_writes_a_png(tmp_path: Path) -> None:
+    history = {"dc1/www": probe(silent_kill),
+               "dc1/cpp": probe(lambda t: TIMEOUT if t == 1.0 else {"status": 404, "latency_us": 900}
+                                if t == 5.0 else None)}
+    samples = healthy_states()
+    verdict = check(meta(), history, samples)
+    out = plot_front_timeline(verdict, history, samples, tmp_path / "front.png")
+    assert out == tmp_path / "front.png"
+    data = out.read_bytes()
+    assert data.startswith(PNG) and len(data) > 5000
+
+
+def test_plot_front_timeline_of_a_vip_drill_and_of_nothing(tmp_path: Path) -> None:
+    vip = holders(lambda t: [A, "198.18.1.212"] if 10 <= t < 11 else master_lost(t))
+    history = {"dc1/www": probe()}
+    verdict = check(meta(victims=[]), history, [], vip)
+    assert plot_front_timeline(verdict, history, [], tmp_path / "vip.png", vip).read_bytes().startswith(PNG)
+    empty = check({"drill": "empty"}, {}, [])
+    assert plot_front_timeline(empty, {}, [], tmp_path / "empty.png").read_bytes().startswith(PNG)
+
+
+def test_importing_the_front_drill_modules_does_not_import_matplotlib() -> None:
+    probe_code = ("import json, sys\nimport cloudgate.drills.frontchecker, cloudgate.drills.frontplot\n"
+                  "print(json.dumps(sorted(m for m in sys.modules if m.startswith('matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, timeout=60,
+                         check=True)
+    assert json.loads(out.stdout) == []
