@@ -469,6 +469,31 @@ class FrontDrillVerdict:
         verdict = "PASSED" if self.passed else f"FAILED ({len(self.problems)} problem(s))"
         return f"drill {self.drill} {verdict}: " + "; ".join(parts)
 
+    def findings(self) -> list[str]:
+        """What was measured, one line each, in an operator's words (the problems and notes say what is wrong)."""
+        lines = []
+        for label, r in self.per_label.items():
+            window = (f"{r.window.count} failed from {r.window.first_s:+.1f} s to {r.window.last_s:+.1f} s"
+                      if r.window else "no failure from the fault on" if self.fault_at is not None else "")
+            after = (f"; {r.errors_after_down} failed after every node had marked the victims DOWN "
+                     f"(by {r.all_down_s:+.1f} s)" if r.errors_after_down is not None and r.all_down_s is not None
+                     else "")
+            lines.append(f"{label}: availability {pct(r.availability)} ({r.ok} ok of {r.sent} sent)"
+                         + (f"; {window}" if window else "") + after)
+        lines += [d.describe() for d in self.detections]
+        for b in self.back_up:
+            lines.append(f"{b.server} UP again on every haproxy node {b.seconds:.1f} s after the heal"
+                         if b.seconds is not None else f"{b.server} not seen UP again on every haproxy node")
+        for dc, v in self.vip.items():
+            if v.takeover_s is not None:
+                lines.append(f"{dc}: the VIP moved from {v.holder_before} to {v.holder_after} "
+                             f"{v.takeover_s:.1f} s after the fault")
+            lines += [f"{dc}: the VIP held by {' and '.join(e.holders)} (split-brain) from {e.start_s:+.1f} s for "
+                      f"{e.seconds:.1f} s" for e in v.split_brain]
+            lines += [f"{dc}: the VIP held by nobody from {e.start_s:+.1f} s for {e.seconds:.1f} s"
+                      for e in v.no_holder]
+        return lines
+
     def metrics(self) -> list[tuple[str, float, str]]:
         """(name, value, unit) for the report; absent values are left out."""
         out: list[tuple[str, float, str]] = []

@@ -218,6 +218,15 @@ def test_a_clean_failover_passes_with_every_figure_timed() -> None:
                            "web-dc1-2 DOWN after 3.0 s at worst; 0 error(s) after DOWN; back UP 1.8 s after the heal")
 
 
+def test_findings_say_each_figure_in_one_line() -> None:
+    assert drill().findings() == [
+        "dc1/www: availability 99.06 % (317 ok of 320 sent); 3 failed from +0.5 s to +2.0 s; 0 failed after every "
+        "node had marked the victims DOWN (by +3.0 s)",
+        "198.18.1.211: www/web-dc1-2 DOWN after 2.8 s, 0.85 of the 3.25 s haproxy's settings promise",
+        "198.18.1.212: www/web-dc1-2 DOWN after 3.0 s, 0.92 of the 3.25 s haproxy's settings promise",
+        "web-dc1-2 UP again on every haproxy node 1.8 s after the heal"]
+
+
 def test_metrics_name_each_figure_with_its_unit() -> None:
     assert drill().metrics() == [
         ("availability.dc1/www", pytest.approx(317 / 320), "ratio"),
@@ -512,6 +521,8 @@ def test_a_vip_takeover_is_timed_and_its_own_gap_is_not_an_outage() -> None:
                                      no_holder=(VipEpisode((), 0.0, 3.5),), samples=161)
     assert ("vip_takeover_s.dc1", 3.5, "s") in v.metrics() and ("vip_no_holder_s.dc1", 3.5, "s") in v.metrics()
     assert v.summary().endswith(f"dc1 VIP to {B} in 3.5 s")
+    assert v.findings()[1:] == ["dc1: the VIP moved from 198.18.1.211 to 198.18.1.212 3.5 s after the fault",
+                                "dc1: the VIP held by nobody from +0.0 s for 3.5 s"]
     assert v.detections == () and v.back_up == ()
 
 
