@@ -33,8 +33,10 @@ class FrontDrillResult:
 
 
 def run_front_drill(name: str, fault: Fault, dcs: list[str], victims: list[str], expected_down_seconds: float,
-                    target: Target, ctx: FaultContext, run_dir: Path, expect: dict[str, str] | None = None
-                    ) -> FrontDrillResult:
+                    target: Target, ctx: FaultContext, run_dir: Path, expect: dict[str, str] | None = None,
+                    failed_window_seconds: float | None = None) -> FrontDrillResult:
+    """Run one drill; `expect` per datacenter: qos (default), all, or down (judged by the failed window
+    against `failed_window_seconds` instead: a VIP moving between nodes cannot keep 99.9 % of a 30-s drill)."""
     from cloudgate.drills.frontplot import plot_front_timeline
     from cloudgate.drills.frontsampler import FrontSampler
 
@@ -49,8 +51,12 @@ def run_front_drill(name: str, fault: Fault, dcs: list[str], victims: list[str],
         for service in section.services:
             label = f"{dc}/{service.name}"
             files[label] = run_dir / f"drill-{name}.{dc}-{service.name}.history.jsonl"
+            # room for every request of a whole timeout in flight: a fault must show as failures, not as the
+            # probe refusing to send (its own overload)
+            in_flight = max(section.probe.max_in_flight,
+                            int(section.probe.rate_per_second * section.probe.timeout_seconds * 2) + 1)
             clients[label] = BackgroundClient(f"http://{door.vip}{service.probe_path}", section.probe.rate_per_second,
-                                              section.probe.timeout_seconds, section.probe.max_in_flight, files[label])
+                                              section.probe.timeout_seconds, in_flight, files[label])
     sampler = FrontSampler(target, dcs, files["samples"], files["vip"])
     result = FrontDrillResult(files=files)
     sampler.start()
@@ -66,7 +72,8 @@ def run_front_drill(name: str, fault: Fault, dcs: list[str], victims: list[str],
             fault.inject(ctx)
         except Exception as exc:  # noqa: BLE001 - a failed injection is a finding, in one line
             result.inject_problem = str(exc)
-        fault_at = time.time()
+        # when the fault took effect, if the nemesis knows (the stop accepted), else when inject returned
+        fault_at = getattr(fault, "injected_at", None) or time.time()
         _sleep_until(started + plan.heal_at_seconds)
     finally:
         if injected:
@@ -85,13 +92,17 @@ def run_front_drill(name: str, fault: Fault, dcs: list[str], victims: list[str],
         "expected_down_seconds": expected_down_seconds, "mark_down_seconds": section.promises.mark_down_seconds,
         "qos": target.thresholds.qos, "expect": expect or {dc: "qos" for dc in dcs},
         "urls": {label: c.url for label, c in clients.items()},
+        "haproxy": {dc: list(section.datacenters[dc].haproxy) for dc in dcs},
+        "vip_takeover_seconds": target.thresholds.failover_seconds,
     }
+    if failed_window_seconds is not None:
+        meta["failed_window_seconds"] = failed_window_seconds
     files["meta"].write_text(json.dumps(meta, indent=1))
     histories = {label: frontchecker.read_probe_history(files[label]) for label in clients}
     samples = frontchecker.read_state_samples(files["samples"])
     vips = frontchecker.read_vip_samples(files["vip"])
     result.verdict = frontchecker.check(meta, histories, samples, vips)
-    result.plot = plot_front_timeline(result.verdict, histories, samples, run_dir / f"drill-{name}.png")
+    result.plot = plot_front_timeline(result.verdict, histories, samples, run_dir / f"drill-{name}.png", vips)
     return result
 
 

@@ -10,6 +10,7 @@ ran on. Which VM is chosen is a pure function of the target and the estate snaps
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from cloudgate.cloudstack.client import CloudStackError
@@ -24,6 +25,7 @@ class FrontVmStop(Fault):
     """Force-stop one front VM (a web VM or a haproxy node) through CloudStack: silent."""
 
     vm: VmRecord | None = None
+    injected_at: float | None = None
 
     def inject(self, ctx: FaultContext) -> None:
         vm = self.vm
@@ -33,6 +35,7 @@ class FrontVmStop(Fault):
                             {"action": "startVirtualMachine", "id": vm.id, "hostid": vm.host_id})
         try:
             jobid = _submit(ctx, "stopVirtualMachine", id=vm.id, forced=True)
+            self.injected_at = time.time()  # the stop is under way: the moment the drill's clock counts from
             ctx.client.wait_job(jobid, timeout=ctx.job_timeout)
         except CloudStackError as exc:
             ctx.ledger.settled(entry, str(exc))

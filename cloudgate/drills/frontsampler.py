@@ -3,7 +3,7 @@
 One thread per haproxy node reads, over SSH, `show stat` on the operator socket and `ip -o -4 addr`
 every SAMPLE_SECONDS, with a short command timeout so a dead node costs its own thread a timeout,
 never the others' samples. Lines are appended to two JSONL files (one write per line) on the runner's
-clock, the same clock the drill's client writes its history with:
+clock, the same clock the drill's client writes its history with, stamped when the answer arrived:
   {"t", "node", "backend", "server", "status", "check_status"}   one per server per sample
   {"t", "node", "error"}                                          a sample that could not be read
   {"t", "dc", "holders": [...]}                                   the VIP holders (second file), fresh only
@@ -25,7 +25,7 @@ from cloudgate.target import Target
 
 SAMPLE_SECONDS = 0.25
 COMMAND_TIMEOUT = 2.0
-FRESH_SECONDS = 1.5  # a node's VIP state older than this (its node stopped answering) is not counted
+FRESH_SECONDS = 1.0  # a node's last answer older than this (it stopped answering) no longer counts it a holder
 SEPARATOR = "=====cloudgate====="
 
 
@@ -47,6 +47,7 @@ class FrontSampler:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._holds: dict[str, tuple[float, bool]] = {}  # node -> (when, holds its dc's VIP)
+        self._seen: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._fd: int | None = None
         self._vip_fd: int | None = None
@@ -76,9 +77,9 @@ class FrontSampler:
         clients: dict[str, object] = {}
         while not self._stop.is_set():
             started = time.monotonic()
-            now = time.time()
             try:
                 stat_text, _, addr_text = self._run(clients, node).partition(SEPARATOR)
+                now = time.time()  # when the answer arrived: what it says was true then (never earlier)
                 rows = parse_show_stat(stat_text)
                 holds = f" {vip}/" in addr_text
                 with self._lock:
@@ -88,17 +89,22 @@ class FrontSampler:
                         self._write({"t": round(now, 3), "node": node, "backend": row.pxname, "server": row.svname,
                                      "status": row.status, "check_status": row.check_status})
                     self._holds[node] = (now, holds)
+                    self._seen.add(node)
                     self._write_holders(dc, now)
             except (RuntimeAnswerError, Exception) as exc:  # noqa: BLE001 - a dead node is a sample, not a crash
+                now = time.time()
                 with self._lock:
                     self._write({"t": round(now, 3), "node": node, "error": f"{type(exc).__name__}: {exc}"[:200]})
                     self._holds.pop(node, None)
+                    self._seen.add(node)
                     self._write_holders(dc, now)
             self._stop.wait(max(0.0, SAMPLE_SECONDS - (time.monotonic() - started)))
         for client in clients.values():
             client.close()  # type: ignore[attr-defined]
 
     def _write_holders(self, dc: str, now: float) -> None:
+        if not all(n in self._seen for n in self.dcs[dc].haproxy):
+            return  # until every node has answered or failed once, "no holder" would be a guess
         holders = sorted(n for n in self.dcs[dc].haproxy
                          if n in self._holds and self._holds[n][1] and now - self._holds[n][0] <= FRESH_SECONDS)
         self._write({"t": round(now, 3), "dc": dc, "holders": holders}, vip=True)

@@ -191,6 +191,7 @@ def render_keepalived(plan: FrontPlan, lb: str) -> str:
         "}",
         f"vrrp_instance front_{dc.name} {{",
         "    state BACKUP",
+        "    nopreempt",  # a node coming back does not take the VIP back: one move per failure, not two
         "    interface eth0",
         f"    virtual_router_id {dc.vrid}",
         f"    priority {150 if first else 100}",
