@@ -650,7 +650,7 @@ def test_the_documented_front_tiers() -> None:
     assert {dc: (f.vip, f.haproxy) for dc, f in lab.datacenters.items()} == {
         "dc1": ("198.18.1.210", ["198.18.1.211", "198.18.1.212"]),
         "dc2": ("198.18.2.210", ["198.18.2.211", "198.18.2.212"])}
-    assert lab.tls == FrontTls() and lab.promises == FrontPromises(mark_down_seconds=3.5)
+    assert lab.tls == FrontTls() and lab.promises == FrontPromises(mark_down_seconds=4)
     assert lab.scale is not None and lab.scale.timeout_seconds == 120
     assert lab.scale.in_command.format(service="api", dc="dc2", vm="web-dc2-3") == \
         "cloudgate lab front scale-in --service api --dc dc2 --vm web-dc2-3"
