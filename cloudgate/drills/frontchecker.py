@@ -742,13 +742,17 @@ def _judge(r: LabelResult, reqs: Sequence[ProbeRequest], s: _Settings, origin: f
 
 # --------------------------------------------------------------------------- what haproxy saw
 def victim_timelines(rows: Sequence[StateSample], victim: str) -> dict[tuple[str, str | None], list[StateSample]]:
-    """Per (node, backend) listing `victim`: its samples and its node's unreadable ones, in time order."""
+    """Per (node, backend) listing `victim`: its samples and its node's unreadable ones, in time order.
+
+    A victim written `backend/server` is that server in that backend only (a fault that kills one
+    service of a VM, PHP-FPM behind an Apache that still serves the C++ one)."""
+    only_backend, _, server = victim.rpartition("/")
     node_errors: dict[str, list[StateSample]] = {}
     out: dict[tuple[str, str | None], list[StateSample]] = {}
     for x in rows:
         if x.server is None:
             node_errors.setdefault(x.node, []).append(x)
-        elif x.server == victim:
+        elif x.server == server and (not only_backend or x.backend == only_backend):
             out.setdefault((x.node, x.backend), []).append(x)
     return {key: sorted([*line, *node_errors.get(key[0], [])], key=lambda x: x.t)
             for key, line in sorted(out.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))}

@@ -622,3 +622,12 @@ def test_importing_the_front_drill_modules_does_not_import_matplotlib() -> None:
     out = subprocess.run([sys.executable, "-c", probe_code], capture_output=True, text=True, timeout=60,
                          check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_a_victim_named_backend_slash_server_is_judged_in_that_backend_only():
+    from cloudgate.drills.frontchecker import StateSample, victim_timelines
+
+    rows = [StateSample(t=1.0, node="n1", backend="www", server="web-1", status="DOWN"),
+            StateSample(t=1.0, node="n1", backend="api", server="web-1", status="UP")]
+    assert list(victim_timelines(rows, "www/web-1")) == [("n1", "www")]
+    assert sorted(victim_timelines(rows, "web-1")) == [("n1", "api"), ("n1", "www")]
