@@ -397,9 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     lfront.add_argument("--service", required=True, help="the front service (the lab's web VMs serve www and api)")
     lfront.add_argument("--dc", required=True, help="the datacenter (dc1, dc2)")
     lfront.add_argument("--vm", default=None, help="scale-in: the web VM to drain and remove")
-    lfront.add_argument("--abrupt", action="store_true",
-                        help="scale-in as a careless orchestrator does it: stop the VM's apps, then remove it "
-                             "without draining (what the elasticity check's proof runs)")
+    lfront.add_argument("--forget-enable", action="store_true",
+                        help="scale-out as a careless orchestrator does it: `add server` without `enable "
+                             "server` (haproxy 2.6 creates it in maintenance): the elasticity check's proof")
     mgmt = lab_sub.add_parser("cloudstack", help="stop or start the lab's management server (the outage drill's commands)")
     mgmt.add_argument("cloudstack_action", choices=("stop", "start"), metavar="stop|start")
     upg = lab_sub.add_parser("upgrade", help="upgrade the lab's CloudStack, clean or with regressions: "

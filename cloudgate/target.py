@@ -656,6 +656,10 @@ class FrontService(_Strict):
     port: int = Field(80, ge=1, le=65535, description="the port Apache serves on each front VM")
     health_path: str = Field(description="what each VM answers directly when healthy (the per-VM check)")
     health_body: NonBlank | None = Field(None, description="a substring the health answer must contain")
+    unit: str | None = Field(None, pattern=r"^[A-Za-z0-9@._:-]{1,128}$",
+                             description="the systemd unit of what answers behind Apache (php8.2-fpm): the "
+                                         "drill that stops it runs `systemctl stop|start UNIT` over SSH; "
+                                         "null: that drill is not applicable")
     probe_path: str = Field("", description="what the front-door probe requests through the VIP; default: health_path")
     vms: FrontVmSelector
 

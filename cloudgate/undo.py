@@ -145,7 +145,7 @@ class Undoer:
         verb = {"vm": "destroy", "affinity_group": "delete", "keyspace": "drop", "stopped_vm": "start",
                 "host_power_off": "power on", "host_maintenance": "cancel the maintenance of",
                 "iptables_rule": "remove the drill's iptables rules on",
-                "service_stopped": "start the Cassandra service of",
+                "service_stopped": "start the service stopped on",
                 "management_server_stopped": "start the management server of",
                 "front_scale_out": "scale in what the run's scale-out added to"}.get(entry.kind, "undo")
         return f"{verb} {entry.describe()}"
@@ -337,11 +337,27 @@ class Undoer:
         if result.rc != 0:
             said = (result.stderr or result.stdout).strip().splitlines()
             raise UndoError(f"`{command}` on {address} exited {result.rc}: {(said[-1] if said else '')[:200]}")
+        ready_url = entry.attrs.get("ready_url")
+        if ready_url:  # a front VM's service: its health page through Apache, not a CQL port
+            return self._wait_http(str(ready_url), command, address, deadline, timeout)
         while not answers_cql(address, port, timeout=1.0):
             if time.monotonic() > deadline:
                 raise UndoError(f"`{command}` ran, but {address}:{port} does not answer CQL after {timeout:g} s")
             time.sleep(max(self.poll, 0.5))
         return f"started (CQL answers on {address}:{port})"
+
+    def _wait_http(self, url: str, command: str, address: str, deadline: float, timeout: float) -> str:
+        from cloudgate.frontends.httpprobe import HttpProbeError, get_once
+
+        while True:
+            try:
+                get_once(url, timeout=2.0)
+                return f"started ({url} answers)"
+            except HttpProbeError as exc:
+                if time.monotonic() > deadline:
+                    raise UndoError(f"`{command}` ran on {address}, but {url} still fails after {timeout:g} s: "
+                                    f"{exc}") from None
+            time.sleep(max(self.poll, 0.5))
 
     def _front_scale_out(self, entry: Entry) -> str:
         """The operators' scale-in command for every VM of the service that the run's scale-out added

@@ -113,11 +113,11 @@ def front(args: argparse.Namespace) -> int:
 
     try:
         if args.front_action == "scale-out":
-            print(scale.scale_out(control.lab_client(), args.service, args.dc))
+            print(scale.scale_out(control.lab_client(), args.service, args.dc, forget_enable=args.forget_enable))
         else:
             if not args.vm:
                 raise control.LabControlError("scale-in needs --vm NAME (the VM the suite chose to remove)")
-            print(scale.scale_in(control.lab_client(), args.service, args.dc, args.vm, abrupt=args.abrupt))
+            print(scale.scale_in(control.lab_client(), args.service, args.dc, args.vm))
     except scale.ScaleError as exc:
         raise control.LabControlError(str(exc)) from None
     return 0

@@ -3,9 +3,11 @@
 - a front VM lost silently: forced stop through CloudStack (in the lab, as on a Xen host losing power,
   the VM's link goes before it dies: no RST reaches haproxy, whose checks must time out);
 - the haproxy node holding a datacenter's VIP lost the same way: keepalived on its peer must take
-  the VIP over.
-The heal is the `stopped_vm` undo every drill shares (cloudgate.undo): start the VM on the host it
-ran on. Which VM is chosen is a pure function of the target and the estate snapshot, so runs compare.
+  the VIP over;
+- PHP-FPM dead behind a live Apache: the service's own unit stopped over SSH (the target names it):
+  Apache answers 503, and only a layer-7 check sees it.
+The heal of a stopped VM is the `stopped_vm` undo every drill shares (cloudgate.undo): start the VM
+on the host it ran on; of a stopped service, `service_stopped`: start it, then wait for its health page. Which VM is chosen is a pure function of the target and the estate snapshot, so runs compare.
 """
 
 from __future__ import annotations
@@ -65,3 +67,49 @@ def vip_holder_loss(estate: EstateSnapshot, dc: str, holder: str) -> FrontVmStop
         raise NemesisError(f"the VIP holder {holder} of {dc} is no VM CloudStack lists: cannot stop it through the API")
     return FrontVmStop("vip_holder_loss", f"force-stop haproxy node {vm.name} ({holder}), holder of {dc}'s VIP",
                        vm=vm)
+
+
+@dataclass
+class FrontServiceStop(Fault):
+    """Stop one service's unit on one front VM over SSH (`systemctl stop php8.2-fpm`): Apache stays up."""
+
+    address: str = ""
+    vm_name: str = ""
+    unit: str = ""
+    ready_url: str = ""
+    timeout: float = 120.0
+    injected_at: float | None = None
+
+    def inject(self, ctx: FaultContext) -> None:
+        from cloudgate.drills.nemesis import _ssh_runner
+
+        entry = self.intend(ctx, "service_stopped", f"{self.unit} on {self.vm_name}",
+                            {"address": self.address, "start_command": f"systemctl start {self.unit}",
+                             "ready_url": self.ready_url, "timeout": self.timeout},
+                            {"ssh": self.address, "command": f"systemctl start {self.unit}"})
+        rc, err = _ssh_runner(ctx.target, self.timeout)(self.address, f"systemctl stop {self.unit}")
+        self.injected_at = time.time()
+        if rc != 0:
+            ctx.ledger.settled(entry, err)
+            raise NemesisError(f"`systemctl stop {self.unit}` on {self.vm_name} exited {rc}: {err.strip()[:200]}")
+        ctx.ledger.created(entry, self.address)
+
+
+def service_loss(target: Target, estate: EstateSnapshot, dc: str) -> tuple[FrontServiceStop, str] | None:
+    """The first service with a unit (its second VM of `dc`): the fault, and the victim as `backend/server`;
+    None when no service of the target names its unit."""
+    section = target.frontends
+    assert section is not None
+    service = next((s for s in section.services if s.unit), None)
+    if service is None:
+        return None
+    datacenter = next(d for d in target.datacenters if d.name == dc)
+    running = [m for m in members(service, datacenter, estate.vms) if m.state == "Running" and m.ip]
+    if len(running) < 2:
+        raise NemesisError(f"{service.name} in {dc} runs {len(running)} VM(s): losing one is an outage, not a drill")
+    victim = running[1]
+    fault = FrontServiceStop(
+        "front_service_loss", f"stop {service.unit} on {victim.name} ({victim.ip}), its Apache still answering",
+        address=victim.ip, vm_name=victim.name, unit=str(service.unit),
+        ready_url=f"http://{victim.ip}:{service.port}{service.health_path}")
+    return fault, f"{service.backend}/{victim.name}"

@@ -174,8 +174,9 @@ def _stop_holders(vm: str) -> None:
         _exec(vm, f"pkill -f -- {shlex.quote(_holder_marker(vm))}; true", "stop the held requests")
 
 
-def apply(name: str, params: dict[str, str], clear: bool = False) -> None:
-    """Inject (or clear) one front fault."""
+def apply(name: str, params: dict[str, str], clear: bool = False, wait: bool = True) -> None:
+    """Inject (or clear) one front fault. A clear waits until the whole front tier is healthy again, unless
+    wait=False (other faults still in place: whoever clears the last one waits)."""
     if name not in FAULTS:
         raise FrontFaultError(f"unknown front fault {name!r}; `cloudgate lab fault --list` lists them")
     unknown = sorted(set(params) - set(PARAMS[name]))
@@ -242,7 +243,7 @@ def apply(name: str, params: dict[str, str], clear: bool = False) -> None:
         if plan.role_of(p["lb"]) != "lb":
             raise FrontFaultError(f"{p['lb']} is not a haproxy node of the lab")
         _exec(p["lb"], f"systemctl {'start' if clear else 'stop'} keepalived", "keepalived")
-    if clear:
+    if clear and wait:
         wait_healthy(plan)
 
 

@@ -98,7 +98,9 @@ def _render_lbs(plan: FrontPlan, dc: FrontDc) -> None:
             frontboot.render_guest(plan, lb.name, node.dir)
 
 
-def scale_out(lab_client: Any, service: str, dc_name: str) -> str:
+def scale_out(lab_client: Any, service: str, dc_name: str, forget_enable: bool = False) -> str:
+    """forget_enable=True is the careless orchestrator the elasticity check must catch: haproxy 2.6 creates
+    a server added at runtime in maintenance, and without `enable server` it never gets a request."""
     _service(service)
     plan = frontboot.read_plan()
     if plan is None:
@@ -136,31 +138,19 @@ def scale_out(lab_client: Any, service: str, dc_name: str) -> str:
                               f"fastinter {h.fastinter_ms}ms downinter {h.downinter_ms}ms rise {h.rise} "
                               f"fall {h.fall} weight 100")
             _runtime(lb.name, f"enable health {backend}/{vm.name}")
-            _runtime(lb.name, f"enable server {backend}/{vm.name}")
+            if not forget_enable:
+                _runtime(lb.name, f"enable server {backend}/{vm.name}")
     _render_lbs(plan, grown)
+    if forget_enable:
+        return vm.name
     for lb in dc.lbs:
         _wait(f"{vm.name} UP on {lb.name}", lambda lb=lb: sum(
             1 for r in _stat_rows(lb.name) if r.get("svname") == vm.name and r.get("status") == "UP") == len(SERVICES))
     return vm.name
 
 
-ABRUPT_SECONDS = 3.0  # what a careless orchestrator's stop-then-remove leaves exposed (haproxy's checks: 2.25-3.25 s)
-
-
-def _stop_apps(vm_name: str) -> None:
-    node = guests.guest_node_by_name(vm_name)
-    if node is None:
-        raise ScaleError(f"{vm_name} is not running")
-    try:
-        hosts.node_exec(node, ["systemctl", "stop", frontboot.FPM_UNIT, frontboot.APP_UNIT], what="stop its apps",
-                        timeout=30)
-    except LabError as exc:
-        raise ScaleError(str(exc)) from None
-
-
-def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str, abrupt: bool = False) -> str:
-    """Drain, remove and destroy `vm_name`. abrupt=True is the careless orchestrator the elasticity check
-    must catch: it stops the VM's applications first and removes the server afterwards, without draining."""
+def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str) -> str:
+    """Drain, remove and destroy `vm_name`."""
     _service(service)
     plan = frontboot.read_plan()
     if plan is None:
@@ -170,12 +160,9 @@ def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str, abrupt: 
         raise ScaleError(f"{vm_name} is not a web VM of {dc.name} ({', '.join(v.name for v in dc.webs)})")
     if len(dc.webs) <= 1:
         raise ScaleError(f"{vm_name} is {dc.name}'s last web VM: scaling in would leave no server")
-    if abrupt:
-        _stop_apps(vm_name)
-        time.sleep(ABRUPT_SECONDS)
     for lb in dc.lbs:
         for backend, _ in SERVICES:
-            _runtime(lb.name, f"set server {backend}/{vm_name} state {'maint' if abrupt else 'drain'}")
+            _runtime(lb.name, f"set server {backend}/{vm_name} state drain")
     for lb in dc.lbs:
         _wait(f"{vm_name} drained on {lb.name}", lambda lb=lb: all(
             r.get("scur") in ("0", "") for r in _stat_rows(lb.name) if r.get("svname") == vm_name))

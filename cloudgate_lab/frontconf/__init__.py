@@ -147,6 +147,9 @@ def render_haproxy(plan: FrontPlan, lb: str) -> str:
         "    option httplog",
         "    option redispatch 1",
         "    retries 2",
+        # a connection refused or a 503 (PHP-FPM dead behind a live Apache) is retried on another
+        # server, before the checks take the server out: the client sees no error
+        "    retry-on conn-failure empty-response 503",
         f"    timeout connect {h.timeout_connect_ms}ms",
         f"    timeout check {h.timeout_check_ms}ms",
         "    timeout client 30s",

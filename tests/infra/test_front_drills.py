@@ -1,4 +1,4 @@
-"""Front-tier failover drills: a front VM lost silently, the haproxy node holding the VIP lost.
+"""Front-tier failover drills: a front VM lost silently, the VIP holder lost, PHP-FPM dead behind Apache.
 
 Each drives an open-loop client through the datacenter's VIP (every service), samples what each
 haproxy node sees, injects the fault through CloudStack and heals it through the ledger
@@ -25,13 +25,15 @@ def _first_dc(frontends) -> str:  # noqa: ANN001
     return next(iter(frontends.datacenters))
 
 
-def _worst_silent_down(frontends, host_pool, dc: str, server: str) -> float:  # noqa: ANN001
-    """What haproxy's own settings promise for a silent server (the first node's configuration)."""
+def _worst_silent_down(frontends, host_pool, dc: str, server: str, kind: str = "blackhole",  # noqa: ANN001
+                       backend: str | None = None) -> float:
+    """What haproxy's own settings promise for a dead server (the first node's configuration): silent
+    (`blackhole`) or answering an error at once (`refused`: an L7 check failing on a 503 costs no wait)."""
     address = frontends.datacenters[dc].haproxy[0]
     facts = node_facts(host_pool, frontends, address, f"haproxy node {address} ({dc})")
     config = haproxycfg.parse_haproxy_cfg(facts.output("config"))
-    worst = [detection.server_time_to_down(b, s, "blackhole").worst_s
-             for b in config.backends.values() for s in b.servers if s.name == server]
+    worst = [detection.server_time_to_down(b, s, kind).worst_s
+             for name, b in config.backends.items() if backend in (None, name) for s in b.servers if s.name == server]
     worst = [w for w in worst if w is not None]
     if not worst:
         pytest.fail(f"haproxy node {address} ({dc}): no server {server} in {frontends.haproxy.config}", pytrace=False)
@@ -78,3 +80,17 @@ def test_losing_the_haproxy_node_that_holds_the_vip_moves_it_to_its_peer(
                              drill_context, run_dir, expect={dc: "down"},
                              failed_window_seconds=target.thresholds.failover_seconds)
     _report(result, metric, "vip-holder-loss")
+
+
+@pytest.mark.check(id="CG-FRONT-019", severity="critical", tier="frontends", plane="data")
+def test_php_fpm_dead_behind_a_live_apache_is_taken_out_within_the_promise(
+        frontends, target, estate, drill_context, host_pool, run_dir, metric):
+    dc = _first_dc(frontends)
+    chosen = frontnemesis.service_loss(target, estate, dc)
+    if chosen is None:
+        pytest.skip("not applicable: no service of the target names its unit (frontends.services[].unit)")
+    fault, victim = chosen
+    backend, _, server = victim.partition("/")
+    expected = _worst_silent_down(frontends, host_pool, dc, server, "refused", backend)
+    result = run_front_drill("front-service-loss", fault, [dc], [victim], expected, target, drill_context, run_dir)
+    _report(result, metric, "front-service-loss")

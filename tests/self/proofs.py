@@ -28,7 +28,18 @@ UNRESOLVABLE = "cass1.does-not-exist.invalid"  # RFC 6761: a name that never res
 # The lab's own write-latency promise (fixtures/targets/lab.yaml) is a few ms; the injected delay
 # is well above it, so the latency check fails because of the fault, not because of a slow machine.
 WRITE_DELAY_MS = "60"
-LB_A = "198.18.1.211"  # the victim of haproxy-node faults: dc1's first haproxy node (fixtures/targets/lab.yaml)
+LB_A = "198.18.1.211"  # the victims of haproxy-node faults: dc1's and dc2's first haproxy nodes (lab.yaml)
+LB_C = "198.18.2.211"
+# The front tier's faults injected together, each (fault, params) of cloudgate_lab.front.faults (or the cloud
+# fault rebalance-onto-sibling), applied in order and cleared in reverse.
+FRONT_GROUPS: dict[str, tuple[tuple[str, dict[str, str]], ...]] = {
+    "lb-config": (("weight-drift", {}), ("server-absent", {}), ("certificate-drift", {}), ("vrrp-blocked", {}),
+                  ("cloud:rebalance-onto-sibling", {"vm": "web-dc2-2,web-dc2-3"})),
+    "services": (("fpm-stopped", {}), ("certificate-expiring", {}), ("layer4-checks", {"dc": "dc2"}),
+                 ("haproxy-stopped", {"dc": "dc2"}), ("apache-workers-exhausted", {"vm": "web-dc2-1"})),
+    "load": (("fpm-children-exhausted", {}), ("wrong-weight", {"vm": "web-dc2-1"})),
+    "drill": (("layer4-checks", {}), ("slow-checks", {}), ("keepalived-stopped", {})),
+}
 
 
 @dataclass(frozen=True)
@@ -110,31 +121,33 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-DRILL-006", "probe-rf-dc2-1", "dc2: availability"),  # the stopped node was some ranges' only dc2 replica
     Proof("CG-DRILL-005", "data-plane-timeouts", "operations did not succeed, all were expected to"),
     # the front tier (tests/infra/test_front_tier.py): real haproxy, keepalived, Apache, PHP-FPM and C++ in
-    # the lab's guests (cloudgate_lab/front/faults.py); haproxy nodes are named by address, the rest by DC
-    Proof("CG-FRONT-001", "front:fpm-stopped", "server www/web-dc1-2 is DOWN", LB_A, alone=False),
-    Proof("CG-FRONT-011", "front:fpm-stopped", "web-dc1-2 /health.php", "dc1", alone=False),
-    Proof("CG-FRONT-002", "front:layer4-checks", "backend www has no L7 check", LB_A, alone=False),
-    Proof("CG-FRONT-003", "front:server-absent", "CloudStack lists web-dc1-3 (198.18.1.223) for the service, "
-                                                 "but backend www has no server", LB_A, alone=False),
-    Proof("CG-FRONT-004", "front:weight-drift", "weight differs: 198.18.1.211 100, 198.18.1.212 50", "dc1"),
-    Proof("CG-FRONT-005", "front:vrrp-blocked", "is held by 198.18.1.211 and 198.18.1.212 at once (split-brain)",
-          "dc1"),
-    Proof("CG-FRONT-006", "front:haproxy-stopped", "GET http://198.18.1.210/: no TCP answer", "dc1"),
-    Proof("CG-FRONT-010", "front-stacked", "all 3 front VMs on one host", "dc1"),
-    Proof("CG-FRONT-012", "front:apache-workers-exhausted", "Apache on web-dc1-1: 4 of 4 workers busy", "dc1"),
-    Proof("CG-FRONT-014", "front:certificate-expiring", "(fewer than 14: renew it now)", "dc1"),
-    Proof("CG-FRONT-015", "front:certificate-drift", "198.18.1.212 serves another certificate than 198.18.1.211",
-          "dc1"),
+    # the lab's guests (cloudgate_lab/front/faults.py); haproxy nodes are named by address, the rest by DC.
+    # Faults that do not touch each other's checks are injected together (FRONT_GROUPS): five suite runs
+    # prove nineteen checks. Configuration drift on dc1's haproxy pair, dc2's web VMs stacked on one host:
+    Proof("CG-FRONT-003", "front:lb-config", "CloudStack lists web-dc1-3 (198.18.1.223) for the service, "
+                                             "but backend www has no server", LB_A, alone=False),
+    Proof("CG-FRONT-004", "front:lb-config", "weight differs: 198.18.1.211 100, 198.18.1.212 50", "dc1"),
+    Proof("CG-FRONT-005", "front:lb-config", "is held by 198.18.1.211 and 198.18.1.212 at once (split-brain)", "dc1"),
+    Proof("CG-FRONT-015", "front:lb-config", "198.18.1.212 serves another certificate than 198.18.1.211", "dc1"),
+    Proof("CG-FRONT-010", "front:lb-config", "all 3 front VMs on one host", "dc2"),
+    # services dying or saturated, a certificate expiring, dc2's front door down and checked at layer 4:
+    Proof("CG-FRONT-001", "front:services", "server www/web-dc1-2 is DOWN", LB_A, alone=False),
+    Proof("CG-FRONT-011", "front:services", "web-dc1-2 /health.php", "dc1", alone=False),
+    Proof("CG-FRONT-014", "front:services", "(fewer than 14: renew it now)", "dc1", alone=False),
+    Proof("CG-FRONT-002", "front:services", "backend www has no L7 check", LB_C, alone=False),
+    Proof("CG-FRONT-006", "front:services", "GET http://198.18.2.210/: no TCP answer", "dc2", alone=False),
+    Proof("CG-FRONT-012", "front:services", "Apache on web-dc2-1: 4 of 4 workers busy", "dc2", alone=False),
     # under the front-door load (a short probe: 6 s at 50 requests/s per service and datacenter)
-    Proof("CG-FRONT-007", "front-load:fpm-children-exhausted", "in steady state", "dc1"),
-    Proof("CG-FRONT-008", "front-load:fpm-children-exhausted", "ms promised", "dc1"),
-    Proof("CG-FRONT-013", "front-load:fpm-children-exhausted", "web-dc1-1: max children reached", "dc1"),
-    Proof("CG-FRONT-009", "front-load:wrong-weight", "www: web-dc1-1 got", "dc1"),
-    # elasticity: an orchestrator that stops the VM's apps before taking it out of haproxy (lab: --abrupt)
-    Proof("CG-FRONT-016", "front-careless-scale-in", "requests failed while scaling out and in"),
-    # front drills: haproxy checking at the default's slow pace; a VIP holder whose peer runs no keepalived
-    Proof("CG-FRONT-017", "front-drill:slow-checks", "front-vm-loss:"),
-    Proof("CG-FRONT-018", "front-drill:keepalived-stopped", "vip-holder-loss:"),
+    Proof("CG-FRONT-007", "front-load:mixed", "in steady state", "dc1", alone=False),
+    Proof("CG-FRONT-008", "front-load:mixed", "ms promised", "dc1", alone=False),
+    Proof("CG-FRONT-013", "front-load:mixed", "web-dc1-1: max children reached", "dc1", alone=False),
+    Proof("CG-FRONT-009", "front-load:mixed", "www: web-dc2-1 got", "dc2", alone=False),
+    # elasticity: an orchestrator that adds the server at runtime and forgets `enable server` (lab: --forget-enable)
+    Proof("CG-FRONT-016", "front-careless-scale-out", "answered no request through the VIP"),
+    # front drills on dc1: haproxy checking at layer 4 at the default's slow pace, the backup node without keepalived
+    Proof("CG-FRONT-017", "front-drill:mixed", "front-vm-loss:"),
+    Proof("CG-FRONT-018", "front-drill:mixed", "vip-holder-loss:"),
+    Proof("CG-FRONT-019", "front-drill:mixed", "front-service-loss:"),  # a TCP check never sees PHP die
 )
 
 
@@ -296,14 +309,30 @@ def _contact_point_unresolvable(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
 
 
 @contextlib.contextmanager
-def _front_fault(name: str, **params: str) -> Iterator[RunSpec]:
+def _front_faults(group: str) -> Iterator[RunSpec]:
+    """A group of front faults in place together; cleared last-first, then the front tier healthy again."""
+    from cloudgate_lab import control
     from cloudgate_lab.front import faults as front_faults
+    from cloudgate_lab.frontboot import read_plan
 
-    front_faults.apply(name, params)
+    applied: list[tuple[str, dict[str, str]]] = []
     try:
+        for name, params in FRONT_GROUPS[group]:
+            if name.startswith("cloud:"):
+                control.cloud_fault(name.removeprefix("cloud:"), params)
+            else:
+                front_faults.apply(name, params)
+            applied.append((name, params))
         yield RunSpec()
     finally:
-        front_faults.apply(name, params, clear=True)  # waits until every server is UP again, one VIP holder
+        for name, params in reversed(applied):
+            if name.startswith("cloud:"):
+                control.cloud_fault(name.removeprefix("cloud:"), params, clear=True)
+            else:
+                front_faults.apply(name, params, clear=True, wait=False)
+        plan = read_plan()
+        assert plan is not None
+        front_faults.wait_healthy(plan)  # every server UP, one VIP holder per datacenter
 
 
 # The load checks' proofs use a short probe: 300 requests per service and datacenter resolve a 1 % promise
@@ -313,36 +342,29 @@ SHORT_PROBE = {"probe": {"rate_per_second": 50, "seconds": 6, "timeout_seconds":
 
 
 @contextlib.contextmanager
-def _front_load_fault(tmp_path: Path, name: str) -> Iterator[RunSpec]:
+def _front_load_fault(tmp_path: Path, group: str) -> Iterator[RunSpec]:
     frontends = _lab_section("frontends")
     promises = {**frontends.get("promises", {}), "error_ratio": 0.01}
-    with _front_fault(name):
+    with _front_faults(group):
         yield RunSpec(target=derived_target(tmp_path, frontends={**frontends, **SHORT_PROBE, "promises": promises}))
 
 
 @contextlib.contextmanager
-def _front_stacked(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
-    """A rebalancer ignoring affinity stacks dc1's web VMs on web-dc1-1's host; moved back after."""
-    from cloudgate_lab.front import faults as front_faults
-    from cloudgate_lab.frontboot import read_plan
-
-    with _cloud_fault("rebalance-onto-sibling", vm="web-dc1-2,web-dc1-3") as spec:
-        yield spec
-    plan = read_plan()
-    assert plan is not None
-    front_faults.wait_healthy(plan)  # the migrated guests' daemons start again; haproxy sees them UP
-
-
-@contextlib.contextmanager
-def _front_careless_scale_in(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+def _front_careless_scale_out(tmp_path: Path, lab: dict) -> Iterator[RunSpec]:
+    """The scale-out forgets `enable server`: the new VM never gets a request (promise shortened to 8 s)."""
     frontends = _lab_section("frontends")
-    scale = {**frontends["scale"], "in_command": frontends["scale"]["in_command"] + " --abrupt"}
-    yield RunSpec(args=("--allow-destructive",), target=derived_target(tmp_path, frontends={**frontends, "scale": scale}))
+    scale = {**frontends["scale"], "out_command": frontends["scale"]["out_command"] + " --forget-enable"}
+    promises = {**frontends.get("promises", {}), "scale_out_seconds": 8}
+    yield RunSpec(args=("--allow-destructive",),
+                  target=derived_target(tmp_path, frontends={**frontends, "scale": scale, "promises": promises}))
 
 
 FAULTS: dict[str, Fault] = {
-    "front-stacked": _front_stacked,
-    "front-careless-scale-in": _front_careless_scale_in,
+    "front:lb-config": lambda tmp_path, lab: _front_faults("lb-config"),
+    "front:services": lambda tmp_path, lab: _front_faults("services"),
+    "front-load:mixed": lambda tmp_path, lab: _front_load_fault(tmp_path, "load"),
+    "front-drill:mixed": lambda tmp_path, lab: _destructive(_front_faults("drill"), tmp_path),
+    "front-careless-scale-out": _front_careless_scale_out,
     "baseline-os-drift": _baseline_os_drift,
     "api-secret-wrong": _api_secret_wrong,
     "capacity-threshold-1": _capacity_threshold,
@@ -367,14 +389,8 @@ FAULTS: dict[str, Fault] = {
     "contact-point-unresolvable": _contact_point_unresolvable,
     **{f"cloud:{name}": (lambda tmp_path, lab, name=name: _cloud_fault(name)) for name in ("mgmt-down", "systemvm-stopped")},
 }
-for _proof in PROOFS:  # host, node and front-tier faults are the lab's own, applied to the row's victim
+for _proof in PROOFS:  # host and node faults are the lab's own, applied to the row's victim
     kind, _, name = _proof.fault.partition(":")
-    if kind == "front" and _proof.fault not in FAULTS:
-        FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _front_fault(n)
-    if kind == "front-drill" and _proof.fault not in FAULTS:
-        FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _destructive(_front_fault(n), tmp_path)
-    if kind == "front-load" and _proof.fault not in FAULTS:
-        FAULTS[_proof.fault] = lambda tmp_path, lab, n=name: _front_load_fault(tmp_path, n)
     if kind in ("host", "node") and _proof.fault not in FAULTS:
         FAULTS[_proof.fault] = lambda tmp_path, lab, v=_proof.victim, n=name: _host_fault(v, n)
 

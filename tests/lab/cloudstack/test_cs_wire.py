@@ -46,9 +46,10 @@ def test_system_vms_management_server_offerings_and_templates_are_listed(admin: 
     ms = admin.listManagementServers()["managementserver"]
     assert ms[0]["state"] == "Up" and ms[0]["version"].startswith("4.19")
     offerings = {o["name"]: (o["cpunumber"], o["memory"]) for o in admin.listServiceOfferings()["serviceoffering"]}
-    assert offerings == {"Small Instance": (1, 1024), "Medium Instance": (2, 4096), "Cassandra": (8, 16384)}
+    assert offerings == {"Small Instance": (1, 1024), "Medium Instance": (2, 4096), "Cassandra": (8, 16384),
+                         "Front": (2, 2048)}
     templates = admin.listTemplates(templatefilter="featured")["template"]
-    assert {t["templatetag"] for t in templates} == {"guest", "cassandra"}
+    assert {t["templatetag"] for t in templates} == {"guest", "cassandra", "front-lb", "front-web"}
     assert all(t["isready"] and t["hypervisor"] == "XenServer" for t in templates)
     assert admin.listCapabilities()["capability"]["cloudstackversion"].startswith("4.19")
     types = admin.listCapacity(zoneid=admin.listZones()["zone"][0]["id"])["capacity"]
