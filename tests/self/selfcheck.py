@@ -115,3 +115,16 @@ def derived_target(tmp_path: Path, name: str = "lab-derived.yaml", **overrides: 
     return path
 
 
+
+
+def short_front_probe_target(tmp_path: Path) -> Path:
+    """lab.yaml with the front door's load cut to 4 s (200 requests per service and datacenter, which resolve a
+    1 % promise): for self-tests that run whole profiles to test something else (the gate's flow, the planes),
+    so each does not pay the nightly's 20 s load. The front checks still run, and must still pass."""
+    data = yaml.safe_load(LAB_TARGET.read_text())
+    front = data["frontends"]
+    front["probe"] = {**front.get("probe", {}), "seconds": 4}
+    front["promises"] = {**front.get("promises", {}), "error_ratio": 0.01}
+    path = tmp_path / "lab-short-front-probe.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path

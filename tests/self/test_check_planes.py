@@ -47,7 +47,10 @@ def _declared(run) -> dict[str, str]:  # noqa: ANN001 - selfcheck.SuiteRun
     return {nodeid: values[3] for nodeid, values in raw.items()}
 
 
-def test_with_the_management_server_stopped_the_data_plane_is_whole_and_each_control_check_says_why(lab, run_suite):
+def test_with_the_management_server_stopped_the_data_plane_is_whole_and_each_control_check_says_why(lab, run_suite,
+                                                                                                   tmp_path):
+    from selfcheck import short_front_probe_target
+
     from cloudgate_lab import control
 
     healthy = run_suite("--profile=smoke")  # leaves the last good estate snapshot in the run's reports dir
@@ -55,7 +58,8 @@ def test_with_the_management_server_stopped_the_data_plane_is_whole_and_each_con
     control.mgmt_stop()  # the operators' incident: the manager stopped, production running
     try:
         smoke = run_suite("--profile=smoke")
-        during = run_suite("--profile=gate", "--allow-destructive", "--plane=data")  # what `gate during` runs
+        during = run_suite("--profile=gate", "--allow-destructive", "--plane=data",  # what `gate during` runs
+                           target=short_front_probe_target(tmp_path))
     finally:
         control.mgmt_start()
     planes = _declared(smoke)
