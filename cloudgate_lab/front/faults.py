@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cloudgate_lab import frontboot, guests, hosts
+from cloudgate_lab import frontboot, guests, hosts, net
 from cloudgate_lab.front.certs import write_certificate
 from cloudgate_lab.front.deploy import wait_ready, write_plan
 from cloudgate_lab.frontconf import FrontPlan
@@ -85,8 +85,32 @@ def _reload(plan: FrontPlan, name: str) -> None:
     if plan.role_of(name) == "lb":
         _exec(name, "kill -USR2 $(cat /run/haproxy/haproxy.pid) && kill -HUP $(cat /run/keepalived/keepalived.pid)",
               "reload haproxy and keepalived")
+        _wait_reloaded(node)
     else:
         _exec(name, "systemctl restart php8.2-fpm apache2", "restart PHP-FPM and Apache")
+
+
+def _haproxy_processes(node: hosts.Node) -> int:
+    count = 0
+    for pid in net.netns_pids(node.netns):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                if fh.read().startswith(b"/usr/sbin/haproxy\0"):
+                    count += 1
+        except OSError:
+            continue
+    return count
+
+
+def _wait_reloaded(node: hosts.Node, timeout: float = 15.0) -> None:
+    """Until the reload is over: the master and one worker left. An old worker still listening would hand
+    some new connections the configuration (the certificate) the fault just replaced."""
+    time.sleep(0.2)  # the master forks the new worker, then tells the old one to stop
+    deadline = time.monotonic() + timeout
+    while _haproxy_processes(node) > 2:
+        if time.monotonic() > deadline:
+            raise FrontFaultError(f"{node.name}: haproxy still runs an old worker {timeout:g} s after a reload")
+        time.sleep(0.1)
 
 
 def _set_override(plan: FrontPlan, name: str, change: Callable[[dict[str, Any]], None]) -> None:
