@@ -24,25 +24,32 @@ from cloudgate.target import Target
 
 @dataclass
 class FrontVmStop(Fault):
-    """Force-stop one front VM (a web VM or a haproxy node) through CloudStack: silent."""
+    """Force-stop front VMs (web VMs or a haproxy node) through CloudStack, all at the same instant: silent."""
 
     vm: VmRecord | None = None
+    more: tuple[VmRecord, ...] = ()  # the others stopped with it (a datacenter's fronts)
     injected_at: float | None = None
 
     def inject(self, ctx: FaultContext) -> None:
-        vm = self.vm
-        assert vm is not None
-        entry = self.intend(ctx, "stopped_vm", vm.name,
-                            {"vm_id": vm.id, "host_id": vm.host_id, "address": vm.ips[0] if vm.ips else ""},
-                            {"action": "startVirtualMachine", "id": vm.id, "hostid": vm.host_id})
-        try:
-            jobid = _submit(ctx, "stopVirtualMachine", id=vm.id, forced=True)
-            self.injected_at = time.time()  # the stop is under way: the moment the drill's clock counts from
-            ctx.client.wait_job(jobid, timeout=ctx.job_timeout)
-        except CloudStackError as exc:
-            ctx.ledger.settled(entry, str(exc))
-            raise NemesisError(f"stopVirtualMachine {vm.name}: {exc}") from None
-        ctx.ledger.created(entry, vm.id, jobid)
+        vms = [v for v in (self.vm, *self.more) if v is not None]
+        jobs = []
+        for vm in vms:
+            entry = self.intend(ctx, "stopped_vm", vm.name,
+                                {"vm_id": vm.id, "host_id": vm.host_id, "address": vm.ips[0] if vm.ips else ""},
+                                {"action": "startVirtualMachine", "id": vm.id, "hostid": vm.host_id})
+            try:
+                jobs.append((entry, vm, _submit(ctx, "stopVirtualMachine", id=vm.id, forced=True)))
+            except CloudStackError as exc:
+                ctx.ledger.settled(entry, str(exc))
+                raise NemesisError(f"stopVirtualMachine {vm.name}: {exc}") from None
+        self.injected_at = time.time()  # every stop under way: the moment the drill's clock counts from
+        for entry, vm, jobid in jobs:
+            try:
+                ctx.client.wait_job(jobid, timeout=ctx.job_timeout)
+            except CloudStackError as exc:
+                ctx.ledger.settled(entry, str(exc))
+                raise NemesisError(f"stopVirtualMachine {vm.name}: {exc}") from None
+            ctx.ledger.created(entry, vm.id, jobid)
 
 
 def front_vm_loss(target: Target, estate: EstateSnapshot, dc: str) -> FrontVmStop:
@@ -113,3 +120,17 @@ def service_loss(target: Target, estate: EstateSnapshot, dc: str) -> tuple[Front
         address=victim.ip, vm_name=victim.name, unit=str(service.unit),
         ready_url=f"http://{victim.ip}:{service.port}{service.health_path}")
     return fault, f"{service.backend}/{victim.name}"
+
+
+def dc_fronts_loss(target: Target, estate: EstateSnapshot, dc: str) -> FrontVmStop:
+    """Every running web VM of `dc` (every service's), force-stopped at once: the datacenter's haproxy
+    must send its users to the other datacenter's servers (its `backup` servers)."""
+    section = target.frontends
+    assert section is not None
+    datacenter = next(d for d in target.datacenters if d.name == dc)
+    names = sorted({m.name for s in section.services for m in members(s, datacenter, estate.vms) if m.state == "Running"})
+    vms = [v for v in estate.vms if v.name in names]
+    if not vms:
+        raise NemesisError(f"no running front VM of {dc} in the estate snapshot")
+    return FrontVmStop("dc_fronts_loss", f"force-stop every front VM of {dc} ({', '.join(names)}) at once: silent",
+                       dcs_down=(dc,), vm=vms[0], more=tuple(vms[1:]))

@@ -1,4 +1,5 @@
-"""Front-tier failover drills: a front VM lost silently, the VIP holder lost, PHP-FPM dead behind Apache.
+"""Front-tier failover drills: a front VM lost silently, the VIP holder lost, PHP-FPM dead behind Apache, a
+datacenter's front VMs all lost.
 
 Each drives an open-loop client through the datacenter's VIP (every service), samples what each
 haproxy node sees, injects the fault through CloudStack and heals it through the ledger
@@ -94,3 +95,19 @@ def test_php_fpm_dead_behind_a_live_apache_is_taken_out_within_the_promise(
     expected = _worst_silent_down(frontends, host_pool, dc, server, "refused", backend)
     result = run_front_drill("front-service-loss", fault, [dc], [victim], expected, target, drill_context, run_dir)
     _report(result, metric, "front-service-loss")
+
+
+@pytest.mark.check(id="CG-FRONT-020", severity="critical", tier="frontends", plane="data")
+def test_losing_every_front_vm_of_a_datacenter_sends_its_users_to_the_other_datacenter(
+        frontends, target, estate, drill_context, host_pool, run_dir, metric):
+    if len(frontends.datacenters) < 2:
+        pytest.skip("not applicable: one front datacenter (nowhere to send its users)")
+    dc = _first_dc(frontends)
+    fault = frontnemesis.dc_fronts_loss(target, estate, dc)
+    victims = [v.name for v in (fault.vm, *fault.more) if v is not None]
+    expected = max(_worst_silent_down(frontends, host_pool, dc, name) for name in victims)
+    # until haproxy has marked every local server DOWN, requests fail (their retries find dead servers too):
+    # judged by that window against the failover promise, availability reported beside it
+    result = run_front_drill("dc-fronts-loss", fault, [dc], victims, expected, target, drill_context, run_dir,
+                             expect={dc: "down"}, failed_window_seconds=target.thresholds.failover_seconds)
+    _report(result, metric, "dc-fronts-loss")

@@ -148,6 +148,7 @@ PROOFS: tuple[Proof, ...] = (
     Proof("CG-FRONT-017", "front-drill:mixed", "front-vm-loss:"),
     Proof("CG-FRONT-018", "front-drill:mixed", "vip-holder-loss:"),
     Proof("CG-FRONT-019", "front-drill:mixed", "front-service-loss:"),  # a TCP check never sees PHP die
+    Proof("CG-FRONT-020", "front-drill:mixed", "dc-fronts-loss:"),  # dc1's servers never all DOWN in the fault
 )
 
 
