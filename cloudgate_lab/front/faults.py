@@ -232,6 +232,8 @@ def apply(name: str, params: dict[str, str], clear: bool = False, wait: bool = T
     elif name == "haproxy-stopped":
         for lb in _lbs_of(plan, p["dc"]):
             _exec(lb, f"systemctl {'start' if clear else 'stop'} haproxy", "haproxy")
+            if clear:  # until it answers on its socket (and its pid file is its own): a reload may follow
+                _wait_answering(lb)
         if not clear:  # keepalived's track script fails twice, then the VIP is released
             _wait_holders(plan, p["dc"], lambda n: n == 0, "the VIP to be released")
     elif name == "certificate-expiring":
@@ -280,6 +282,17 @@ def _all_up(lb: str) -> bool:
     rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
     servers = [r for r in rows if len(r) > 17 and r[1] not in ("FRONTEND", "BACKEND")]
     return bool(servers) and all(r[17] == "UP" for r in servers)
+
+
+def _wait_answering(lb: str, timeout: float = 15.0) -> None:
+    node = _node(lb)
+    script = ("kill -0 $(cat /run/haproxy/haproxy.pid) && "
+              "echo 'show info' | socat -t 2 - UNIX-CONNECT:/run/haproxy/stats.sock | grep -q '^Pid: '")
+    deadline = time.monotonic() + timeout
+    while hosts.node_exec(node, ["bash", "-c", script], what="haproxy answering", timeout=10, check=False).returncode:
+        if time.monotonic() > deadline:
+            raise FrontFaultError(f"{lb}: haproxy started but does not answer on its stats socket after {timeout:g} s")
+        time.sleep(0.2)
 
 
 def _holds_vip(lb: str, vip: str) -> bool:
