@@ -138,6 +138,7 @@ def render_haproxy(plan: FrontPlan, lb: str) -> str:
         "    stats socket /run/haproxy/stats.sock mode 660 level operator",
         "    stats socket /run/haproxy/admin.sock mode 600 level admin expose-fd listeners",
         "    stats timeout 30s",
+        "    hard-stop-after 5s",  # an old worker still holding a session after a reload is gone within 5 s
         "    maxconn 2000",
         "    nbthread 1",
         "",
