@@ -105,6 +105,8 @@ class FrontSampler:
     def _write_holders(self, dc: str, now: float) -> None:
         if not all(n in self._seen for n in self.dcs[dc].haproxy):
             return  # until every node has answered or failed once, "no holder" would be a guess
+        if self._stop.is_set():
+            return  # a dead node's last timeout ending after the others stopped would read as "no holder"
         holders = sorted(n for n in self.dcs[dc].haproxy
                          if n in self._holds and self._holds[n][1] and now - self._holds[n][0] <= FRESH_SECONDS)
         self._write({"t": round(now, 3), "dc": dc, "holders": holders}, vip=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloudgate.cloudstack.client import CloudStackClient, CloudStackError
-from cloudgate.estate import CassandraNode, EstateSnapshot
+from cloudgate.estate import CassandraNode, EstateSnapshot, VmRecord
 from cloudgate.ledger import Entry, Ledger
 from cloudgate.target import CassandraServiceControl, ManagementServerControl, Target
 from cloudgate.undo import Undoer, UndoError
@@ -185,12 +185,18 @@ class HostPowerOff(Fault):
     host_id: str = ""
     host_name: str = ""
     vms: tuple[CassandraNode, ...] = ()  # its Cassandra VMs: started again after the power comes back
+    others: tuple[VmRecord, ...] = ()  # every other VM running on it (front ends...): started again too
 
     def inject(self, ctx: FaultContext) -> None:
         # the VMs first in the ledger, the host last: healing last-first powers the host on, then starts them
         for node in self.vms:
             entry = self.intend_stopped_vm(ctx, node)
             ctx.ledger.created(entry, str(node.vm_id))
+        for vm in self.others:
+            entry = self.intend(ctx, "stopped_vm", vm.name,
+                                {"vm_id": vm.id, "host_id": vm.host_id, "address": vm.ips[0] if vm.ips else ""},
+                                {"action": "startVirtualMachine", "id": vm.id, "hostid": vm.host_id})
+            ctx.ledger.created(entry, vm.id)
         entry = self.intend(ctx, "host_power_off", self.host_name, {"host_id": self.host_id},
                             {"action": "issueOutOfBandManagementPowerAction", "hostid": self.host_id, "power": "ON"})
         try:
@@ -219,10 +225,15 @@ def host_loss(estate: EstateSnapshot) -> HostPowerOff:
     host_id, host_name, replicas = most_loaded_host(estate)
     assert estate.cassandra is not None
     nodes = tuple(sorted((n for n in estate.cassandra.nodes if n.host_id == host_id), key=lambda n: n.address))
+    theirs = {str(n.vm_id) for n in nodes}
+    # a powered-off host takes every VM on it down: the heal starts them all again, not only Cassandra's
+    others = tuple(sorted((v for v in estate.vms if v.host_id == host_id and v.state == "Running"
+                           and v.id not in theirs), key=lambda v: v.name))
+    also = f"; also on it: {', '.join(v.name for v in others)}" if others else ""
     return HostPowerOff(
         "host_loss", f"power off {host_name}, the host holding the most Cassandra replicas ({replicas}: "
-        f"{', '.join(str(n.vm) for n in nodes)})",
-        nodes_down=tuple(n.address for n in nodes), host_id=host_id, host_name=host_name, vms=nodes)
+        f"{', '.join(str(n.vm) for n in nodes)}{also})",
+        nodes_down=tuple(n.address for n in nodes), host_id=host_id, host_name=host_name, vms=nodes, others=others)
 
 
 @dataclass

@@ -211,3 +211,16 @@ def test_host_maintenance_is_in_the_ledger_before_the_call_and_a_refusal_is_one_
     ctx.client = _Client(fail="prepareHostForMaintenance")  # type: ignore[assignment]
     with pytest.raises(nemesis.NemesisError, match="maintenance of h1: lab: prepareHostForMaintenance failed: 431"):
         refused.inject(ctx)
+
+
+def test_the_host_loss_drill_starts_again_every_vm_the_host_ran_not_only_cassandras():
+    from cloudgate.estate import VmRecord
+
+    estate = _estate(shared=True)
+    front = VmRecord(id="uuid-web", name="web-dc1-1", state="Running", zone="zone-dc1", host_id="id-h1", host_name="h1",
+                     ips=("198.18.1.221",))
+    stopped = VmRecord(id="uuid-old", name="old-vm", state="Stopped", zone="zone-dc1", host_id="id-h1", host_name="h1")
+    elsewhere = VmRecord(id="uuid-web2", name="web-dc1-2", state="Running", zone="zone-dc1", host_id="id-h3")
+    fault = nemesis.host_loss(estate.model_copy(update={"vms": (front, stopped, elsewhere)}))
+    assert [v.name for v in fault.others] == ["web-dc1-1"]
+    assert "also on it: web-dc1-1" in fault.description
