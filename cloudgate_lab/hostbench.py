@@ -96,10 +96,11 @@ def check_rounds(rounds: int) -> None:
 
 
 def fleet_target(hosts: int, directory: Path) -> Path:
-    """The lab target at fleet size: same cloud and SSH settings, hypervisors only, no Cassandra."""
+    """The lab target at fleet size: same cloud and SSH settings, hypervisors only, no Cassandra, no front tier."""
     raw = yaml.safe_load(LAB_TARGET.read_text())
     racks, per_rack = shape(hosts)
     raw.pop("cassandra", None)
+    raw.pop("frontends", None)
     raw["name"] = f"lab-fleet-{hosts}"
     raw["lab"] = {**(raw.get("lab") or {}), "racks_per_dc": racks, "hosts_per_rack": per_rack,
                   "extra_hosts_first_racks": extra_racks(hosts), "cassandra_nodes_per_dc": 0}
