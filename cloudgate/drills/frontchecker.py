@@ -350,7 +350,14 @@ class Detection:
 
     @property
     def where(self) -> str:
-        return f"{self.node}: {self.backend + '/' if self.backend else ''}{self.server}"
+        return f"{self.node}: {self.qualified}"
+
+    @property
+    def qualified(self) -> str:
+        """backend/server, once: a victim already written backend/server is not prefixed again."""
+        if not self.backend or self.server.startswith(f"{self.backend}/"):
+            return self.server
+        return f"{self.backend}/{self.server}"
 
     @property
     def ratio(self) -> float | None:
@@ -509,7 +516,7 @@ class FrontDrillVerdict:
             put(f"errors_after_down.{label}", r.errors_after_down, "requests")
         put("availability.overall", self.availability, "ratio")
         for d in self.detections:
-            put(f"detection_s.{d.backend + '/' if d.backend else ''}{d.server}@{d.node}", d.seconds, "s")
+            put(f"detection_s.{d.qualified}@{d.node}", d.seconds, "s")
         for b in self.back_up:
             put(f"back_up_s.{b.server}", b.seconds, "s")
         for dc, v in self.vip.items():
