@@ -64,7 +64,7 @@ def run_front_drill(name: str, fault: Fault, dcs: list[str], victims: list[str],
         client.start()
     started = time.time()
     fault_at = heal_at = None
-    injected = False
+    injected = finished = False
     try:
         _sleep_until(started + plan.fault_at_seconds)
         try:
@@ -75,13 +75,15 @@ def run_front_drill(name: str, fault: Fault, dcs: list[str], victims: list[str],
         # when the fault took effect, if the nemesis knows (the stop accepted), else when inject returned
         fault_at = getattr(fault, "injected_at", None) or time.time()
         _sleep_until(started + plan.heal_at_seconds)
+        finished = True
     finally:
         if injected:
             with refusing_sigint(lambda: len([e for e in fault.entries if not e.undone])):
                 result.heal_problems = fault.heal(ctx)
             heal_at = time.time()
         try:
-            _sleep_until(started + plan.load_seconds)
+            if finished:  # after a Ctrl-C: healed above, then stop at once (not at the load's planned end)
+                _sleep_until(started + plan.load_seconds)
         finally:
             for client in clients.values():
                 client.stop()
