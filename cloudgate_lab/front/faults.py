@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from cloudgate.frontends.haproxystat import RuntimeAnswerError, parse_show_stat
 from cloudgate_lab import frontboot, guests, hosts, net
 from cloudgate_lab.front.certs import write_certificate
 from cloudgate_lab.front.deploy import wait_ready, write_plan
@@ -279,9 +280,12 @@ def _all_up(lb: str) -> bool:
                               what="show stat", timeout=10, check=False).stdout
     except (LabError, FrontFaultError):
         return False
-    rows = [line.split(",") for line in out.splitlines() if line and not line.startswith("#")]
-    servers = [r for r in rows if len(r) > 17 and r[1] not in ("FRONTEND", "BACKEND")]
-    return bool(servers) and all(r[17] == "UP" for r in servers)
+    try:
+        rows = parse_show_stat(out)
+    except RuntimeAnswerError:
+        return False
+    servers = [r for r in rows if r.svname not in ("FRONTEND", "BACKEND")]
+    return bool(servers) and all(r.status == "UP" for r in servers)
 
 
 def _wait_answering(lb: str, timeout: float = 15.0) -> None:

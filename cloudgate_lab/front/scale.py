@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from cloudgate.frontends.haproxystat import RuntimeAnswerError, StatRow, parse_show_stat
 from cloudgate_lab import frontboot, guests, hosts, paths
 from cloudgate_lab.front.deploy import (
     OFFERING,
@@ -69,13 +70,11 @@ def _runtime(lb: str, command: str) -> str:
     return done.stdout.strip()
 
 
-def _stat_rows(lb: str) -> list[dict[str, str]]:
-    text = _runtime(lb, "show stat")
-    lines = [line for line in text.splitlines() if line]
-    if not lines or not lines[0].startswith("# "):
+def _stat_rows(lb: str) -> list[StatRow]:
+    try:
+        return parse_show_stat(_runtime(lb, "show stat"))
+    except RuntimeAnswerError:
         return []
-    header = lines[0][2:].split(",")
-    return [dict(zip(header, line.split(","), strict=False)) for line in lines[1:]]
 
 
 def _wait(what: str, ready: Any, timeout: float = STEP_TIMEOUT) -> None:
@@ -145,7 +144,7 @@ def scale_out(lab_client: Any, service: str, dc_name: str, forget_enable: bool =
         return vm.name
     for lb in dc.lbs:
         _wait(f"{vm.name} UP on {lb.name}", lambda lb=lb: sum(
-            1 for r in _stat_rows(lb.name) if r.get("svname") == vm.name and r.get("status") == "UP") == len(SERVICES))
+            1 for r in _stat_rows(lb.name) if r.svname == vm.name and r.status == "UP") == len(SERVICES))
     return vm.name
 
 
@@ -165,7 +164,7 @@ def scale_in(lab_client: Any, service: str, dc_name: str, vm_name: str) -> str:
             _runtime(lb.name, f"set server {backend}/{vm_name} state drain")
     for lb in dc.lbs:
         _wait(f"{vm_name} drained on {lb.name}", lambda lb=lb: all(
-            r.get("scur") in ("0", "") for r in _stat_rows(lb.name) if r.get("svname") == vm_name))
+            not r.scur for r in _stat_rows(lb.name) if r.svname == vm_name))
     for lb in dc.lbs:
         for backend, _ in SERVICES:
             _runtime(lb.name, f"set server {backend}/{vm_name} state maint")
